@@ -1,0 +1,100 @@
+"""Alembic environment: async engine, naming convention, and grants for the app role.
+
+Migrations run as the schema owner (OVC_MIGRATION_DATABASE_URL). On PostgreSQL the
+application's own role (the user of OVC_DATABASE_URL) is then granted what it needs and
+no more: it never owns tables, so row-level security always applies to it, and it gets
+DELETE only on bookkeeping tables, never on case data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from alembic import context
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, make_url
+
+import ovc_api.models  # noqa: F401  (registers every table on the metadata)
+from ovc_api.db import create_engine, metadata
+from ovc_api.settings import Settings
+
+config = context.config
+logger = logging.getLogger("alembic.env")
+
+# Rows in these tables are expired or consumed, not case data: the app may delete them.
+DELETABLE_TABLES = ("login_throttle", "idempotency_keys")
+
+
+def _urls() -> tuple[str, str | None]:
+    url = config.attributes.get("database_url")
+    if url:
+        return url, config.attributes.get("app_database_url")
+    settings = Settings()
+    return settings.migration_database_url, settings.database_url
+
+
+def _grant_app_role(connection: Connection, app_url: str | None) -> None:
+    if not app_url or connection.dialect.name != "postgresql":
+        return
+    app_user = make_url(app_url).username
+    owner = connection.execute(text("SELECT current_user")).scalar_one()
+    if not app_user or app_user == owner:
+        return
+    exists = connection.execute(
+        text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": app_user}
+    ).first()
+    if not exists:
+        raise RuntimeError(
+            f'the application role "{app_user}" does not exist: create it with '
+            f"CREATE ROLE \"{app_user}\" LOGIN PASSWORD '...' NOSUPERUSER NOBYPASSRLS"
+        )
+    role = connection.dialect.identifier_preparer.quote(app_user)
+    connection.execute(text(f"GRANT USAGE ON SCHEMA public TO {role}"))
+    connection.execute(
+        text(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {role}")
+    )
+    connection.execute(text(f"REVOKE INSERT, UPDATE ON alembic_version FROM {role}"))
+    connection.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+    for table in DELETABLE_TABLES:
+        if connection.dialect.has_table(connection, table):
+            connection.execute(text(f"GRANT DELETE ON {table} TO {role}"))
+
+
+def _run(connection: Connection, app_url: str | None) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        compare_type=True,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Row-level security is forced on the owner too; migrations see every tenant.
+            connection.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+        context.run_migrations()
+        _grant_app_role(connection, app_url)
+
+
+async def _run_online() -> None:
+    url, app_url = _urls()
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run, app_url)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def _run_offline() -> None:
+    url, _ = _urls()
+    context.configure(url=url, target_metadata=metadata, literal_binds=True, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    _run_offline()
+else:
+    asyncio.run(_run_online())

@@ -1,0 +1,3 @@
+"""ovc-api: case management for orphans and vulnerable children, for a network of NGOs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,123 @@
+"""The application factory: one place that wires settings, database, errors and routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from ovc_api import __version__
+from ovc_api.db import Database, require_schema_at_head
+from ovc_api.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
+from ovc_api.health import router as health_router
+from ovc_api.observability import RequestContextMiddleware, configure_logging, metrics_response
+from ovc_api.routes import api_router
+from ovc_api.settings import Settings, get_settings
+
+logger = logging.getLogger("ovc_api")
+
+DESCRIPTION = """
+Case management for orphans and vulnerable children, for a network of child-welfare NGOs.
+
+Every error is `application/problem+json` (RFC 9457). A record of another organisation
+answers 404 exactly like a missing one. Lists are keyset-paginated (`limit`, `cursor`,
+`next_cursor`, `Link: rel="next"`).
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    database = Database.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if check_schema:
+            await require_schema_at_head(database.engine)
+        logger.info("ovc-api started", extra={"environment": settings.environment.value})
+        yield
+        await database.engine.dispose()
+
+    app = FastAPI(
+        title="ovc-api",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router, prefix="/api/v1")
+    app.add_route("/metrics", metrics_response, include_in_schema=False)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with validation errors documented as the Problem we really send."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=TAGS,
+    )
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"] = {
+                    "description": "Invalid input",
+                    "content": {PROBLEM_CONTENT_TYPE: {"schema": problem_ref}},
+                }
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema
+
+
+TAGS = [
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+def build_app() -> FastAPI:
+    """Entry point for `uvicorn --factory ovc_api.app:build_app` (used by several workers)."""
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)

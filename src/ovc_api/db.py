@@ -1,0 +1,202 @@
+"""Engine, the request's session (which owns the transaction) and schema checks.
+
+Query code never commits: :func:`get_session` commits when the endpoint succeeds and rolls
+back when it raises. On PostgreSQL the same transaction carries the caller's organisation
+as a transaction-local setting that row-level security policies read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+metadata: MetaData = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use ovc_api.db.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+    )
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    is_postgres: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        engine = create_engine(settings.database_url, settings.database_pool_size)
+        return cls(
+            engine=engine,
+            sessionmaker=async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
+            is_postgres=engine.dialect.name == "postgresql",
+        )
+
+
+    def session(self) -> AsyncSession:
+        session = self.sessionmaker()
+        session.info["is_postgres"] = self.is_postgres
+        return session
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: commit on success, roll back on any error."""
+    database: Database = request.app.state.database
+    async with database.session() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# For streaming responses: the session lives until the last byte is sent.
+StreamingSession = Annotated[AsyncSession, Depends(get_session, scope="request")]
+
+
+async def set_tenant_context(
+    session: AsyncSession, organisation_id: uuid.UUID | None, *, system: bool = False
+) -> None:
+    """Tell PostgreSQL's row-level security whose transaction this is (no-op on SQLite).
+
+    ``system`` opens every organisation's rows; only identity look-ups (login, token checks)
+    and network administration use it, never a tenant's request.
+    """
+    if not session.info.get("is_postgres"):
+        return
+    await session.execute(
+        text("SELECT set_config('ovc.org_id', :org, true), set_config('ovc.system', :sys, true)"),
+        {"org": str(organisation_id) if organisation_id else "", "sys": "on" if system else "off"},
+    )
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+def alembic_dir() -> Path:
+    """The migrations live at the project root (source checkout or the Docker image's /app)."""
+    candidates = [Path(__file__).resolve().parents[2] / "alembic", Path.cwd() / "alembic"]
+    for candidate in candidates:
+        if (candidate / "env.py").exists():
+            return candidate
+    raise RuntimeError("cannot find the alembic/ migrations directory; run from the project root")
+
+
+def alembic_config(database_url: str, app_database_url: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(alembic_dir()))
+    config.attributes["database_url"] = database_url
+    config.attributes["app_database_url"] = app_database_url
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        has_table = await conn.run_sync(
+            lambda sync_conn: sync_conn.dialect.has_table(sync_conn, "alembic_version")
+        )
+        if not has_table:
+            return None
+        row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
+        return row[0] if row else None
+
+
+class SchemaNotAtHead(RuntimeError):
+    pass
+
+
+async def require_schema_at_head(engine: AsyncEngine) -> None:
+    current, head = await current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaNotAtHead(
+            f"database schema is at revision {current or 'none (empty database)'} but this "
+            f"version of ovc-api needs {head}: run `ovc-api migrate` first"
+        )
+
+
+def run_migrations(settings: Settings, revision: str = "head") -> None:
+    """Upgrade as the schema owner, then grant the application role what it needs."""
+    from alembic import command
+
+    command.upgrade(
+        alembic_config(settings.migration_database_url, settings.database_url), revision
+    )
+
+
+def database_user(url: str) -> str | None:
+    return make_url(url).username

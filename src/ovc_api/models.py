@@ -1,0 +1,1 @@
+"""Imports every domain's table models, so Alembic and tests see the whole schema."""

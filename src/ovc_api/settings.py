@@ -1,0 +1,136 @@
+"""Settings, validated once at start-up (prefix ``OVC_``, optional ``.env``).
+
+Every field here is documented in the README's configuration table; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data")
+KNOWN_WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
+MIN_SECRET_LENGTH = 32
+# OWASP's minimum argon2id profile; cheaper parameters are only for tests and development.
+MIN_PRODUCTION_ARGON2_MEMORY_KIB = 19_456
+MIN_PRODUCTION_ARGON2_TIME_COST = 2
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    console = "console"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OVC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Environment.development
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    migration_database_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    secret_key: str = ""
+    jwt_issuer: str = "ovc-api"
+    jwt_audience: str = "ovc-api"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.json
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    stats_suppression_threshold: int = Field(default=5, ge=1)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    no_contact_days: int = Field(default=30, ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'ovc.db').as_posix()}"
+        if not self.migration_database_url:
+            self.migration_database_url = self.database_url
+        if self.environment is Environment.production:
+            self._refuse_unsafe_production()
+        elif not self.secret_key:
+            self.secret_key = _development_secret(self.data_dir)
+        return self
+
+    def _refuse_unsafe_production(self) -> None:
+        problems = []
+        if (
+            self.secret_key.lower() in KNOWN_WEAK_SECRETS
+            or len(self.secret_key) < MIN_SECRET_LENGTH
+        ):
+            problems.append(
+                f"OVC_SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                "characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if (
+            self.argon2_memory_kib < MIN_PRODUCTION_ARGON2_MEMORY_KIB
+            or self.argon2_time_cost < MIN_PRODUCTION_ARGON2_TIME_COST
+        ):
+            problems.append(
+                "OVC_ARGON2_MEMORY_KIB/OVC_ARGON2_TIME_COST are below the production minimum "
+                f"({MIN_PRODUCTION_ARGON2_MEMORY_KIB} KiB, "
+                f"{MIN_PRODUCTION_ARGON2_TIME_COST} passes)"
+            )
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _development_secret(data_dir: Path) -> str:
+    """Generate a key once per data directory, so development tokens survive restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race: use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

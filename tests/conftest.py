@@ -1,0 +1,118 @@
+"""Shared fixtures: a fresh database per test run (per xdist worker), built by Alembic.
+
+SQLite by default. With OVC_TEST_DATABASE_URL pointing at a PostgreSQL server (as a
+superuser), each run creates its own database and a non-owner application role, so
+row-level security applies to the app exactly as in production, and drops both at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from ovc_api.app import create_app
+from ovc_api.db import run_migrations
+from ovc_api.settings import Settings
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    owner_url: str
+    app_url: str
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.owner_url.startswith("postgresql")
+
+
+def _pg_admin_engine(admin_url: str):  # type: ignore[no-untyped-def]
+    url = make_url(admin_url).set(drivername="postgresql+psycopg")
+    return create_sync_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def make_test_database(tmp_dir: Path, label: str) -> Iterator[TestDatabase]:
+    """Create an empty database for this run; drop it (and its role) afterwards."""
+    admin_url = os.environ.get("OVC_TEST_DATABASE_URL")
+    if not admin_url:
+        path = tmp_dir / f"{label}.db"
+        url = f"sqlite+aiosqlite:///{path.as_posix()}"
+        yield TestDatabase(owner_url=url, app_url=url)
+        return
+    suffix = uuid.uuid4().hex[:10]
+    db_name, role = f"ovc_test_{label}_{suffix}", f"ovc_app_{suffix}"
+    admin = _pg_admin_engine(admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS'))
+    base = make_url(admin_url).set(drivername="postgresql+psycopg", database=db_name)
+    try:
+        yield TestDatabase(
+            owner_url=base.render_as_string(hide_password=False),
+            app_url=base.set(username=role, password=None).render_as_string(hide_password=False),
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+
+
+def make_settings(database: TestDatabase, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "development",
+        "database_url": database.app_url,
+        "migration_database_url": database.owner_url,
+        "secret_key": TEST_SECRET,
+        "data_dir": data_dir,
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 8,
+        "argon2_parallelism": 1,
+        "log_format": "console",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _worker_label(request: pytest.FixtureRequest) -> str:
+    return getattr(request.config, "workerinput", {}).get("workerid", "main")
+
+
+@pytest.fixture(scope="session")
+def test_database(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[TestDatabase]:
+    yield from make_test_database(tmp_path_factory.mktemp("db"), _worker_label(request))
+
+
+@pytest.fixture(scope="session")
+def settings(test_database: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = make_settings(test_database, tmp_path_factory.mktemp("data"))
+    run_migrations(settings)
+    return settings
+
+
+@pytest_asyncio.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
