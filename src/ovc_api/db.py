@@ -97,7 +97,6 @@ class Database:
             is_postgres=engine.dialect.name == "postgresql",
         )
 
-
     def session(self) -> AsyncSession:
         session = self.sessionmaker()
         session.info["is_postgres"] = self.is_postgres
