@@ -116,3 +116,128 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+# --- factories: organisations and people with real credentials -------------------------
+
+PASSWORD = "Correct-Horse-Battery-42"
+ORG_ROLES = ("org_admin", "case_manager", "caseworker", "analyst")
+
+
+@dataclass
+class Actor:
+    user_id: uuid.UUID
+    organisation_id: uuid.UUID
+    email: str
+    role: str
+    password: str
+    token: str = ""
+    refresh_token: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Tenant:
+    organisation_id: uuid.UUID
+    name: str
+    actors: dict[str, Actor]
+
+    def __getitem__(self, role: str) -> Actor:
+        return self.actors[role]
+
+
+class Factory:
+    """Builds records straight in the database (as the system) and logs people in over HTTP."""
+
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+
+    async def organisation(self, *, active: bool = True, kind: str = "ngo") -> uuid.UUID:
+        from ovc_api.db import set_tenant_context
+        from ovc_api.organisations.models import Organisation
+
+        tag = uuid.uuid4().hex[:8]
+        async with self.app.state.database.session() as session, session.begin():
+            await set_tenant_context(session, None, system=True)
+            organisation = Organisation(
+                name=f"Test NGO {tag}",
+                short_name=f"T{tag}",
+                kind=kind,
+                active=active,
+                provinces=["battambang"],
+            )
+            session.add(organisation)
+        return organisation.id
+
+    async def user(
+        self, organisation_id: uuid.UUID, role: str, *, login: bool = True, active: bool = True
+    ) -> Actor:
+        from ovc_api.db import set_tenant_context
+        from ovc_api.users.models import User
+
+        email = f"{role}.{uuid.uuid4().hex[:10]}@example.org"
+        hasher = self.app.state.password_hasher
+        async with self.app.state.database.session() as session, session.begin():
+            await set_tenant_context(session, None, system=True)
+            user = User(
+                organisation_id=organisation_id,
+                email=email,
+                full_name=f"Test {role}",
+                role=role,
+                password_hash=hasher.hash_sync(PASSWORD),
+                active=active,
+            )
+            session.add(user)
+        actor = Actor(user.id, organisation_id, email, role, PASSWORD)
+        if login:
+            await self.login(actor)
+        return actor
+
+    async def login(self, actor: Actor, password: str | None = None) -> httpx.Response:
+        response = await self.client.post(
+            "/api/v1/auth/token",
+            data={"username": actor.email, "password": password or actor.password},
+            headers={"X-Forwarded-For": "ignored"},
+        )
+        if response.status_code == 200:
+            body = response.json()
+            actor.token, actor.refresh_token = body["access_token"], body["refresh_token"]
+        return response
+
+    async def tenant(self) -> Tenant:
+        organisation_id = await self.organisation()
+        actors = {role: await self.user(organisation_id, role) for role in ORG_ROLES}
+        return Tenant(organisation_id, "", actors)
+
+    async def network_admin(self) -> Actor:
+        from ovc_api.db import set_tenant_context
+        from ovc_api.users.bootstrap import network_organisation
+
+        async with self.app.state.database.session() as session, session.begin():
+            await set_tenant_context(session, None, system=True)
+            network = await network_organisation(session)
+        return await self.user(network.id, "network_admin")
+
+
+@pytest_asyncio.fixture
+async def factory(app: FastAPI, client: httpx.AsyncClient) -> Factory:
+    return Factory(app, client)
+
+
+@pytest_asyncio.fixture
+async def tenant_a(factory: Factory) -> Tenant:
+    return await factory.tenant()
+
+
+@pytest_asyncio.fixture
+async def tenant_b(factory: Factory) -> Tenant:
+    return await factory.tenant()
+
+
+@pytest_asyncio.fixture
+async def network_admin(factory: Factory) -> Actor:
+    return await factory.network_admin()

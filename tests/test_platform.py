@@ -13,19 +13,7 @@ from ovc_api.app import create_app
 from ovc_api.settings import Settings
 
 from .conftest import make_settings
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith("https://")
-    assert body["title"]
-    assert body["instance"] == response.request.url.path
-    return body
+from .helpers import assert_problem
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:

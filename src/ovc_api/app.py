@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from ovc_api import __version__
+from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.db import Database, require_schema_at_head
 from ovc_api.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from ovc_api.health import router as health_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.password_hasher = PasswordHasher(settings)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router, prefix="/api/v1")
@@ -112,6 +114,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 TAGS = [
+    {"name": "auth", "description": "Log in (OAuth2 password flow), refresh, log out."},
+    {"name": "organisations", "description": "Member organisations of the network."},
+    {"name": "users", "description": "People who log in, and their roles."},
+    {"name": "api-keys", "description": "Credentials for integrations and scripts."},
+    {"name": "audit", "description": "Who did what, for the organisation's administrators."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 

@@ -109,7 +109,7 @@ def write_openapi(path: Path) -> None:
 
 
 def _create_admin(settings: Settings, email: str, name: str, password: str | None) -> None:
-    from ovc_api.identity.bootstrap import create_network_admin
+    from ovc_api.users.bootstrap import create_network_admin
 
     if password is None:
         password = os.environ.get("OVC_ADMIN_PASSWORD")

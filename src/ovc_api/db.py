@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +20,13 @@ from alembic.script import ScriptDirectory
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api.errors import Conflict, ProblemError
 from ovc_api.settings import Settings
 
 NAMING_CONVENTION = {
@@ -109,6 +112,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with database.session() as session:
         try:
             yield session
+        except ProblemError as exc:
+            await (session.commit() if exc.keep_changes else session.rollback())
+            raise
         except BaseException:
             await session.rollback()
             raise
@@ -122,19 +128,42 @@ StreamingSession = Annotated[AsyncSession, Depends(get_session, scope="request")
 
 
 async def set_tenant_context(
-    session: AsyncSession, organisation_id: uuid.UUID | None, *, system: bool = False
+    session: AsyncSession,
+    organisation_id: uuid.UUID | None,
+    *,
+    system: bool = False,
+    network: bool = False,
 ) -> None:
     """Tell PostgreSQL's row-level security whose transaction this is (no-op on SQLite).
 
-    ``system`` opens every organisation's rows; only identity look-ups (login, token checks)
-    and network administration use it, never a tenant's request.
+    ``system`` opens every organisation's rows: only credential look-ups (login, token and
+    key checks) and command-line administration use it, never a tenant's request.
+    ``network`` lets the network administrator see organisations' administrators.
     """
     if not session.info.get("is_postgres"):
         return
-    await session.execute(
-        text("SELECT set_config('ovc.org_id', :org, true), set_config('ovc.system', :sys, true)"),
-        {"org": str(organisation_id) if organisation_id else "", "sys": "on" if system else "off"},
+    connection = await session.connection()
+    await connection.execute(
+        text(
+            "SELECT set_config('ovc.org_id', :org, true), set_config('ovc.system', :sys, true),"
+            " set_config('ovc.network', :net, true)"
+        ),
+        {
+            "org": str(organisation_id) if organisation_id else "",
+            "sys": "on" if system else "off",
+            "net": "on" if network else "off",
+        },
     )
+
+
+@asynccontextmanager
+async def unique_or_conflict(session: AsyncSession, message: str) -> AsyncIterator[None]:
+    """Turn a unique-constraint violation in the block (or its flush) into a 409."""
+    try:
+        yield
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message) from exc
 
 
 # --- migrations -------------------------------------------------------------------------

@@ -51,8 +51,12 @@ class ProblemError(Exception):
         errors: Sequence[Mapping[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        keep_changes: bool = False,
     ) -> None:
         super().__init__(detail or self.title)
+        # True when the transaction's writes so far (an audit row, a throttle counter) must
+        # be committed even though the request fails.
+        self.keep_changes = keep_changes
         self.detail = detail
         self.errors = [dict(e) for e in errors] if errors is not None else None
         self.headers = dict(headers or {})
@@ -88,6 +92,10 @@ class Conflict(ProblemError):
 
 class PreconditionFailed(ProblemError):
     status, title, slug = 412, "Precondition Failed", "stale-etag"
+
+
+class PreconditionRequired(ProblemError):
+    status, title, slug = 428, "Precondition Required", "if-match-required"
 
 
 class PayloadTooLarge(ProblemError):

@@ -196,12 +196,11 @@ class RequestContextMiddleware:
         elif "transfer-encoding" not in headers:
             return None
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        json_ok = media_type == "application/json" or media_type.endswith("+json")
-        form_ok = scope["path"] in FORM_PATHS and media_type in {
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        }
-        if not (json_ok or form_ok):
+        if scope["path"] in FORM_PATHS:
+            accepted = media_type in {"application/x-www-form-urlencoded", "multipart/form-data"}
+        else:
+            accepted = media_type == "application/json" or media_type.endswith("+json")
+        if not accepted:
             expected = (
                 "application/x-www-form-urlencoded"
                 if scope["path"] in FORM_PATHS

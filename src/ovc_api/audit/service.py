@@ -1,0 +1,67 @@
+"""Recording audit events, in the same transaction as the change they describe."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api.audit.models import AuditEvent
+from ovc_api.auth.principal import Principal
+from ovc_api.db import utcnow
+
+
+def record(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    *,
+    resource_type: str | None = None,
+    resource_id: uuid.UUID | None = None,
+    changed_fields: Iterable[str] | None = None,
+    via_referral_id: uuid.UUID | None = None,
+    detail: str | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            organisation_id=principal.organisation_id,
+            actor_user_id=principal.user_id,
+            actor_api_key_id=principal.api_key_id,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            changed_fields=sorted(changed_fields) if changed_fields is not None else None,
+            via_referral_id=via_referral_id,
+            request_id=principal.request_id,
+            client_ip=principal.client_ip,
+            detail=detail,
+            at=utcnow(),
+        )
+    )
+
+
+def record_anonymous(
+    session: AsyncSession,
+    action: str,
+    *,
+    organisation_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    request_id: str | None,
+    client_ip: str | None,
+    detail: str | None = None,
+) -> None:
+    """Events before a principal exists: logins, refreshes, failures."""
+    session.add(
+        AuditEvent(
+            organisation_id=organisation_id,
+            actor_user_id=user_id,
+            action=action,
+            resource_type="user" if user_id else None,
+            resource_id=user_id,
+            request_id=request_id,
+            client_ip=client_ip,
+            detail=detail,
+            at=utcnow(),
+        )
+    )

@@ -1,0 +1,78 @@
+"""Roles and the scopes they grant: the whole permission model on one screen.
+
+Endpoints declare the scope they need; a role is nothing but a set of scopes. API keys carry
+a subset of their creator's scopes, minus the administrative ones.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    organisations_admin = "organisations:admin"
+    users_admin = "users:admin"
+    api_keys_admin = "api_keys:admin"
+    audit_read = "audit:read"
+    cases_read = "cases:read"
+    cases_write = "cases:write"
+    cases_all = "cases:all"
+    cases_approve = "cases:approve"
+    stats_read = "stats:read"
+    stats_network = "stats:network"
+
+
+class Role(StrEnum):
+    network_admin = "network_admin"
+    org_admin = "org_admin"
+    case_manager = "case_manager"
+    caseworker = "caseworker"
+    analyst = "analyst"
+
+
+S = Scope
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    #                  who                   what they may do
+    Role.network_admin: frozenset(
+        {S.organisations_admin, S.users_admin, S.audit_read, S.stats_network}
+    ),
+    Role.org_admin: frozenset(
+        {
+            S.users_admin,
+            S.api_keys_admin,
+            S.audit_read,
+            S.cases_read,
+            S.cases_write,
+            S.cases_all,
+            S.cases_approve,
+            S.stats_read,
+        }
+    ),
+    Role.case_manager: frozenset(
+        {S.cases_read, S.cases_write, S.cases_all, S.cases_approve, S.stats_read}
+    ),
+    Role.caseworker: frozenset({S.cases_read, S.cases_write}),  # only cases assigned to them
+    Role.analyst: frozenset({S.stats_read}),  # aggregates only, never a child's identity
+}
+
+# Scopes that administer people and credentials: never delegated to an API key.
+ADMIN_SCOPES = frozenset({S.organisations_admin, S.users_admin, S.api_keys_admin})
+
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    S.organisations_admin: "Create, update and deactivate member organisations",
+    S.users_admin: "Manage the users of one's organisation",
+    S.api_keys_admin: "Create and revoke API keys of one's organisation",
+    S.audit_read: "Read one's organisation's audit log",
+    S.cases_read: "Read children, families and cases (assigned ones, or all with cases:all)",
+    S.cases_write: "Record children, families, cases and their sub-resources",
+    S.cases_all: "See every case of one's organisation, not only assigned ones",
+    S.cases_approve: "Approve or reject case closures",
+    S.stats_read: "Aggregate statistics of one's organisation",
+    S.stats_network: "Network-wide aggregate statistics, with small counts suppressed",
+}
+
+# Which roles an administrator may hand out.
+ASSIGNABLE_ROLES: dict[Role, frozenset[Role]] = {
+    Role.network_admin: frozenset({Role.network_admin, Role.org_admin}),
+    Role.org_admin: frozenset({Role.org_admin, Role.case_manager, Role.caseworker, Role.analyst}),
+}

@@ -1,0 +1,214 @@
+"""Logins, refresh-token rotation (with reuse detection) and logout."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api.audit.service import record_anonymous
+from ovc_api.auth import throttle
+from ovc_api.auth.models import AuthSession, RefreshToken
+from ovc_api.auth.passwords import PasswordHasher
+from ovc_api.auth.scopes import ROLE_SCOPES, Role
+from ovc_api.auth.tokens import digest, issue_access_token, new_refresh_token
+from ovc_api.db import set_tenant_context, utcnow
+from ovc_api.errors import TooManyRequests, Unauthorized
+from ovc_api.organisations.models import Organisation
+from ovc_api.settings import Settings
+from ovc_api.users.models import User
+
+BAD_LOGIN = "Incorrect email or password"
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    client_ip: str | None
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    scopes: list[str]
+
+
+async def _issue(
+    session: AsyncSession, settings: Settings, user: User, auth_session: AuthSession
+) -> IssuedTokens:
+    now = utcnow()
+    refresh = new_refresh_token()
+    session.add(
+        RefreshToken(
+            session_id=auth_session.id,
+            organisation_id=user.organisation_id,
+            token_digest=digest(refresh),
+            created_at=now,
+            expires_at=auth_session.expires_at,
+        )
+    )
+    scopes = sorted(s.value for s in ROLE_SCOPES[Role(user.role)])
+    access, lifetime = issue_access_token(
+        settings,
+        user_id=user.id,
+        organisation_id=user.organisation_id,
+        session_id=auth_session.id,
+        scopes=scopes,
+        now=now,
+    )
+    return IssuedTokens(
+        access_token=access,
+        expires_in=lifetime,
+        refresh_token=refresh,
+        refresh_expires_in=int((auth_session.expires_at - now).total_seconds()),
+        scopes=scopes,
+    )
+
+
+async def login(
+    session: AsyncSession,
+    settings: Settings,
+    hasher: PasswordHasher,
+    email: str,
+    password: str,
+    info: RequestInfo,
+) -> IssuedTokens:
+    email = email.strip().lower()
+    now = utcnow()
+    await set_tenant_context(session, None, system=True)
+    keys = {
+        throttle.account_key(email): settings.login_max_failures,
+        throttle.address_key(info.client_ip): settings.login_max_failures_per_address,
+    }
+    wait = await throttle.seconds_locked(session, list(keys), now)
+    if wait is not None:
+        record_anonymous(
+            session,
+            "auth.login_throttled",
+            organisation_id=None,
+            user_id=None,
+            request_id=info.request_id,
+            client_ip=info.client_ip,
+        )
+        raise TooManyRequests(
+            "Too many failed logins: wait before trying again", wait, keep_changes=True
+        )
+    row = (
+        await session.exec(
+            select(User, Organisation.active)
+            .join(Organisation, Organisation.id == User.organisation_id)  # type: ignore[arg-type]
+            .where(User.email == email)
+        )
+    ).first()
+    user, org_active = row if row else (None, False)
+    password_ok = await hasher.verify(password, user.password_hash if user else None)
+    if user is None or not password_ok or not user.active or not org_active:
+        await throttle.register_failure(session, settings, keys, now)
+        record_anonymous(
+            session,
+            "auth.login_failed",
+            organisation_id=user.organisation_id if user else None,
+            user_id=user.id if user else None,
+            request_id=info.request_id,
+            client_ip=info.client_ip,
+            detail=None if user is None else ("inactive" if password_ok else "bad_password"),
+        )
+        raise Unauthorized(BAD_LOGIN, keep_changes=True)
+    await throttle.clear(session, throttle.account_key(email))
+    auth_session = AuthSession(
+        user_id=user.id,
+        organisation_id=user.organisation_id,
+        created_at=now,
+        expires_at=now + timedelta(days=settings.refresh_token_days),
+    )
+    session.add(auth_session)
+    user.last_login_at = now
+    record_anonymous(
+        session,
+        "auth.login",
+        organisation_id=user.organisation_id,
+        user_id=user.id,
+        request_id=info.request_id,
+        client_ip=info.client_ip,
+    )
+    return await _issue(session, settings, user, auth_session)
+
+
+async def revoke_session(session: AsyncSession, session_id: uuid.UUID, reason: str) -> None:
+    await session.exec(
+        update(AuthSession)
+        .where(col(AuthSession.id) == session_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, user_id: uuid.UUID, reason: str, *, keep: uuid.UUID | None = None
+) -> None:
+    statement = update(AuthSession).where(
+        col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None)
+    )
+    if keep is not None:
+        statement = statement.where(col(AuthSession.id) != keep)
+    await session.exec(statement.values(revoked_at=utcnow(), revoked_reason=reason))
+
+
+async def refresh(
+    session: AsyncSession, settings: Settings, token: str, info: RequestInfo
+) -> IssuedTokens:
+    now = utcnow()
+    await set_tenant_context(session, None, system=True)
+    stored = (
+        await session.exec(select(RefreshToken).where(RefreshToken.token_digest == digest(token)))
+    ).first()
+    if stored is None:
+        raise Unauthorized("The refresh token is invalid")
+    auth_session = await session.get(AuthSession, stored.session_id)
+    assert auth_session is not None
+    claimed = await session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.id) == stored.id, col(RefreshToken.used_at).is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        # A rotated token came back: it was stolen or replayed. End the whole chain.
+        await revoke_session(session, auth_session.id, "refresh_token_reuse")
+        record_anonymous(
+            session,
+            "auth.refresh_reuse",
+            organisation_id=auth_session.organisation_id,
+            user_id=auth_session.user_id,
+            request_id=info.request_id,
+            client_ip=info.client_ip,
+        )
+        raise Unauthorized(
+            "This refresh token was already used; the session has been revoked", keep_changes=True
+        )
+    user = await session.get(User, auth_session.user_id)
+    organisation = await session.get(Organisation, auth_session.organisation_id)
+    if (
+        stored.expires_at <= now
+        or auth_session.revoked_at is not None
+        or user is None
+        or not user.active
+        or organisation is None
+        or not organisation.active
+    ):
+        raise Unauthorized("The refresh token is expired or revoked")
+    auth_session.last_refreshed_at = now
+    record_anonymous(
+        session,
+        "auth.refresh",
+        organisation_id=user.organisation_id,
+        user_id=user.id,
+        request_id=info.request_id,
+        client_ip=info.client_ip,
+    )
+    return await _issue(session, settings, user, auth_session)

@@ -1,0 +1,71 @@
+"""ETags and If-Match: a write based on a stale read is refused, never silently applied."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Header, Response
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api.db import utcnow
+from ovc_api.errors import PreconditionFailed, PreconditionRequired
+
+
+def etag_of(record: Any) -> str:
+    return f'"{record.id.hex}.{record.version}"'
+
+
+def set_etag(response: Response, record: Any) -> None:
+    response.headers["ETag"] = etag_of(record)
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The ETag of the version being edited; required, stale values get 412.",
+    ),
+]
+
+
+def check_if_match(if_match: str | None, record: Any) -> None:
+    if if_match is None:
+        raise PreconditionRequired(
+            "Send If-Match with the ETag from your last read, so concurrent edits are not lost"
+        )
+    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if "*" not in candidates and etag_of(record) not in candidates:
+        raise PreconditionFailed(
+            "The record changed since you read it: fetch it again and reapply your change"
+        )
+
+
+async def apply_changes(
+    session: AsyncSession, record: Any, changes: dict[str, Any], if_match: str | None
+) -> list[str]:
+    """Write `changes` only if the row is still at the version the client saw.
+
+    The version check happens in the UPDATE itself, so two concurrent writers cannot both win.
+    Returns the names of the fields that really changed.
+    """
+    check_if_match(if_match, record)
+    changed = {k: v for k, v in changes.items() if getattr(record, k) != v}
+    if not changed:
+        return []
+    model = type(record)
+    expected = record.version
+    now = utcnow()
+    result = await session.exec(
+        update(model)
+        .where(model.id == record.id, model.version == expected)
+        .values(**changed, version=expected + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise PreconditionFailed("The record changed since you read it: fetch it again")
+    # The row is written: mirror it on the object without queueing a second UPDATE.
+    for key, value in {**changed, "version": expected + 1, "updated_at": now}.items():
+        set_committed_value(record, key, value)
+    return sorted(changed)

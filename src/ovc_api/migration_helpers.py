@@ -1,0 +1,30 @@
+"""Row-level security DDL shared by migrations.
+
+Each tenant-owned table gets one policy: rows of the organisation the transaction is bound
+to (ovc_current_org()), or every row for system work (ovc_is_system()), plus any widening the
+application's tenancy rules also allow. FORCE makes the table owner obey it too.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+TENANT_RULE = "organisation_id = ovc_current_org() OR ovc_is_system()"
+
+
+def enable_tenant_rls(table: str, widening: str | None = None) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    rule = TENANT_RULE if widening is None else f"{TENANT_RULE} OR ({widening})"
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
+    op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({rule}) WITH CHECK ({rule})")
+
+
+def disable_tenant_rls(table: str) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
+    op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")

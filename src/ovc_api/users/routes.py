@@ -1,0 +1,278 @@
+"""Users: org admins manage their organisation's people; the network admin manages org admins."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import col, select
+
+from ovc_api.audit.service import record
+from ovc_api.auth.passwords import PasswordHasher
+from ovc_api.auth.principal import AnyPrincipal, Principal, UsersAdmin
+from ovc_api.auth.scopes import Role
+from ovc_api.auth.service import revoke_user_sessions
+from ovc_api.concurrency import IfMatch, apply_changes, set_etag
+from ovc_api.db import Session, unique_or_conflict, utcnow
+from ovc_api.errors import Conflict, Forbidden, Unprocessable, error_responses
+from ovc_api.organisations.models import Organisation
+from ovc_api.pagination import Page, Pagination, SortKey, finish_page, paginate, parse_str
+from ovc_api.tenancy import get_visible_or_404, scoped
+from ovc_api.users import service
+from ovc_api.users.models import User
+from ovc_api.users.schemas import (
+    MeRead,
+    MeUpdate,
+    PasswordChange,
+    PasswordResetResult,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+
+router = APIRouter(prefix="/users", tags=["users"])
+DUPLICATE_EMAIL = "A user with this email address already exists"
+EMAIL_KEYS = [SortKey("email", col(User.email), parse_str), SortKey("id", col(User.id), uuid.UUID)]
+
+
+def _hasher(request: Request) -> PasswordHasher:
+    return request.app.state.password_hasher  # type: ignore[no-any-return]
+
+
+async def _me(session: Session, principal: Principal) -> User:
+    if principal.user_id is None:
+        raise Forbidden("This endpoint is for people logged in, not API keys")
+    return await get_visible_or_404(session, principal, User, principal.user_id)
+
+
+@router.get(
+    "/me",
+    summary="The logged-in user, with their scopes",
+    response_model=MeRead,
+    responses=error_responses(401, 403),
+)
+async def get_me(response: Response, session: Session, principal: AnyPrincipal) -> MeRead:
+    user = await _me(session, principal)
+    set_etag(response, user)
+    return MeRead.model_validate(
+        {**UserRead.model_validate(user).model_dump(), "scopes": sorted(principal.scopes)}
+    )
+
+
+@router.patch(
+    "/me",
+    summary="Update one's own name (If-Match required)",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 412, 422, 428),
+)
+async def update_me(
+    body: MeUpdate,
+    response: Response,
+    session: Session,
+    principal: AnyPrincipal,
+    if_match: IfMatch = None,
+) -> UserRead:
+    user = await _me(session, principal)
+    changed = await apply_changes(session, user, body.model_dump(), if_match)
+    if changed:
+        record(
+            session,
+            principal,
+            "user.update",
+            resource_type="user",
+            resource_id=user.id,
+            changed_fields=changed,
+        )
+    set_etag(response, user)
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/me/password",
+    summary="Change one's own password (the current one is required); other logins end",
+    status_code=204,
+    responses=error_responses(401, 403, 422),
+)
+async def change_my_password(
+    body: PasswordChange, request: Request, session: Session, principal: AnyPrincipal
+) -> Response:
+    user = await _me(session, principal)
+    hasher = _hasher(request)
+    if not await hasher.verify(body.current_password, user.password_hash):
+        raise Unprocessable.field(["body", "current_password"], "The current password is wrong")
+    new_hash = await service.validated_hash(hasher, body.new_password, user.email, "new_password")
+    await apply_changes(
+        session,
+        user,
+        {"password_hash": new_hash, "must_change_password": False, "password_changed_at": utcnow()},
+        "*",
+    )
+    await revoke_user_sessions(session, user.id, "password_change", keep=principal.session_id)
+    record(session, principal, "user.password_change", resource_type="user", resource_id=user.id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "",
+    summary="List users of one's organisation (the network administrator: organisation admins)",
+    response_model=Page[UserRead],
+    responses=error_responses(401, 403, 422),
+)
+async def list_users(
+    request: Request,
+    response: Response,
+    session: Session,
+    principal: UsersAdmin,
+    pagination: Pagination,
+    role: Role | None = None,
+    active: bool | None = None,
+    organisation_id: uuid.UUID | None = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Name or email")
+    ] = None,
+) -> Page[UserRead]:
+    statement = scoped(select(User), principal, User)
+    if role is not None:
+        statement = statement.where(col(User.role) == role.value)
+    if active is not None:
+        statement = statement.where(col(User.active).is_(active))
+    if organisation_id is not None:
+        statement = statement.where(col(User.organisation_id) == organisation_id)
+    if q:
+        pattern = f"%{q.lower()}%"
+        statement = statement.where(
+            col(User.email).ilike(pattern) | col(User.full_name).ilike(pattern)
+        )
+    statement = paginate(statement, pagination, EMAIL_KEYS, sort_name="email", descending=False)
+    rows = (await session.exec(statement)).all()
+    items, next_cursor = finish_page(
+        rows,
+        pagination,
+        EMAIL_KEYS,
+        sort_name="email",
+        key_values=lambda u: (u.email, u.id),
+        request=request,
+        response=response,
+    )
+    return Page(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    summary="Create a user",
+    status_code=201,
+    response_model=UserRead,
+    responses=error_responses(401, 403, 409, 422),
+)
+async def create_user(
+    body: UserCreate,
+    request: Request,
+    response: Response,
+    session: Session,
+    principal: UsersAdmin,
+) -> UserRead:
+    service.check_may_assign(principal, body.role)
+    organisation_id = principal.organisation_id
+    if body.organisation_id is not None and body.organisation_id != principal.organisation_id:
+        if not principal.is_network_admin or body.role is not Role.org_admin:
+            raise Forbidden("Users are created in your own organisation")
+        target = await session.get(Organisation, body.organisation_id)
+        if target is None or not target.active:
+            raise Unprocessable.field(["body", "organisation_id"], "no such organisation")
+        organisation_id = target.id
+    email = str(body.email).lower()
+    password_hash = await service.validated_hash(_hasher(request), body.password, email, "password")
+    user = User(
+        organisation_id=organisation_id,
+        email=email,
+        full_name=body.full_name,
+        role=body.role.value,
+        password_hash=password_hash,
+    )
+    async with unique_or_conflict(session, DUPLICATE_EMAIL):
+        session.add(user)
+    record(session, principal, "user.create", resource_type="user", resource_id=user.id)
+    set_etag(response, user)
+    response.headers["Location"] = f"/api/v1/users/{user.id}"
+    return UserRead.model_validate(user)
+
+
+@router.get(
+    "/{user_id}",
+    summary="Read a user",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def get_user(
+    user_id: uuid.UUID, response: Response, session: Session, principal: UsersAdmin
+) -> UserRead:
+    user = await get_visible_or_404(session, principal, User, user_id)
+    set_etag(response, user)
+    return UserRead.model_validate(user)
+
+
+@router.patch(
+    "/{user_id}",
+    summary="Change a user's name or role, or deactivate them (If-Match required)",
+    response_model=UserRead,
+    responses=error_responses(401, 403, 404, 409, 412, 422, 428),
+)
+async def update_user(
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    response: Response,
+    session: Session,
+    principal: UsersAdmin,
+    if_match: IfMatch = None,
+) -> UserRead:
+    user = await get_visible_or_404(session, principal, User, user_id)
+    service.check_may_manage(principal, user)
+    changes = body.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    if "role" in changes:
+        service.check_may_assign(principal, Role(changes["role"]))
+    if user.id == principal.user_id and (changes.get("active") is False or "role" in changes):
+        raise Conflict("You cannot deactivate yourself or change your own role")
+    changed = await apply_changes(session, user, changes, if_match)
+    if changes.get("active") is False and "active" in changed:
+        await revoke_user_sessions(session, user.id, "deactivated")
+    if changed:
+        action = "user.deactivate" if changes.get("active") is False else "user.update"
+        record(
+            session,
+            principal,
+            action,
+            resource_type="user",
+            resource_id=user.id,
+            changed_fields=changed,
+        )
+    set_etag(response, user)
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/{user_id}/reset-password",
+    summary="Reset a user's password: a temporary one is shown once, their logins end",
+    response_model=PasswordResetResult,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def reset_user_password(
+    user_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: Session,
+    principal: UsersAdmin,
+) -> PasswordResetResult:
+    user = await get_visible_or_404(session, principal, User, user_id)
+    service.check_may_manage(principal, user)
+    temporary = service.temporary_password()
+    await apply_changes(
+        session,
+        user,
+        {"password_hash": await _hasher(request).hash(temporary), "must_change_password": True},
+        "*",
+    )
+    await revoke_user_sessions(session, user.id, "password_reset")
+    record(session, principal, "user.password_reset", resource_type="user", resource_id=user.id)
+    response.headers["Cache-Control"] = "no-store"
+    return PasswordResetResult(temporary_password=temporary)
