@@ -52,9 +52,6 @@ async def test_unknown_user_and_wrong_password_look_the_same(
 async def test_login_time_is_comparable_for_unknown_users(
     client: httpx.AsyncClient, factory: Factory, tenant_a: Tenant
 ) -> None:
-    def timed(response_coro_factory):  # type: ignore[no-untyped-def]
-        return response_coro_factory
-
     async def measure(username: str) -> float:
         started = time.perf_counter()
         for _ in range(5):
@@ -91,7 +88,7 @@ async def test_bad_tokens_are_401_with_www_authenticate(
     client: httpx.AsyncClient, tenant_a: Tenant, settings: Settings
 ) -> None:
     actor = tenant_a["caseworker"]
-    header, payload, _sig = actor.token.split(".")
+    _header, payload, _sig = actor.token.split(".")
     import base64
     import json
 

@@ -177,7 +177,7 @@ async def refresh(
         .where(col(RefreshToken.id) == stored.id, col(RefreshToken.used_at).is_(None))
         .values(used_at=now)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if claimed.rowcount != 1:
         # A rotated token came back: it was stolen or replayed. End the whole chain.
         await revoke_session(session, auth_session.id, "refresh_token_reuse")
         record_anonymous(
