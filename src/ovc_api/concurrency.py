@@ -63,7 +63,7 @@ async def apply_changes(
         .values(**changed, version=expected + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise PreconditionFailed("The record changed since you read it: fetch it again")
     # The row is written: mirror it on the object without queueing a second UPDATE.
     for key, value in {**changed, "version": expected + 1, "updated_at": now}.items():
