@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import httpx
@@ -97,9 +98,13 @@ async def test_wrong_content_type_is_415(client: httpx.AsyncClient) -> None:
 
 async def test_metrics_by_route_template(client: httpx.AsyncClient) -> None:
     await client.get("/healthz")
+    await client.get(f"/api/v1/organisations/{uuid.uuid4()}")
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert 'ovc_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
+    # Labelled by the template, never by the concrete path (ids would explode the series).
+    template = 'route="/api/v1/organisations/{organisation_id}",status="401"'
+    assert template in response.text
 
 
 async def test_unexpected_errors_are_500_problems_without_details(

@@ -18,7 +18,7 @@ from ovc_api.db import Database, require_schema_at_head
 from ovc_api.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from ovc_api.health import router as health_router
 from ovc_api.observability import RequestContextMiddleware, configure_logging, metrics_response
-from ovc_api.routes import api_router
+from ovc_api.routes import API_ROUTERS
 from ovc_api.settings import Settings, get_settings
 
 logger = logging.getLogger("ovc_api")
@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.state.password_hasher = PasswordHasher(settings)
     install_error_handlers(app)
     app.include_router(health_router)
-    app.include_router(api_router, prefix="/api/v1")
+    for router in API_ROUTERS:
+        app.include_router(router)
     app.add_route("/metrics", metrics_response, include_in_schema=False)
     if settings.cors_origins:
         app.add_middleware(

@@ -1,4 +1,5 @@
-"""The /api/v1 router: every domain package's routes, included once."""
+"""Every domain package's router. Each carries its full /api/v1 prefix itself, so a route's
+path is its whole template (metrics and logs label requests by it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from ovc_api.auth.routes import router as auth_router
 from ovc_api.organisations.routes import router as organisations_router
 from ovc_api.users.routes import router as users_router
 
-api_router = APIRouter()
-for router in (auth_router, organisations_router, users_router, api_keys_router, audit_router):
-    api_router.include_router(router)
+API_ROUTERS: tuple[APIRouter, ...] = (
+    auth_router,
+    organisations_router,
+    users_router,
+    api_keys_router,
+    audit_router,
+)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
+from ovc_api import API_V1
 from ovc_api.apikeys.models import ApiKey
 from ovc_api.audit.service import record
 from ovc_api.auth.principal import ApiKeysAdmin
@@ -20,7 +21,7 @@ from ovc_api.errors import Forbidden, Unprocessable, error_responses
 from ovc_api.pagination import Page, Pagination, SortKey, finish_page, paginate, parse_datetime
 from ovc_api.tenancy import get_visible_or_404, scoped
 
-router = APIRouter(prefix="/api-keys", tags=["api-keys"])
+router = APIRouter(prefix=f"{API_V1}/api-keys", tags=["api-keys"])
 CREATED_KEYS = [
     SortKey("created_at", col(ApiKey.created_at), parse_datetime),
     SortKey("id", col(ApiKey.id), uuid.UUID),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from sqlmodel import col, select
 
+from ovc_api import API_V1
 from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.principal import AuditReader
 from ovc_api.db import Session
@@ -17,7 +18,7 @@ from ovc_api.errors import Unprocessable, error_responses
 from ovc_api.pagination import Page, Pagination, SortKey, finish_page, paginate, parse_datetime
 from ovc_api.tenancy import scoped
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix=f"{API_V1}/audit", tags=["audit"])
 AT_KEYS = [
     SortKey("at", col(AuditEvent.at), parse_datetime),
     SortKey("id", col(AuditEvent.id), uuid.UUID),

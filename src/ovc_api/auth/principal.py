@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api import API_V1
 from ovc_api.apikeys.models import ApiKey
 from ovc_api.auth.models import AuthSession
 from ovc_api.auth.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, Role, Scope
@@ -29,7 +30,7 @@ from ovc_api.settings import Settings
 from ovc_api.users.models import User
 
 oauth2_scheme = OAuth2PasswordBearer(
-    tokenUrl="/api/v1/auth/token", scopes=SCOPE_DESCRIPTIONS, auto_error=False
+    tokenUrl=f"{API_V1}/auth/token", scopes=SCOPE_DESCRIPTIONS, auto_error=False
 )
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, Field
 
+from ovc_api import API_V1
 from ovc_api.audit.service import record
 from ovc_api.auth import service
 from ovc_api.auth.passwords import PasswordHasher
@@ -12,7 +13,7 @@ from ovc_api.auth.principal import AnyPrincipal
 from ovc_api.db import Session
 from ovc_api.errors import BadRequest, error_responses
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix=f"{API_V1}/auth", tags=["auth"])
 
 
 class TokenResponse(BaseModel):

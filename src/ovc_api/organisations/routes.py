@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
+from ovc_api import API_V1
 from ovc_api.audit.service import record
 from ovc_api.auth.principal import AnyPrincipal, OrganisationsAdmin, Principal
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
@@ -23,7 +24,7 @@ from ovc_api.organisations.schemas import (
 )
 from ovc_api.pagination import Page, Pagination, SortKey, finish_page, paginate, parse_str
 
-router = APIRouter(tags=["organisations"])
+router = APIRouter(prefix=API_V1, tags=["organisations"])
 DUPLICATE = "An organisation with this name or short name already exists"
 NAME_KEYS = [
     SortKey("name", col(Organisation.name), parse_str),

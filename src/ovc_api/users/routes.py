@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
+from ovc_api import API_V1
 from ovc_api.audit.service import record
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.auth.principal import AnyPrincipal, Principal, UsersAdmin
@@ -31,7 +32,7 @@ from ovc_api.users.schemas import (
     UserUpdate,
 )
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
 DUPLICATE_EMAIL = "A user with this email address already exists"
 EMAIL_KEYS = [SortKey("email", col(User.email), parse_str), SortKey("id", col(User.id), uuid.UUID)]
 
