@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,8 +36,13 @@ def _safe_url(url: str) -> str:
 def _load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise CommandError(str(exc).splitlines()[-1] if "\n" in str(exc) else str(exc)) from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        raise CommandError(f"invalid configuration: {problems}") from exc
 
 
 def _prepare_sqlite_dir(settings: Settings) -> None:

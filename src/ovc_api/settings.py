@@ -83,6 +83,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'ovc.db').as_posix()}"
         if not self.migration_database_url:
             self.migration_database_url = self.database_url
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            raise ValueError("OVC_ARGON2_MEMORY_KIB must be at least 8 x OVC_ARGON2_PARALLELISM")
         if self.environment is Environment.production:
             self._refuse_unsafe_production()
         elif not self.secret_key:
