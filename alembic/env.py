@@ -17,13 +17,14 @@ from sqlalchemy.engine import Connection, make_url
 
 import ovc_api.models  # noqa: F401  (registers every table on the metadata)
 from ovc_api.db import create_engine, metadata
+from ovc_api.migration_helpers import include_object
 from ovc_api.settings import Settings
 
 config = context.config
 logger = logging.getLogger("alembic.env")
 
 # Rows in these tables are expired or consumed, not case data: the app may delete them.
-DELETABLE_TABLES = ("login_throttle", "idempotency_keys")
+DELETABLE_TABLES = ("login_throttle", "idempotency_keys")  # expired rows are purged
 
 
 def _urls() -> tuple[str, str | None]:
@@ -67,6 +68,7 @@ def _run(connection: Connection, app_url: str | None) -> None:
         target_metadata=metadata,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":

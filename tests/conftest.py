@@ -11,7 +11,9 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -212,6 +214,174 @@ class Factory:
         organisation_id = await self.organisation()
         actors = {role: await self.user(organisation_id, role) for role in ORG_ROLES}
         return Tenant(organisation_id, "", actors)
+
+    async def _insert(self, record: Any) -> uuid.UUID:
+        from ovc_api.db import set_tenant_context
+
+        async with self.app.state.database.session() as session, session.begin():
+            await set_tenant_context(session, None, system=True)
+            session.add(record)
+        return record.id  # type: ignore[no-any-return]
+
+    async def child(self, organisation_id: uuid.UUID, **fields: Any) -> uuid.UUID:
+        from ovc_api.children.models import Child
+        from ovc_api.text import search_key
+
+        values: dict[str, Any] = {
+            "given_name_latin": "Sreyneang",
+            "family_name_latin": "Chhun",
+            "given_name_khmer": "ស្រីនាង",
+            "family_name_khmer": "ឈុន",
+            "sex": "female",
+            "date_of_birth": date(2015, 3, 1),
+            "birth_registration": "not_registered",
+            "schooling_status": "enrolled",
+            "care_arrangement": "kinship_care",
+            "province": "battambang",
+            "district": "Bavel",
+            "commune": "Kdol Tahen",
+            "village": "Ou Lmun",
+        }
+        values.update(fields)
+        values["search_text"] = search_key(
+            values.get("given_name_latin"),
+            values.get("family_name_latin"),
+            values.get("given_name_khmer"),
+            values.get("family_name_khmer"),
+        )
+        return await self._insert(Child(organisation_id=organisation_id, **values))
+
+    async def family(self, organisation_id: uuid.UUID, **fields: Any) -> uuid.UUID:
+        from ovc_api.families.models import Family
+
+        values: dict[str, Any] = {
+            "name": "Household of Yeay Phan",
+            "id_poor_status": "level_1",
+            "income_sources": ["daily_labour", "remittances"],
+            "province": "battambang",
+            "district": "Bavel",
+            "commune": "Kdol Tahen",
+        }
+        values.update(fields)
+        return await self._insert(Family(organisation_id=organisation_id, **values))
+
+    async def family_member(self, organisation_id: uuid.UUID, family_id: uuid.UUID) -> uuid.UUID:
+        from ovc_api.families.models import FamilyMember
+
+        return await self._insert(
+            FamilyMember(
+                organisation_id=organisation_id,
+                family_id=family_id,
+                name="Yeay Phan",
+                relation="grandmother",
+                sex="female",
+                age=67,
+                is_caregiver=True,
+            )
+        )
+
+    async def case(
+        self,
+        organisation_id: uuid.UUID,
+        *,
+        child_id: uuid.UUID | None = None,
+        concerns: tuple[str, ...] = ("left_behind_by_migration",),
+        **fields: Any,
+    ) -> uuid.UUID:
+        from ovc_api.cases.models import Case, CaseConcern, CaseStatusChange
+        from ovc_api.db import set_tenant_context
+
+        child_id = child_id or await self.child(organisation_id)
+        values: dict[str, Any] = {
+            "referral_source": "provincial_social_affairs",
+            "risk_level": "medium",
+            "status": "intake",
+            "opened_on": date(2026, 1, 15),
+        }
+        values.update(fields)
+        async with self.app.state.database.session() as session, session.begin():
+            await set_tenant_context(session, None, system=True)
+            case = Case(organisation_id=organisation_id, child_id=child_id, **values)
+            session.add(case)
+            await session.flush()
+            for concern in concerns:
+                session.add(
+                    CaseConcern(case_id=case.id, concern=concern, organisation_id=organisation_id)
+                )
+            session.add(
+                CaseStatusChange(
+                    organisation_id=organisation_id, case_id=case.id, to_status=case.status
+                )
+            )
+        return case.id
+
+    async def casework(
+        self, organisation_id: uuid.UUID, case_id: uuid.UUID
+    ) -> dict[str, uuid.UUID]:
+        """One of each case sub-resource (assessment, goal, action, note, follow-up, closure)."""
+        from ovc_api.cases.models import ClosureRequest
+        from ovc_api.casework.models import (
+            Assessment,
+            CaseNote,
+            CasePlanAction,
+            CasePlanGoal,
+            FollowUp,
+        )
+
+        ids = {
+            "assessment_id": await self._insert(
+                Assessment(
+                    organisation_id=organisation_id,
+                    case_id=case_id,
+                    kind="initial",
+                    assessed_on=date(2026, 1, 20),
+                    domains={"food_and_nutrition": {"score": 2, "needs": "rice support"}},
+                )
+            ),
+            "goal_id": await self._insert(
+                CasePlanGoal(
+                    organisation_id=organisation_id,
+                    case_id=case_id,
+                    domain="education",
+                    description="Back to school",
+                )
+            ),
+            "note_id": await self._insert(
+                CaseNote(
+                    organisation_id=organisation_id,
+                    case_id=case_id,
+                    noted_on=date(2026, 1, 21),
+                    text="Home visit: grandmother caring for two children.",
+                )
+            ),
+            "follow_up_id": await self._insert(
+                FollowUp(
+                    organisation_id=organisation_id,
+                    case_id=case_id,
+                    kind="home_visit",
+                    scheduled_on=date(2026, 2, 1),
+                )
+            ),
+            "closure_request_id": await self._insert(
+                ClosureRequest(
+                    organisation_id=organisation_id,
+                    case_id=case_id,
+                    reason="reunified_with_family",
+                    closed_on=date(2026, 6, 1),
+                )
+            ),
+        }
+        ids["action_id"] = await self._insert(
+            CasePlanAction(
+                organisation_id=organisation_id,
+                case_id=case_id,
+                goal_id=ids["goal_id"],
+                description="Enrol at Kdol primary school",
+                responsible_organisation_id=organisation_id,
+                due_on=date(2026, 3, 1),
+            )
+        )
+        return ids
 
     async def network_admin(self) -> Actor:
         from ovc_api.db import set_tenant_context

@@ -2,37 +2,18 @@
 
 A test fails when a route is missing here, so every new endpoint gets the matrix tests
 (anonymous 401, role without the scope 403, another organisation's ids 404) for free.
+Path placeholders are filled with ids of the caller's (or another) organisation's records:
+see `_ids_of` in tests/test_auth_matrix.py for the names available.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from . import matrix_cases, matrix_casework, matrix_children, matrix_families
+from .matrix_base import ADMINS, ALL_ROLES, NETWORK, ORG_ADMINS, PUBLIC, Endpoint
 
-ALL_ROLES = frozenset({"network_admin", "org_admin", "case_manager", "caseworker", "analyst"})
-ORG_ADMINS = frozenset({"org_admin"})
-ADMINS = frozenset({"org_admin", "network_admin"})
-NETWORK = frozenset({"network_admin"})
+__all__ = ["MATRIX", "PUBLIC", "Endpoint"]
 
-# Routes that take no credential at all.
-PUBLIC = {("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/refresh")}
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str
-    allowed: frozenset[str]
-    body: dict[str, Any] | None = None
-    # Whether the path names a record that belongs to an organisation (404 across tenants).
-    tenant_owned: bool = False
-    params: dict[str, str] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-MATRIX: list[Endpoint] = [
+IDENTITY: list[Endpoint] = [
     Endpoint("POST", "/api/v1/auth/logout", ALL_ROLES),
     Endpoint("GET", "/api/v1/organisations", ALL_ROLES),
     Endpoint(
@@ -69,4 +50,12 @@ MATRIX: list[Endpoint] = [
     Endpoint("GET", "/api/v1/api-keys/{api_key_id}", ORG_ADMINS, tenant_owned=True),
     Endpoint("POST", "/api/v1/api-keys/{api_key_id}/revoke", ORG_ADMINS, tenant_owned=True),
     Endpoint("GET", "/api/v1/audit", ADMINS),
+]
+
+MATRIX: list[Endpoint] = [
+    *IDENTITY,
+    *matrix_children.ENDPOINTS,
+    *matrix_families.ENDPOINTS,
+    *matrix_cases.ENDPOINTS,
+    *matrix_casework.ENDPOINTS,
 ]

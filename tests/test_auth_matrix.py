@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from .conftest import Actor, Tenant
+from .conftest import Actor, Factory, Tenant
 from .helpers import assert_problem
 from .matrix import MATRIX, PUBLIC, Endpoint
 
@@ -28,8 +28,15 @@ def test_every_api_route_is_in_the_matrix(app: FastAPI) -> None:
     assert listed - routes == set(), "these matrix entries have no route"
 
 
-async def _ids_of(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
+async def _ids_of(client: httpx.AsyncClient, tenant: Tenant, factory: Factory) -> dict[str, Any]:
+    """One record of every kind in the tenant; case data belongs to its caseworker's case."""
     admin = tenant["org_admin"]
+    org = tenant.organisation_id
+    family_id = await factory.family(org)
+    child_id = await factory.child(org, family_id=family_id)
+    case_id = await factory.case(
+        org, child_id=child_id, family_id=family_id, assigned_to=tenant["caseworker"].user_id
+    )
     key = await client.post(
         "/api/v1/api-keys",
         json={"label": "matrix", "scopes": ["cases:read"]},
@@ -40,6 +47,11 @@ async def _ids_of(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, Any]:
         "organisation_id": tenant.organisation_id,
         "user_id": tenant["org_admin"].user_id,
         "api_key_id": key.json()["id"],
+        "child_id": child_id,
+        "family_id": family_id,
+        "member_id": await factory.family_member(org, family_id),
+        "case_id": case_id,
+        **await factory.casework(org, case_id),
     }
 
 
@@ -56,9 +68,9 @@ async def _call(
 
 
 async def test_anonymous_callers_get_401_everywhere(
-    client: httpx.AsyncClient, tenant_a: Tenant
+    client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
 ) -> None:
-    ids = await _ids_of(client, tenant_a)
+    ids = await _ids_of(client, tenant_a, factory)
     for endpoint in MATRIX:
         response = await _call(client, endpoint, ids, None)
         assert response.status_code == 401, f"{endpoint}: {response.status_code}"
@@ -66,9 +78,9 @@ async def test_anonymous_callers_get_401_everywhere(
 
 
 async def test_roles_without_the_scope_get_403(
-    client: httpx.AsyncClient, tenant_a: Tenant, network_admin: Actor
+    client: httpx.AsyncClient, tenant_a: Tenant, network_admin: Actor, factory: Factory
 ) -> None:
-    ids = await _ids_of(client, tenant_a)
+    ids = await _ids_of(client, tenant_a, factory)
     actors = {**tenant_a.actors, "network_admin": network_admin}
     for endpoint in MATRIX:
         for role, actor in actors.items():
@@ -80,9 +92,9 @@ async def test_roles_without_the_scope_get_403(
 
 
 async def test_another_organisations_records_answer_404_like_missing_ones(
-    client: httpx.AsyncClient, tenant_a: Tenant, tenant_b: Tenant
+    client: httpx.AsyncClient, tenant_a: Tenant, tenant_b: Tenant, factory: Factory
 ) -> None:
-    foreign = await _ids_of(client, tenant_b)
+    foreign = await _ids_of(client, tenant_b, factory)
     missing = {key: uuid.uuid4() for key in foreign}
     for endpoint in (e for e in MATRIX if e.tenant_owned):
         for role in endpoint.allowed & set(tenant_a.actors):
@@ -97,9 +109,9 @@ async def test_another_organisations_records_answer_404_like_missing_ones(
 
 
 async def test_allowed_roles_can_read(
-    client: httpx.AsyncClient, tenant_a: Tenant, network_admin: Actor
+    client: httpx.AsyncClient, tenant_a: Tenant, network_admin: Actor, factory: Factory
 ) -> None:
-    ids = await _ids_of(client, tenant_a)
+    ids = await _ids_of(client, tenant_a, factory)
     actors = {**tenant_a.actors, "network_admin": network_admin}
     for endpoint in (e for e in MATRIX if e.method == "GET"):
         for role in endpoint.allowed:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 import ovc_api.models  # noqa: F401
 from ovc_api.db import alembic_config, head_revision, metadata
+from ovc_api.migration_helpers import include_object
 
 from .conftest import make_test_database
 
@@ -39,7 +40,9 @@ def test_upgrade_downgrade_upgrade_and_models_match(fresh_database) -> None:  # 
             assert leftover == set(), f"downgrade left tables behind: {leftover}"
         command.upgrade(config, "head")
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            )
             assert context.get_current_revision() == head_revision()
             diff = compare_metadata(context, metadata)
             assert diff == [], f"models and migrations differ: {diff}"

@@ -120,6 +120,11 @@ TAGS = [
     {"name": "users", "description": "People who log in, and their roles."},
     {"name": "api-keys", "description": "Credentials for integrations and scripts."},
     {"name": "audit", "description": "Who did what, for the organisation's administrators."},
+    {"name": "children", "description": "Children an organisation protects."},
+    {"name": "families", "description": "Households, their members and situation."},
+    {"name": "cases", "description": "Cases: workflow, closure approvals, history."},
+    {"name": "casework", "description": "Assessments, case plans, notes and follow-ups."},
+    {"name": "tasks", "description": "What needs doing: overdue follow-ups and actions."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 

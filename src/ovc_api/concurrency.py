@@ -9,8 +9,10 @@ from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api.auth.principal import Principal
 from ovc_api.db import utcnow
 from ovc_api.errors import PreconditionFailed, PreconditionRequired
+from ovc_api.revisions import Revision, jsonable
 
 
 def etag_of(record: Any) -> str:
@@ -43,11 +45,16 @@ def check_if_match(if_match: str | None, record: Any) -> None:
 
 
 async def apply_changes(
-    session: AsyncSession, record: Any, changes: dict[str, Any], if_match: str | None
+    session: AsyncSession,
+    record: Any,
+    changes: dict[str, Any],
+    if_match: str | None,
+    actor: Principal | None = None,
 ) -> list[str]:
     """Write `changes` only if the row is still at the version the client saw.
 
     The version check happens in the UPDATE itself, so two concurrent writers cannot both win.
+    Revisioned records (case data) keep the replaced values in `revisions`.
     Returns the names of the fields that really changed.
     """
     check_if_match(if_match, record)
@@ -65,6 +72,19 @@ async def apply_changes(
     )
     if result.rowcount != 1:
         raise PreconditionFailed("The record changed since you read it: fetch it again")
+    if getattr(model, "__revisioned__", False):
+        session.add(
+            Revision(
+                organisation_id=record.organisation_id,
+                resource_type=model.__tablename__,
+                resource_id=record.id,
+                version=expected,
+                changed_by_user=actor.user_id if actor else None,
+                changed_by_api_key=actor.api_key_id if actor else None,
+                changed_at=now,
+                previous={k: jsonable(getattr(record, k)) for k in changed},
+            )
+        )
     # The row is written: mirror it on the object without queueing a second UPDATE.
     for key, value in {**changed, "version": expected + 1, "updated_at": now}.items():
         set_committed_value(record, key, value)

@@ -133,12 +133,15 @@ async def set_tenant_context(
     *,
     system: bool = False,
     network: bool = False,
+    relaxed_commit: bool = False,
 ) -> None:
     """Tell PostgreSQL's row-level security whose transaction this is (no-op on SQLite).
 
     ``system`` opens every organisation's rows: only credential look-ups (login, token and
     key checks) and command-line administration use it, never a tenant's request.
     ``network`` lets the network administrator see organisations' administrators.
+    ``relaxed_commit`` (reads) commits without waiting for the WAL flush: a read's only
+    write is its audit row, and this keeps auditing every read cheap.
     """
     if not session.info.get("is_postgres"):
         return
@@ -146,12 +149,14 @@ async def set_tenant_context(
     await connection.execute(
         text(
             "SELECT set_config('ovc.org_id', :org, true), set_config('ovc.system', :sys, true),"
-            " set_config('ovc.network', :net, true)"
+            " set_config('ovc.network', :net, true),"
+            " set_config('synchronous_commit', :sync, true)"
         ),
         {
             "org": str(organisation_id) if organisation_id else "",
             "sys": "on" if system else "off",
             "net": "on" if network else "off",
+            "sync": "off" if relaxed_commit else "on",
         },
     )
 

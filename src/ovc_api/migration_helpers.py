@@ -28,3 +28,14 @@ def disable_tenant_rls(table: str) -> None:
     op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
     op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+
+
+# Indexes Alembic's model comparison cannot express (PostgreSQL operator classes).
+DATABASE_ONLY_INDEXES = frozenset({"ix_children_search_trgm"})
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave database-only indexes out of autogenerate and model comparison."""
+    return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)

@@ -3,15 +3,35 @@
 from ovc_api.apikeys.models import ApiKey
 from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.models import AuthSession, LoginThrottle, RefreshToken
+from ovc_api.cases.models import Case, CaseConcern, CaseStatusChange, ClosureRequest
+from ovc_api.casework.models import Assessment, CaseNote, CasePlanAction, CasePlanGoal, FollowUp
+from ovc_api.children.models import Child
+from ovc_api.families.models import Family, FamilyMember
+from ovc_api.idempotency import IdempotencyRecord
 from ovc_api.organisations.models import Organisation
+from ovc_api.revisions import Revision
 from ovc_api.users.models import User
 
 __all__ = [
     "ApiKey",
+    "Assessment",
     "AuditEvent",
     "AuthSession",
+    "Case",
+    "CaseConcern",
+    "CaseNote",
+    "CasePlanAction",
+    "CasePlanGoal",
+    "CaseStatusChange",
+    "Child",
+    "ClosureRequest",
+    "Family",
+    "FamilyMember",
+    "FollowUp",
+    "IdempotencyRecord",
     "LoginThrottle",
     "Organisation",
     "RefreshToken",
+    "Revision",
     "User",
 ]

@@ -52,7 +52,11 @@ LATENCY = Histogram(
 
 
 class JsonFormatter(logging.Formatter):
-    _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
+    _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
+        "message",
+        "asctime",
+        "color_message",
+    }
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

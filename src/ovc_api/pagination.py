@@ -146,6 +146,54 @@ def paginate(
     return statement.order_by(*order).limit(params.limit + 1)
 
 
+@dataclass(frozen=True)
+class Sort:
+    """One way to order a listing: its public name (`-opened_on`), keys (the last unique)."""
+
+    name: str
+    keys: tuple[SortKey, ...]
+    descending: bool
+
+    def values(self, row: Any) -> list[Any]:
+        record = row[0] if isinstance(row, tuple) or hasattr(row, "_mapping") else row
+        return [getattr(record, key.name) for key in self.keys]
+
+
+def sort_options(id_column: Any, **fields: tuple[Any, Callable[[Any], Any]]) -> dict[str, Sort]:
+    """Every field ascending (`field`) and descending (`-field`), ties broken by id."""
+    options: dict[str, Sort] = {}
+    id_key = SortKey("id", id_column, uuid.UUID)
+    for name, (column, parse) in fields.items():
+        keys = (SortKey(name, column, parse), id_key)
+        options[name] = Sort(name, keys, descending=False)
+        options[f"-{name}"] = Sort(f"-{name}", keys, descending=True)
+    return options
+
+
+async def fetch_page(
+    session: Any,
+    statement: Select[Any],
+    params: PageParams,
+    sort: Sort,
+    request: Request,
+    response: Response,
+) -> tuple[list[Any], str | None]:
+    """Run a keyset-paginated query: the page's rows and the cursor of the next page."""
+    statement = paginate(
+        statement, params, sort.keys, sort_name=sort.name, descending=sort.descending
+    )
+    rows = (await session.exec(statement)).all()
+    return finish_page(
+        rows,
+        params,
+        sort.keys,
+        sort_name=sort.name,
+        key_values=sort.values,
+        request=request,
+        response=response,
+    )
+
+
 def finish_page(
     rows: Sequence[Any],
     params: PageParams,

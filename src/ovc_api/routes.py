@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+import ovc_api.cases.visibility  # noqa: F401  (registers caseworkers' narrower view)
 from ovc_api.apikeys.routes import router as api_keys_router
 from ovc_api.audit.routes import router as audit_router
 from ovc_api.auth.routes import router as auth_router
+from ovc_api.cases.routes import router as cases_router
+from ovc_api.casework.routes import router as casework_router
+from ovc_api.children.routes import router as children_router
+from ovc_api.families.routes import router as families_router
 from ovc_api.organisations.routes import router as organisations_router
+from ovc_api.tasks.routes import router as tasks_router
 from ovc_api.users.routes import router as users_router
 
 API_ROUTERS: tuple[APIRouter, ...] = (
@@ -17,4 +23,9 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     users_router,
     api_keys_router,
     audit_router,
+    children_router,
+    families_router,
+    cases_router,
+    casework_router,
+    tasks_router,
 )

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,21 +28,30 @@ class TenantOwned(Protocol):
 
 M = TypeVar("M")
 S = TypeVar("S", bound=Select[Any])
-Widening = Callable[[Principal], ColumnElement[bool] | None]
-_widenings: dict[type, list[Widening]] = {}
+Rule = Callable[[Principal], ColumnElement[bool] | None]
+_widenings: dict[type, list[Rule]] = {}
+_narrowings: dict[type, list[Rule]] = {}
 
 
-def widen_visibility(model: type, rule: Widening) -> None:
+def widen_visibility(model: type, rule: Rule) -> None:
     """Let a domain add rows a caller may see beyond its own organisation's."""
     _widenings.setdefault(model, []).append(rule)
 
 
+def narrow_visibility(model: type, rule: Rule) -> None:
+    """Restrict what some callers see within their organisation (caseworkers: their cases)."""
+    _narrowings.setdefault(model, []).append(rule)
+
+
+def _clauses(rules: dict[type, list[Rule]], model: type, principal: Principal) -> list[Any]:
+    return [clause for rule in rules.get(model, []) if (clause := rule(principal)) is not None]
+
+
 def visible(principal: Principal, model: type[Any]) -> ColumnElement[bool]:
     own: ColumnElement[bool] = model.organisation_id == principal.organisation_id
-    extra = [
-        clause for rule in _widenings.get(model, []) if (clause := rule(principal)) is not None
-    ]
-    return or_(own, *extra) if extra else own
+    narrowed = and_(own, *_clauses(_narrowings, model, principal))
+    extra = _clauses(_widenings, model, principal)
+    return or_(narrowed, *extra) if extra else narrowed
 
 
 def scoped(statement: S, principal: Principal, model: type[Any]) -> S:

@@ -18,13 +18,12 @@ from ovc_api.auth.scopes import ADMIN_SCOPES, Scope
 from ovc_api.auth.tokens import digest, new_api_key
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Forbidden, Unprocessable, error_responses
-from ovc_api.pagination import Page, Pagination, SortKey, finish_page, paginate, parse_datetime
+from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
 from ovc_api.tenancy import get_visible_or_404, scoped
 
 router = APIRouter(prefix=f"{API_V1}/api-keys", tags=["api-keys"])
-CREATED_KEYS = [
-    SortKey("created_at", col(ApiKey.created_at), parse_datetime),
-    SortKey("id", col(ApiKey.id), uuid.UUID),
+NEWEST_FIRST = sort_options(col(ApiKey.id), created_at=(col(ApiKey.created_at), parse_datetime))[
+    "-created_at"
 ]
 
 
@@ -109,18 +108,8 @@ async def list_api_keys(
     if revoked is not None:
         column = col(ApiKey.revoked_at)
         statement = statement.where(column.is_not(None) if revoked else column.is_(None))
-    statement = paginate(
-        statement, pagination, CREATED_KEYS, sort_name="-created_at", descending=True
-    )
-    rows = (await session.exec(statement)).all()
-    items, next_cursor = finish_page(
-        rows,
-        pagination,
-        CREATED_KEYS,
-        sort_name="-created_at",
-        key_values=lambda k: (k.created_at, k.id),
-        request=request,
-        response=response,
+    items, next_cursor = await fetch_page(
+        session, statement, pagination, NEWEST_FIRST, request, response
     )
     return Page(items=[ApiKeyRead.model_validate(k) for k in items], next_cursor=next_cursor)
 

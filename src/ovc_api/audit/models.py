@@ -16,6 +16,7 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audit_events_org_at", "organisation_id", "at", "id"),
         Index("ix_audit_events_resource", "organisation_id", "resource_type", "resource_id", "at"),
+        Index("ix_audit_events_case", "organisation_id", "case_id", "at"),
     )
 
     id: uuid.UUID = id_field()
@@ -27,6 +28,10 @@ class AuditEvent(SQLModel, table=True):
     resource_type: str | None = Field(default=None, sa_type=String(40))
     resource_id: uuid.UUID | None = Field(default=None)
     changed_fields: list[str] | None = Field(default=None, sa_column=Column(JSONType))
+    # For list reads: which records the response contained.
+    record_ids: list[str] | None = Field(default=None, sa_column=Column(JSONType))
+    # The case an event concerns (the case itself or one of its sub-resources).
+    case_id: uuid.UUID | None = Field(default=None)
     via_referral_id: uuid.UUID | None = Field(default=None)
     request_id: str | None = Field(default=None, sa_type=String(128))
     client_ip: str | None = Field(default=None, sa_type=String(64))

@@ -15,14 +15,11 @@ from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.principal import AuditReader
 from ovc_api.db import Session
 from ovc_api.errors import Unprocessable, error_responses
-from ovc_api.pagination import Page, Pagination, SortKey, finish_page, paginate, parse_datetime
+from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
 from ovc_api.tenancy import scoped
 
 router = APIRouter(prefix=f"{API_V1}/audit", tags=["audit"])
-AT_KEYS = [
-    SortKey("at", col(AuditEvent.at), parse_datetime),
-    SortKey("id", col(AuditEvent.id), uuid.UUID),
-]
+NEWEST_FIRST = sort_options(col(AuditEvent.id), at=(col(AuditEvent.at), parse_datetime))["-at"]
 
 
 class AuditEventRead(BaseModel):
@@ -78,15 +75,7 @@ async def list_audit_events(
         statement = statement.where(col(AuditEvent.at) >= from_)
     if to is not None:
         statement = statement.where(col(AuditEvent.at) < to)
-    statement = paginate(statement, pagination, AT_KEYS, sort_name="-at", descending=True)
-    rows = (await session.exec(statement)).all()
-    items, next_cursor = finish_page(
-        rows,
-        pagination,
-        AT_KEYS,
-        sort_name="-at",
-        key_values=lambda e: (e.at, e.id),
-        request=request,
-        response=response,
+    items, next_cursor = await fetch_page(
+        session, statement, pagination, NEWEST_FIRST, request, response
     )
     return Page(items=[AuditEventRead.model_validate(e) for e in items], next_cursor=next_cursor)

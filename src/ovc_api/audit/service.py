@@ -22,6 +22,8 @@ def record(
     changed_fields: Iterable[str] | None = None,
     via_referral_id: uuid.UUID | None = None,
     detail: str | None = None,
+    case_id: uuid.UUID | None = None,
+    record_ids: Iterable[uuid.UUID] | None = None,
 ) -> None:
     session.add(
         AuditEvent(
@@ -33,11 +35,35 @@ def record(
             resource_id=resource_id,
             changed_fields=sorted(changed_fields) if changed_fields is not None else None,
             via_referral_id=via_referral_id,
+            case_id=case_id,
+            record_ids=[str(i) for i in record_ids] if record_ids is not None else None,
             request_id=principal.request_id,
             client_ip=principal.client_ip,
             detail=detail,
             at=utcnow(),
         )
+    )
+
+
+def record_read(
+    session: AsyncSession,
+    principal: Principal,
+    resource_type: str,
+    record_ids: Iterable[uuid.UUID],
+    *,
+    case_id: uuid.UUID | None = None,
+    single: bool = True,
+) -> None:
+    """Reads of children's records: one row per request, naming every record returned."""
+    ids = list(record_ids)
+    record(
+        session,
+        principal,
+        f"{resource_type}.read" if single else f"{resource_type}.list",
+        resource_type=resource_type,
+        resource_id=ids[0] if single and ids else None,
+        case_id=case_id,
+        record_ids=None if single else ids,
     )
 
 

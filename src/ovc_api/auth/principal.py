@@ -139,7 +139,12 @@ async def authenticate(
         principal = await _principal_from_api_key(session, token)
     else:
         principal, network = await _principal_from_jwt(session, settings, token)
-    await set_tenant_context(session, principal.organisation_id, network=network)
+    await set_tenant_context(
+        session,
+        principal.organisation_id,
+        network=network,
+        relaxed_commit=request.method in {"GET", "HEAD"},
+    )
     client = request.client
     return Principal(
         **{

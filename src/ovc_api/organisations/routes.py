@@ -22,14 +22,11 @@ from ovc_api.organisations.schemas import (
     OrganisationUpdate,
     ProvinceRead,
 )
-from ovc_api.pagination import Page, Pagination, SortKey, finish_page, paginate, parse_str
+from ovc_api.pagination import Page, Pagination, fetch_page, parse_str, sort_options
 
 router = APIRouter(prefix=API_V1, tags=["organisations"])
 DUPLICATE = "An organisation with this name or short name already exists"
-NAME_KEYS = [
-    SortKey("name", col(Organisation.name), parse_str),
-    SortKey("id", col(Organisation.id), uuid.UUID),
-]
+BY_NAME = sort_options(col(Organisation.id), name=(col(Organisation.name), parse_str))["name"]
 
 
 async def get_organisation_or_404(
@@ -71,16 +68,8 @@ async def list_organisations(
         statement = statement.where(
             col(Organisation.name).ilike(pattern) | col(Organisation.short_name).ilike(pattern)
         )
-    statement = paginate(statement, pagination, NAME_KEYS, sort_name="name", descending=False)
-    rows = (await session.exec(statement)).all()
-    items, next_cursor = finish_page(
-        rows,
-        pagination,
-        NAME_KEYS,
-        sort_name="name",
-        key_values=lambda o: (o.name, o.id),
-        request=request,
-        response=response,
+    items, next_cursor = await fetch_page(
+        session, statement, pagination, BY_NAME, request, response
     )
     return Page(items=[OrganisationRead.model_validate(o) for o in items], next_cursor=next_cursor)
 

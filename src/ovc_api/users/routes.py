@@ -18,7 +18,7 @@ from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.db import Session, unique_or_conflict, utcnow
 from ovc_api.errors import Conflict, Forbidden, Unprocessable, error_responses
 from ovc_api.organisations.models import Organisation
-from ovc_api.pagination import Page, Pagination, SortKey, finish_page, paginate, parse_str
+from ovc_api.pagination import Page, Pagination, fetch_page, parse_str, sort_options
 from ovc_api.tenancy import get_visible_or_404, scoped
 from ovc_api.users import service
 from ovc_api.users.models import User
@@ -34,7 +34,7 @@ from ovc_api.users.schemas import (
 
 router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
 DUPLICATE_EMAIL = "A user with this email address already exists"
-EMAIL_KEYS = [SortKey("email", col(User.email), parse_str), SortKey("id", col(User.id), uuid.UUID)]
+BY_EMAIL = sort_options(col(User.id), email=(col(User.email), parse_str))["email"]
 
 
 def _hasher(request: Request) -> PasswordHasher:
@@ -145,16 +145,8 @@ async def list_users(
         statement = statement.where(
             col(User.email).ilike(pattern) | col(User.full_name).ilike(pattern)
         )
-    statement = paginate(statement, pagination, EMAIL_KEYS, sort_name="email", descending=False)
-    rows = (await session.exec(statement)).all()
-    items, next_cursor = finish_page(
-        rows,
-        pagination,
-        EMAIL_KEYS,
-        sort_name="email",
-        key_values=lambda u: (u.email, u.id),
-        request=request,
-        response=response,
+    items, next_cursor = await fetch_page(
+        session, statement, pagination, BY_EMAIL, request, response
     )
     return Page(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 

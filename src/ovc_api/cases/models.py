@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, String
+from sqlmodel import Field, SQLModel
+
+from ovc_api.db import UTCDateTime
+from ovc_api.models_base import Versioned, created_field, enum_field, id_field, organisation_fk
+
+
+class CaseStatus(StrEnum):
+    intake = "intake"
+    assessment = "assessment"
+    case_plan = "case_plan"
+    implementation = "implementation"
+    review = "review"
+    closed = "closed"
+
+
+class RiskLevel(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    emergency = "emergency"
+
+
+class ReferralSource(StrEnum):
+    local_authority = "local_authority"
+    provincial_social_affairs = "provincial_social_affairs"  # DoSVY
+    commune_committee = "commune_committee"  # CCWC
+    ngo = "ngo"
+    community = "community"
+    self = "self"
+
+
+class ProtectionConcern(StrEnum):
+    abandonment = "abandonment"
+    left_behind_by_migration = "left_behind_by_migration"
+    neglect = "neglect"
+    lack_of_food = "lack_of_food"
+    violence = "violence"
+    sexual_abuse = "sexual_abuse"
+    exploitation = "exploitation"
+    begging_or_child_labour = "begging_or_child_labour"
+    no_birth_certificate = "no_birth_certificate"
+    out_of_school = "out_of_school"
+    disability = "disability"
+    medical_emergency = "medical_emergency"
+    other = "other"
+
+
+class ClosureReason(StrEnum):
+    reunified_with_family = "reunified_with_family"
+    kinship_care = "kinship_care"
+    foster_care = "foster_care"
+    long_term_residential_care = "long_term_residential_care"
+    transferred = "transferred"
+    aged_out = "aged_out"
+    other = "other"
+
+
+class ClosureRequestStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+class Case(Versioned, table=True):
+    """One child's episode of support, owned by one organisation."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_org_opened", "organisation_id", "opened_on", "id"),
+        Index("ix_cases_org_created", "organisation_id", "created_at", "id"),
+        Index("ix_cases_org_updated", "organisation_id", "updated_at", "id"),
+        Index("ix_cases_org_assigned", "organisation_id", "assigned_to", "opened_on", "id"),
+        Index("ix_cases_org_status", "organisation_id", "status", "opened_on", "id"),
+    )
+    __revisioned__ = True
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = organisation_fk()
+    child_id: uuid.UUID = Field(foreign_key="children.id", index=True)
+    family_id: uuid.UUID | None = Field(default=None, foreign_key="families.id", index=True)
+    assigned_to: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    referral_source: str = enum_field(32)
+    referral_source_detail: str | None = Field(default=None, sa_type=String(200))
+    risk_level: str = enum_field(16)
+    status: str = enum_field(16, default=CaseStatus.intake.value)
+    opened_on: date
+    closed_on: date | None = Field(default=None)
+    closure_reason: str | None = enum_field(40, default=None, nullable=True)
+    summary: str | None = Field(default=None, sa_type=String(4000))
+    last_contact_on: date | None = Field(default=None)
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+
+
+class CaseConcern(SQLModel, table=True):
+    """A case's protection concerns, one row each, so they can be filtered and counted in SQL."""
+
+    __tablename__ = "case_concerns"
+    __table_args__ = (
+        Index("ix_case_concerns_org_concern", "organisation_id", "concern", "case_id"),
+    )
+
+    case_id: uuid.UUID = Field(foreign_key="cases.id", primary_key=True)
+    concern: str = enum_field(32, primary_key=True)
+    organisation_id: uuid.UUID = organisation_fk()
+
+
+class CaseStatusChange(SQLModel, table=True):
+    __tablename__ = "case_status_changes"
+    __table_args__ = (Index("ix_case_status_changes_case", "case_id", "changed_at"),)
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = organisation_fk()
+    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    from_status: str | None = enum_field(16, default=None, nullable=True)
+    to_status: str = enum_field(16)
+    closure_reason: str | None = enum_field(40, default=None, nullable=True)
+    note: str | None = Field(default=None, sa_type=String(2000))
+    changed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    approved_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    changed_at: datetime = created_field()
+
+
+class ClosureRequest(Versioned, table=True):
+    """A caseworker's request to close a case, decided by a case manager."""
+
+    __tablename__ = "closure_requests"
+    __table_args__ = (Index("ix_closure_requests_org_status", "organisation_id", "status"),)
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = organisation_fk()
+    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
+    reason: str = enum_field(40)
+    note: str | None = Field(default=None, sa_type=String(2000))
+    closed_on: date
+    status: str = enum_field(16, default=ClosureRequestStatus.pending.value)
+    requested_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    decided_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_comment: str | None = Field(default=None, sa_type=String(2000))

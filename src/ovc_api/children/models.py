@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, String
+from sqlmodel import Field
+
+from ovc_api.db import UTCDateTime
+from ovc_api.models_base import Versioned, enum_field, id_field, organisation_fk
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+
+
+class BirthRegistration(StrEnum):
+    birth_certificate = "birth_certificate"
+    registered_no_certificate = "registered_no_certificate"
+    not_registered = "not_registered"
+    unknown = "unknown"
+
+
+class Disability(StrEnum):
+    none = "none"
+    physical = "physical"
+    intellectual = "intellectual"
+    sensory = "sensory"
+    psychosocial = "psychosocial"
+    multiple = "multiple"
+    unknown = "unknown"
+
+
+class Schooling(StrEnum):
+    enrolled = "enrolled"
+    not_enrolled = "not_enrolled"
+    dropped_out = "dropped_out"
+    never_attended = "never_attended"
+    completed = "completed"
+    not_school_age = "not_school_age"
+    unknown = "unknown"
+
+
+class CareArrangement(StrEnum):
+    parents = "parents"
+    single_parent = "single_parent"
+    kinship_care = "kinship_care"
+    foster_care = "foster_care"
+    residential_care = "residential_care"
+    independent_living = "independent_living"
+    other = "other"
+
+
+class Child(Versioned, table=True):
+    """A child an organisation protects. Names are stored NFC-normalised; `search_text`
+    holds every name part casefolded, so a search in either script matches any part."""
+
+    __tablename__ = "children"
+    __table_args__ = (
+        Index("ix_children_org_created", "organisation_id", "created_at", "id"),
+        Index("ix_children_org_updated", "organisation_id", "updated_at", "id"),
+        Index("ix_children_org_location", "organisation_id", "province", "district", "commune"),
+    )
+    __revisioned__ = True
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = organisation_fk()
+    family_id: uuid.UUID | None = Field(default=None, foreign_key="families.id", index=True)
+    given_name_latin: str | None = Field(default=None, sa_type=String(100))
+    family_name_latin: str | None = Field(default=None, sa_type=String(100))
+    given_name_khmer: str | None = Field(default=None, sa_type=String(100))
+    family_name_khmer: str | None = Field(default=None, sa_type=String(100))
+    search_text: str = Field(default="", sa_type=String(500))
+    sex: str = enum_field(16)
+    date_of_birth: date | None = Field(default=None)
+    birth_date_estimated: bool = Field(default=False)
+    birth_registration: str = enum_field(32, default=BirthRegistration.unknown.value)
+    disability: str = enum_field(24, default=Disability.none.value)
+    schooling_status: str = enum_field(24, default=Schooling.unknown.value)
+    care_arrangement: str = enum_field(24)
+    province: str = enum_field(32)
+    district: str | None = Field(default=None, sa_type=String(100))
+    commune: str | None = Field(default=None, sa_type=String(100))
+    village: str | None = Field(default=None, sa_type=String(100))
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,136 @@
+"""`Idempotency-Key` on POST: a retry gets the first response back, not a second record.
+
+The key is remembered per organisation and caller for 24 hours with a digest of the request
+body; the same key with a different body is a client error (422).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import Column, Index, String, Text
+from sqlmodel import Field, SQLModel, col, select
+
+from ovc_api.db import Session, unique_or_conflict, utcnow
+from ovc_api.errors import Unprocessable
+from ovc_api.models_base import JSONType, created_field, id_field, organisation_fk
+
+RETENTION = timedelta(hours=24)
+REPLAYED_HEADERS = ("etag", "location")
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        Index("uq_idempotency_keys_caller_key", "organisation_id", "caller_id", "key", unique=True),
+    )
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = organisation_fk()
+    caller_id: uuid.UUID
+    key: str = Field(sa_type=String(200))
+    method: str = Field(sa_type=String(8))
+    path: str = Field(sa_type=String(500))
+    request_digest: str = Field(sa_type=String(64))
+    status_code: int
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    headers: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    created_at: datetime = created_field()
+
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="A unique string (e.g. a UUID): a retry with the same key gets the first "
+        "response back",
+    ),
+]
+
+
+@dataclass
+class Idempotency:
+    key: str | None
+    request: Request
+    session: Any
+
+    async def replay(self, principal: Any, body: BaseModel | None) -> JSONResponse | None:
+        """The stored response of an earlier request with this key, or None to proceed."""
+        if self.key is None:
+            return None
+        self._principal = principal
+        self._digest = _digest(self.request, body)
+        stored = (
+            await self.session.exec(
+                select(IdempotencyRecord).where(
+                    col(IdempotencyRecord.organisation_id) == principal.organisation_id,
+                    col(IdempotencyRecord.caller_id) == _caller(principal),
+                    col(IdempotencyRecord.key) == self.key,
+                    col(IdempotencyRecord.created_at) > utcnow() - RETENTION,
+                )
+            )
+        ).first()
+        if stored is None:
+            return None
+        if stored.request_digest != self._digest:
+            raise Unprocessable.field(
+                ["header", "Idempotency-Key"],
+                "this key was used with a different request: use a new key for a new request",
+            )
+        headers = {**stored.headers, "Idempotent-Replayed": "true"}
+        return JSONResponse(
+            json.loads(stored.body), status_code=stored.status_code, headers=headers
+        )
+
+    async def remember(self, status_code: int, result: BaseModel, response: Response) -> None:
+        if self.key is None:
+            return
+        record = IdempotencyRecord(
+            organisation_id=self._principal.organisation_id,
+            caller_id=_caller(self._principal),
+            key=self.key,
+            method=self.request.method,
+            path=self.request.url.path,
+            request_digest=self._digest,
+            status_code=status_code,
+            body=result.model_dump_json(),
+            headers={k: v for k, v in response.headers.items() if k.lower() in REPLAYED_HEADERS},
+        )
+        async with unique_or_conflict(
+            self.session, "A request with this Idempotency-Key is already being processed"
+        ):
+            self.session.add(record)
+
+
+def _caller(principal: Any) -> uuid.UUID:
+    return principal.user_id or principal.api_key_id  # type: ignore[no-any-return]
+
+
+def _digest(request: Request, body: BaseModel | None) -> str:
+    payload = {
+        "method": request.method,
+        "path": request.url.path,
+        "query": str(request.url.query),
+        "body": body.model_dump(mode="json") if body is not None else None,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def get_idempotency(
+    request: Request, session: Session, key: IdempotencyKeyHeader = None
+) -> Idempotency:
+    return Idempotency(key=key, request=request, session=session)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]

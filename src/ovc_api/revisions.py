@@ -1,0 +1,45 @@
+"""Correction history: the earlier values of every field a write replaced.
+
+Case data is never overwritten without trace: `apply_changes` stores the previous values of
+a revisioned record (models with ``__revisioned__ = True``) here, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, String
+from sqlmodel import Field, SQLModel
+
+from ovc_api.models_base import JSONType, created_field, id_field, organisation_fk
+
+
+class Revision(SQLModel, table=True):
+    __tablename__ = "revisions"
+    __table_args__ = (
+        Index(
+            "ix_revisions_resource", "organisation_id", "resource_type", "resource_id", "version"
+        ),
+    )
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = organisation_fk()
+    resource_type: str = Field(sa_type=String(40))
+    resource_id: uuid.UUID
+    version: int = Field(description="The version these values belonged to")
+    changed_by_user: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    changed_by_api_key: uuid.UUID | None = Field(default=None, foreign_key="api_keys.id")
+    changed_at: datetime = created_field()
+    previous: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
