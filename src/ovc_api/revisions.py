@@ -10,8 +10,9 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Column, Index, String
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 
 from ovc_api.models_base import JSONType, created_field, id_field, organisation_fk
 
@@ -43,3 +44,27 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     return value
+
+
+class RevisionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    version: int
+    changed_at: datetime
+    changed_by_user: uuid.UUID | None
+    changed_by_api_key: uuid.UUID | None
+    previous: dict[str, Any]
+
+
+async def revisions_of(session: Any, resource_type: str, record: Any) -> list[RevisionRead]:
+    """The correction history of a record the caller may see (load it in scope first)."""
+    statement = (
+        select(Revision)
+        .where(
+            col(Revision.organisation_id) == record.organisation_id,
+            col(Revision.resource_type) == resource_type,
+            col(Revision.resource_id) == record.id,
+        )
+        .order_by(col(Revision.version).desc())
+        .limit(500)
+    )
+    return [RevisionRead.model_validate(r) for r in (await session.exec(statement)).all()]

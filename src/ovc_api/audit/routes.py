@@ -32,6 +32,8 @@ class AuditEventRead(BaseModel):
     resource_type: str | None
     resource_id: uuid.UUID | None
     changed_fields: list[str] | None
+    record_ids: list[uuid.UUID] | None
+    case_id: uuid.UUID | None
     via_referral_id: uuid.UUID | None
     request_id: str | None
     client_ip: str | None
@@ -55,6 +57,7 @@ async def list_audit_events(
     action: Annotated[str | None, Query(max_length=60, pattern=r"^[a-z_.]+$")] = None,
     resource_type: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]+$")] = None,
     resource_id: uuid.UUID | None = None,
+    case_id: uuid.UUID | None = None,
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     to: AwareDatetime | None = None,
 ) -> Page[AuditEventRead]:
@@ -67,6 +70,7 @@ async def list_audit_events(
         AuditEvent.action: action,
         AuditEvent.resource_type: resource_type,
         AuditEvent.resource_id: resource_id,
+        AuditEvent.case_id: case_id,
     }
     for column, value in filters.items():
         if value is not None:
