@@ -22,6 +22,24 @@ def enable_tenant_rls(table: str, widening: str | None = None) -> None:
     op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({rule}) WITH CHECK ({rule})")
 
 
+def add_policy(table: str, name: str, using: str, *, command: str = "SELECT") -> None:
+    """A further permissive policy (OR-ed with the tenant rule) for one command.
+
+    Read-only sharing (records referred to another organisation) uses SELECT policies: an
+    UPDATE must pass the tenant rule, so the receiver can read but never change them.
+    """
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"DROP POLICY IF EXISTS {name} ON {table}")
+    op.execute(f"CREATE POLICY {name} ON {table} FOR {command} USING ({using})")
+
+
+def drop_policy(table: str, name: str) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"DROP POLICY IF EXISTS {name} ON {table}")
+
+
 def disable_tenant_rls(table: str) -> None:
     if op.get_bind().dialect.name != "postgresql":
         return

@@ -6,14 +6,23 @@ from ovc_api.auth.models import AuthSession, LoginThrottle, RefreshToken
 from ovc_api.cases.models import Case, CaseConcern, CaseStatusChange, ClosureRequest
 from ovc_api.casework.models import Assessment, CaseNote, CasePlanAction, CasePlanGoal, FollowUp
 from ovc_api.children.models import Child
+from ovc_api.conferences.models import CaseConference, ConferenceAction, ConferenceParticipant
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.idempotency import IdempotencyRecord
 from ovc_api.organisations.models import Organisation
+from ovc_api.referrals.models import Referral
 from ovc_api.revisions import Revision
+from ovc_api.services.models import OrganisationService, ServiceDelivery
 from ovc_api.users.models import User
 
 __all__ = [
     "ApiKey",
+    "CaseConference",
+    "ConferenceAction",
+    "ConferenceParticipant",
+    "OrganisationService",
+    "Referral",
+    "ServiceDelivery",
     "Assessment",
     "AuditEvent",
     "AuthSession",
