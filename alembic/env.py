@@ -3,7 +3,7 @@
 Migrations run as the schema owner (OVC_MIGRATION_DATABASE_URL). On PostgreSQL the
 application's own role (the user of OVC_DATABASE_URL) is then granted what it needs and
 no more: it never owns tables, so row-level security always applies to it, and it gets
-DELETE only on bookkeeping tables, never on case data.
+DELETE only on bookkeeping tables (and replaced concern rows, whose history is kept).
 """
 
 from __future__ import annotations
@@ -24,7 +24,15 @@ config = context.config
 logger = logging.getLogger("alembic.env")
 
 # Rows in these tables are expired or consumed, not case data: the app may delete them.
-DELETABLE_TABLES = ("login_throttle", "idempotency_keys")  # expired rows are purged
+# Rows the app may delete: expired throttles and idempotency keys, a directory entry an
+# organisation no longer offers, and a case's replaced concern rows (the previous set is
+# kept in `revisions`). No other case data is ever deleted.
+DELETABLE_TABLES = (
+    "login_throttle",
+    "idempotency_keys",
+    "organisation_services",
+    "case_concerns",
+)
 
 
 def _urls() -> tuple[str, str | None]:

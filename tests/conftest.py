@@ -83,6 +83,8 @@ def make_settings(database: TestDatabase, data_dir: Path, **overrides: object) -
         "argon2_memory_kib": 8,
         "argon2_parallelism": 1,
         "log_format": "console",
+        # Every test logs in from the same address: only the per-address test may trip this.
+        "login_max_failures_per_address": 100_000,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -382,6 +384,102 @@ class Factory:
             )
         )
         return ids
+
+    async def sharing(
+        self,
+        organisation_id: uuid.UUID,
+        case_id: uuid.UUID,
+        child_id: uuid.UUID,
+        receiver_id: uuid.UUID,
+        *,
+        status: str = "pending",
+        family_id: uuid.UUID | None = None,
+    ) -> dict[str, uuid.UUID]:
+        """A referral of the case to `receiver_id`, a service on the case, and a conference
+        (with `receiver_id` taking part) with one action item of the organiser's."""
+        from ovc_api.conferences.models import (
+            CaseConference,
+            ConferenceAction,
+            ConferenceParticipant,
+        )
+        from ovc_api.referrals.models import Referral
+        from ovc_api.services.models import ServiceDelivery
+
+        referral_id = await self._insert(
+            Referral(
+                organisation_id=organisation_id,
+                receiving_organisation_id=receiver_id,
+                case_id=case_id,
+                child_id=child_id,
+                family_id=family_id,
+                services_requested=["counselling"],
+                reason="Needs counselling",
+                urgency="routine",
+                consent_given_by="Yeay Phan",
+                consent_relation="grandmother",
+                consent_given_on=date(2026, 1, 20),
+                consent_method="verbal",
+                status=status,
+                summary={
+                    "child_first_name": "Sreyneang",
+                    "age": 10,
+                    "sex": "female",
+                    "province": "battambang",
+                    "district": "Bavel",
+                    "concerns": ["left_behind_by_migration"],
+                    "services_requested": ["counselling"],
+                },
+            )
+        )
+        service_id = await self._insert(
+            ServiceDelivery(
+                organisation_id=organisation_id,
+                case_id=case_id,
+                child_id=child_id,
+                service_type="emergency_food_package",
+                delivered_on=date(2026, 1, 22),
+                province="battambang",
+                district="Bavel",
+            )
+        )
+        conference_id = await self._insert(
+            CaseConference(
+                organisation_id=organisation_id,
+                case_id=case_id,
+                held_on=date(2026, 2, 3),
+                agenda="Schooling and food",
+                decisions="Enrol at the commune school",
+            )
+        )
+        await self._insert_plain(
+            ConferenceParticipant(
+                conference_id=conference_id,
+                organisation_id=receiver_id,
+                organiser_organisation_id=organisation_id,
+            )
+        )
+        action_id = await self._insert(
+            ConferenceAction(
+                conference_id=conference_id,
+                organisation_id=organisation_id,
+                organiser_organisation_id=organisation_id,
+                description="Visit the school",
+                due_on=date(2026, 3, 1),
+            )
+        )
+        return {
+            "referral_id": referral_id,
+            "service_id": service_id,
+            "conference_id": conference_id,
+            "conference_action_id": action_id,
+        }
+
+    async def _insert_plain(self, record: Any) -> None:
+        from ovc_api.db import set_tenant_context
+
+        async with self.app.state.database.session() as session, session.begin():
+            await set_tenant_context(session, None, system=True)
+            session.add(record)
 
     async def network_admin(self) -> Actor:
         from ovc_api.db import set_tenant_context

@@ -8,7 +8,7 @@ see `_ids_of` in tests/test_auth_matrix.py for the names available.
 
 from __future__ import annotations
 
-from . import matrix_cases, matrix_casework, matrix_children, matrix_families
+from . import matrix_cases, matrix_casework, matrix_children, matrix_families, matrix_sharing
 from .matrix_base import ADMINS, ALL_ROLES, NETWORK, ORG_ADMINS, PUBLIC, Endpoint
 
 __all__ = ["MATRIX", "PUBLIC", "Endpoint"]
@@ -58,4 +58,5 @@ MATRIX: list[Endpoint] = [
     *matrix_families.ENDPOINTS,
     *matrix_cases.ENDPOINTS,
     *matrix_casework.ENDPOINTS,
+    *matrix_sharing.ENDPOINTS,
 ]

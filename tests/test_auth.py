@@ -6,9 +6,9 @@ import time
 import uuid
 
 import httpx
-from fastapi import FastAPI
 from jose import jwt
 
+from ovc_api.app import create_app
 from ovc_api.settings import Settings
 
 from .conftest import Actor, Factory, Tenant
@@ -221,11 +221,13 @@ async def test_throttling_per_account_after_repeated_failures(
 
 
 async def test_throttling_per_client_address(
-    app: FastAPI, factory: Factory, tenant_a: Tenant, settings: Settings
+    factory: Factory, tenant_a: Tenant, settings: Settings
 ) -> None:
+    strict = settings.model_copy(update={"login_max_failures_per_address": 4})
+    app = create_app(strict)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as attacker:
-        for i in range(settings.login_max_failures_per_address):
+        for i in range(strict.login_max_failures_per_address):
             await attacker.post(
                 "/api/v1/auth/token",
                 data={"username": f"guess{i}@example.org", "password": "Wrong-password-1"},

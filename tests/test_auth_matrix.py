@@ -52,6 +52,7 @@ async def _ids_of(client: httpx.AsyncClient, tenant: Tenant, factory: Factory) -
         "member_id": await factory.family_member(org, family_id),
         "case_id": case_id,
         **await factory.casework(org, case_id),
+        **await factory.sharing(org, case_id, child_id, await factory.organisation()),
     }
 
 

@@ -238,3 +238,19 @@ async def test_pagination_is_stable_while_rows_are_inserted(
         seen += [c["id"] for c in page.json()["items"]]
         cursor = page.json()["next_cursor"]
     assert len(seen) == len(set(seen)) == 6
+
+
+async def test_api_key_without_cases_all_is_assigned_nothing(
+    client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
+) -> None:
+    """A key has no user: `assigned_to = NULL` must not match unassigned records."""
+    created = await client.post(
+        "/api/v1/api-keys",
+        json={"label": "sync", "scopes": ["cases:read"]},
+        headers=tenant_a["org_admin"].headers,
+    )
+    key = {"Authorization": f"Bearer {created.json()['key']}"}
+    child_id = await factory.child(tenant_a.organisation_id)  # created_by is NULL
+    assert_problem(await client.get(f"{CHILDREN}/{child_id}", headers=key), 404)
+    listed = await client.get(CHILDREN, params={"limit": 200}, headers=key)
+    assert listed.json()["items"] == []

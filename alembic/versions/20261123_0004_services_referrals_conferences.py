@@ -318,6 +318,10 @@ def upgrade() -> None:
     enable_tenant_rls("conference_actions", "organiser_organisation_id = ovc_current_org()")
     enable_tenant_rls("case_conferences")
     add_policy("case_conferences", "participant_reads_conference", PARTICIPANT_CONFERENCES)
+    add_policy("audit_events", "receiver_audits_referred_reads", RECEIVER_AUDIT, command="INSERT")
+    add_policy(
+        "revisions", "receiver_records_referral_history", RECEIVER_REVISION, command="INSERT"
+    )
     for table, column in REFERRED_RECORDS.items():
         referred = ACCEPTED_REFERRALS.format(REFERRED_COLUMN[table])
         add_policy(table, "receiver_reads_referred", f"{column} IN ({referred})")
@@ -332,12 +336,14 @@ REFERRED_RECORDS = {
     "families": "id",
     "family_members": "family_id",
     "cases": "id",
+    "case_concerns": "case_id",
 }
 REFERRED_COLUMN = {
     "children": "child_id",
     "families": "family_id",
     "family_members": "family_id",
     "cases": "case_id",
+    "case_concerns": "case_id",
 }
 SENT_REFERRAL_SERVICES = (
     "referral_id IN (SELECT id FROM referrals WHERE organisation_id = ovc_current_org())"
@@ -345,6 +351,18 @@ SENT_REFERRAL_SERVICES = (
 PARTICIPANT_CONFERENCES = (
     "id IN (SELECT conference_id FROM conference_participants "
     "WHERE organisation_id = ovc_current_org())"
+)
+# A read through a referral is logged in the owner's audit log by the receiver.
+RECEIVER_AUDIT = (
+    "via_referral_id IN (SELECT id FROM referrals "
+    "WHERE receiving_organisation_id = ovc_current_org() AND organisation_id = "
+    "audit_events.organisation_id)"
+)
+# Accepting, declining or completing a referral keeps its history in the sender's log.
+RECEIVER_REVISION = (
+    "resource_type = 'referrals' AND resource_id IN (SELECT id FROM referrals "
+    "WHERE receiving_organisation_id = ovc_current_org() "
+    "AND organisation_id = revisions.organisation_id)"
 )
 NEW_TABLES = (
     "referrals",
@@ -359,6 +377,8 @@ NEW_TABLES = (
 def downgrade() -> None:
     for table in REFERRED_RECORDS:
         drop_policy(table, "receiver_reads_referred")
+    drop_policy("audit_events", "receiver_audits_referred_reads")
+    drop_policy("revisions", "receiver_records_referral_history")
     drop_policy("organisation_services", "directory_read")
     drop_policy("service_deliveries", "sender_reads_referral_services")
     drop_policy("case_conferences", "participant_reads_conference")

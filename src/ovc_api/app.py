@@ -125,6 +125,9 @@ TAGS = [
     {"name": "cases", "description": "Cases: workflow, closure approvals, history."},
     {"name": "casework", "description": "Assessments, case plans, notes and follow-ups."},
     {"name": "tasks", "description": "What needs doing: overdue follow-ups and actions."},
+    {"name": "services", "description": "The services directory and services delivered."},
+    {"name": "referrals", "description": "Consent-scoped referrals between organisations."},
+    {"name": "case-conferences", "description": "Partners meeting about a case."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 

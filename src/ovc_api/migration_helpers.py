@@ -31,7 +31,8 @@ def add_policy(table: str, name: str, using: str, *, command: str = "SELECT") ->
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(f"DROP POLICY IF EXISTS {name} ON {table}")
-    op.execute(f"CREATE POLICY {name} ON {table} FOR {command} USING ({using})")
+    clause = "WITH CHECK" if command == "INSERT" else "USING"
+    op.execute(f"CREATE POLICY {name} ON {table} FOR {command} {clause} ({using})")
 
 
 def drop_policy(table: str, name: str) -> None:

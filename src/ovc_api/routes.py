@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-import ovc_api.cases.visibility  # noqa: F401  (registers caseworkers' narrower view)
+import ovc_api.cases.visibility
+import ovc_api.conferences.visibility
+import ovc_api.referrals.visibility
+import ovc_api.services.visibility  # noqa: F401
 from ovc_api.apikeys.routes import router as api_keys_router
 from ovc_api.audit.routes import router as audit_router
 from ovc_api.auth.routes import router as auth_router
 from ovc_api.cases.routes import router as cases_router
 from ovc_api.casework.routes import router as casework_router
 from ovc_api.children.routes import router as children_router
+from ovc_api.conferences.routes import router as conferences_router
 from ovc_api.families.routes import router as families_router
 from ovc_api.organisations.routes import router as organisations_router
+from ovc_api.referrals.routes import router as referrals_router
+from ovc_api.services.routes import router as services_router
 from ovc_api.tasks.routes import router as tasks_router
 from ovc_api.users.routes import router as users_router
 
@@ -28,4 +34,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     cases_router,
     casework_router,
     tasks_router,
+    services_router,
+    referrals_router,
+    conferences_router,
 )

@@ -24,10 +24,12 @@ def record(
     detail: str | None = None,
     case_id: uuid.UUID | None = None,
     record_ids: Iterable[uuid.UUID] | None = None,
+    owner_organisation_id: uuid.UUID | None = None,
 ) -> None:
+    """`owner_organisation_id`: access through a referral lands in the data owner's log."""
     session.add(
         AuditEvent(
-            organisation_id=principal.organisation_id,
+            organisation_id=owner_organisation_id or principal.organisation_id,
             actor_user_id=principal.user_id,
             actor_api_key_id=principal.api_key_id,
             action=action,
@@ -53,8 +55,13 @@ def record_read(
     *,
     case_id: uuid.UUID | None = None,
     single: bool = True,
+    via_referral: tuple[uuid.UUID, uuid.UUID] | None = None,
 ) -> None:
-    """Reads of children's records: one row per request, naming every record returned."""
+    """Reads of children's records: one row per request, naming every record returned.
+
+    `via_referral` (referral id, owning organisation) marks a read through a referral; it is
+    recorded in the owner's log, so the organisation that shared the record sees who read it.
+    """
     ids = list(record_ids)
     record(
         session,
@@ -64,6 +71,8 @@ def record_read(
         resource_id=ids[0] if single and ids else None,
         case_id=case_id,
         record_ids=None if single else ids,
+        via_referral_id=via_referral[0] if via_referral else None,
+        owner_organisation_id=via_referral[1] if via_referral else None,
     )
 
 

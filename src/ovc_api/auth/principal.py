@@ -45,6 +45,8 @@ class Principal:
     session_id: uuid.UUID | None = None
     client_ip: str | None = None
     request_id: str | None = None
+    # GET/HEAD: only reads may see records shared for reading (see ovc_api.tenancy).
+    read_only: bool = False
 
     @property
     def is_network_admin(self) -> bool:
@@ -151,6 +153,7 @@ async def authenticate(
             **principal.__dict__,
             "client_ip": client.host if client else None,
             "request_id": getattr(request.state, "request_id", None),
+            "read_only": request.method in {"GET", "HEAD"},
         }
     )
 

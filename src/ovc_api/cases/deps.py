@@ -1,7 +1,9 @@
 """Load-or-404 dependencies for a case and everything under /cases/{case_id}/...
 
 A case the caller may not see (another organisation's, or for a caseworker one not assigned
-to them) answers 404 exactly like a missing one; sub-resource routes build on these.
+to them) answers 404 exactly like a missing one; sub-resource routes build on these. Only the
+case record itself is shared through an accepted referral (SharedCaseForRead): its notes,
+assessments, plan, history and logs never are.
 """
 
 from __future__ import annotations
@@ -18,19 +20,26 @@ from ovc_api.tenancy import get_visible_or_404
 
 
 async def case_for_read(case_id: uuid.UUID, session: Session, principal: CasesReader) -> Case:
-    return await get_visible_or_404(session, principal, Case, case_id)
+    """A case of the caller's own organisation: for its sub-resources, history and logs."""
+    return await get_visible_or_404(session, principal, Case, case_id, shared=False)
+
+
+async def shared_case_for_read(
+    case_id: uuid.UUID, session: Session, principal: CasesReader
+) -> Case:
+    """The case record itself, which an accepted referral also shares (read-only)."""
+    return await get_visible_or_404(session, principal, Case, case_id, shared=True)
 
 
 async def case_for_write(case_id: uuid.UUID, session: Session, principal: CasesWriter) -> Case:
-    return await get_visible_or_404(session, principal, Case, case_id)
+    return await get_visible_or_404(session, principal, Case, case_id, shared=False)
 
 
-async def case_for_approval(
-    case_id: uuid.UUID, session: Session, principal: CaseApprover
-) -> Case:
-    return await get_visible_or_404(session, principal, Case, case_id)
+async def case_for_approval(case_id: uuid.UUID, session: Session, principal: CaseApprover) -> Case:
+    return await get_visible_or_404(session, principal, Case, case_id, shared=False)
 
 
 CaseForRead = Annotated[Case, Depends(case_for_read)]
+SharedCaseForRead = Annotated[Case, Depends(shared_case_for_read)]
 CaseForWrite = Annotated[Case, Depends(case_for_write)]
 CaseForApproval = Annotated[Case, Depends(case_for_approval)]

@@ -1,7 +1,11 @@
+"""A case's sub-resources: assessments, the case plan (goals and actions), notes, follow-ups.
+
+Each module adds its routes to the one casework router, so every path is its full template.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from ovc_api.casework import assessments, follow_ups, notes, plans
+from ovc_api.casework.router import router
 
-from ovc_api import API_V1
-
-router = APIRouter(prefix=API_V1, tags=["casework"])
+__all__ = ["assessments", "follow_ups", "notes", "plans", "router"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AwareDatetime
 from sqlmodel import col, select
 
 from ovc_api import API_V1
@@ -35,6 +35,8 @@ from ovc_api.pagination import (
     parse_datetime,
     sort_options,
 )
+from ovc_api.referrals.models import Referral
+from ovc_api.referrals.service import referral_behind
 from ovc_api.revisions import RevisionRead, revisions_of
 from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
 from ovc_api.text import search_key, search_pattern
@@ -54,7 +56,14 @@ NAME_FIELDS = ("given_name_latin", "family_name_latin", "given_name_khmer", "fam
 
 
 async def child_for_read(child_id: uuid.UUID, session: Session, principal: CasesReader) -> Child:
-    return await get_visible_or_404(session, principal, Child, child_id)
+    return await get_visible_or_404(session, principal, Child, child_id, shared=False)
+
+
+async def shared_child_for_read(
+    child_id: uuid.UUID, session: Session, principal: CasesReader
+) -> Child:
+    """The child's record itself, which an accepted referral also shares (read-only)."""
+    return await get_visible_or_404(session, principal, Child, child_id, shared=True)
 
 
 async def child_for_write(child_id: uuid.UUID, session: Session, principal: CasesWriter) -> Child:
@@ -62,6 +71,7 @@ async def child_for_write(child_id: uuid.UUID, session: Session, principal: Case
 
 
 ChildForRead = Annotated[Child, Depends(child_for_read)]
+SharedChildForRead = Annotated[Child, Depends(shared_child_for_read)]
 ChildForWrite = Annotated[Child, Depends(child_for_write)]
 
 
@@ -139,7 +149,7 @@ async def list_children(
     schooling_status: Schooling | None = None,
     family_id: uuid.UUID | None = None,
     archived: Annotated[bool, Query(description="List archived children instead")] = False,
-    updated_since: datetime | None = None,
+    updated_since: AwareDatetime | None = None,
     sort: ChildSort = "-created_at",
 ) -> Page[ChildRead]:
     statement = scoped(select(Child), principal, Child)
@@ -176,9 +186,10 @@ async def list_children(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_child(
-    child: ChildForRead, response: Response, session: Session, principal: CasesReader
+    child: SharedChildForRead, response: Response, session: Session, principal: CasesReader
 ) -> ChildRead:
-    record_read(session, principal, RESOURCE, [child.id])
+    via = await referral_behind(session, principal, child, col(Referral.child_id))
+    record_read(session, principal, RESOURCE, [child.id], via_referral=via)
     return _read(child, response)
 
 

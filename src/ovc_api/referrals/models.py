@@ -61,7 +61,9 @@ class Referral(Versioned, table=True):
     consent_method: str = enum_field(16)
     status: str = enum_field(16, default=ReferralStatus.pending.value)
     # What the consent covers, frozen at sending: all the receiver sees while pending.
-    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    summary: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
     decision_reason: str | None = Field(default=None, sa_type=String(2000))
     decided_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

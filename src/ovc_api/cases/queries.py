@@ -1,0 +1,171 @@
+"""Queries of the cases domain: reading cases with their child and concerns in bulk, the
+concerns set under the case's version, assignees, and the case's access log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, cast, delete, exists, func, literal, or_, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api.audit.models import AuditEvent
+from ovc_api.auth.principal import Principal
+from ovc_api.auth.scopes import Role
+from ovc_api.cases.models import Case, CaseConcern, ProtectionConcern
+from ovc_api.cases.schemas import CASE_COLUMNS, CaseRead, ChildSummary, ordered_concerns
+from ovc_api.children.models import Child
+from ovc_api.concurrency import apply_changes, check_if_match
+from ovc_api.db import utcnow
+from ovc_api.errors import NotFound, PreconditionFailed, Unprocessable
+from ovc_api.revisions import Revision, jsonable
+from ovc_api.tenancy import get_visible, resolve_reference, scoped, visible
+from ovc_api.users.models import User
+
+ASSIGNABLE_ROLES = frozenset({Role.caseworker.value, Role.case_manager.value})
+LIST_READ_ACTION = "case.list"
+
+
+def cases_with_children(principal: Principal) -> Any:
+    """Cases the caller may see, each with its child, in one query (the list's base)."""
+    return (
+        select(Case, Child)
+        .join(Child, col(Child.id) == col(Case.child_id))
+        .where(visible(principal, Case))
+    )
+
+
+async def concerns_of(
+    session: AsyncSession, principal: Principal, case_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """The concerns of many cases in one query."""
+    found: dict[uuid.UUID, list[str]] = {case_id: [] for case_id in case_ids}
+    if not case_ids:
+        return found
+    statement = select(col(CaseConcern.case_id), col(CaseConcern.concern)).where(
+        visible(principal, CaseConcern, single_read=principal.read_only),
+        col(CaseConcern.case_id).in_(case_ids),
+    )
+    for case_id, concern in (await session.exec(statement)).all():
+        found[case_id].append(concern)
+    return found
+
+
+async def case_reads(
+    session: AsyncSession, principal: Principal, rows: Sequence[tuple[Case, Child]]
+) -> list[CaseRead]:
+    """Response models for (case, child) rows: one more query, for all their concerns."""
+    concerns = await concerns_of(session, principal, [case.id for case, _ in rows])
+    return [
+        CaseRead.model_validate(
+            {
+                **{name: getattr(case, name) for name in CASE_COLUMNS},
+                "concerns": ordered_concerns(concerns[case.id]),
+                "child": ChildSummary.model_validate(child),
+            }
+        )
+        for case, child in rows
+    ]
+
+
+async def case_read(session: AsyncSession, principal: Principal, case: Case) -> CaseRead:
+    """One case (already loaded in scope) as the API shows it."""
+    # The case is already authorised; its child comes with it, shared cases included.
+    child = await get_visible(session, principal, Child, case.child_id, shared=principal.read_only)
+    if child is None:  # pragma: no cover - a visible case's child is always visible
+        raise NotFound()
+    return (await case_reads(session, principal, [(case, child)]))[0]
+
+
+async def resolve_assignee(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID
+) -> uuid.UUID:
+    """An active caseworker or case manager of the caller's organisation (422 otherwise)."""
+    user = await resolve_reference(session, principal, User, user_id, "assigned_to")
+    if not user.active or user.role not in ASSIGNABLE_ROLES:
+        raise Unprocessable.field(
+            ["body", "assigned_to"], "must be an active caseworker or case manager"
+        )
+    return user.id
+
+
+def add_concerns(session: AsyncSession, case: Case, concerns: Iterable[str]) -> None:
+    for concern in concerns:
+        session.add(
+            CaseConcern(case_id=case.id, concern=concern, organisation_id=case.organisation_id)
+        )
+
+
+async def update_case(
+    session: AsyncSession,
+    case: Case,
+    changes: dict[str, Any],
+    concerns: list[ProtectionConcern] | None,
+    if_match: str | None,
+    principal: Principal,
+) -> list[str]:
+    """`apply_changes`, with the concerns set (rows of their own) under the same version.
+
+    When the set changes, the version is bumped once and the previous set is stored in the
+    same revision row as the replaced column values.
+    """
+    current = (await concerns_of(session, principal, [case.id]))[case.id]
+    wanted = {c.value for c in concerns} if concerns is not None else set(current)
+    if wanted == set(current):
+        return await apply_changes(session, case, changes, if_match, principal)
+    check_if_match(if_match, case)
+    changed = {k: v for k, v in changes.items() if getattr(case, k) != v}
+    expected, now = case.version, utcnow()
+    result = await session.exec(
+        update(Case)
+        .where(col(Case.id) == case.id, col(Case.version) == expected)
+        .values(**changed, version=expected + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise PreconditionFailed("The record changed since you read it: fetch it again")
+    previous = {k: jsonable(getattr(case, k)) for k in changed}
+    session.add(
+        Revision(
+            organisation_id=case.organisation_id,
+            resource_type=Case.__tablename__,
+            resource_id=case.id,
+            version=expected,
+            changed_by_user=principal.user_id,
+            changed_by_api_key=principal.api_key_id,
+            changed_at=now,
+            previous={**previous, "concerns": [c.value for c in ordered_concerns(current)]},
+        )
+    )
+    await session.exec(
+        delete(CaseConcern).where(
+            col(CaseConcern.case_id) == case.id,
+            col(CaseConcern.concern).not_in(wanted),
+        )
+    )
+    add_concerns(session, case, sorted(wanted - set(current)))
+    for key, value in {**changed, "version": expected + 1, "updated_at": now}.items():
+        set_committed_value(case, key, value)
+    return sorted([*changed, "concerns"])
+
+
+def _listed_in(session: AsyncSession, case_id: uuid.UUID) -> ColumnElement[bool]:
+    """A list read's `record_ids` (a JSON array of id strings) contains this case's id."""
+    if session.info.get("is_postgres"):
+        return cast(col(AuditEvent.record_ids), JSONB).contains([str(case_id)])
+    each = func.json_each(col(AuditEvent.record_ids)).table_valued("value")
+    return exists(select(literal(1)).select_from(each).where(each.c.value == str(case_id)))
+
+
+def access_log(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Any:
+    """Audit events about the case, and the list reads whose response contained it."""
+    return scoped(select(AuditEvent), principal, AuditEvent).where(
+        or_(
+            col(AuditEvent.case_id) == case_id,
+            and_(col(AuditEvent.action) == LIST_READ_ACTION, _listed_in(session, case_id)),
+        )
+    )

@@ -1,0 +1,51 @@
+"""The work list: named sections of dated items, so later features can add their own."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class TaskScope(StrEnum):
+    mine = "mine"  # cases assigned to the caller
+    organisation = "organisation"  # every case of the organisation (needs cases:all)
+
+
+class TaskRecord(StrEnum):
+    follow_up = "follow_up"
+    case_plan_action = "case_plan_action"
+    case = "case"
+
+
+class TaskItem(BaseModel):
+    case_id: uuid.UUID
+    child_name: str | None = Field(description="Given and family name, in Latin or else Khmer")
+    on: date = Field(
+        description="The date that matters: scheduled_on, due_on, or the last contact "
+        "(opened_on when the case was never contacted)"
+    )
+    record_type: TaskRecord
+    record_id: uuid.UUID = Field(description="The follow-up, action or case to act on")
+    detail: str | None = Field(description="The follow-up's kind, or the action's description")
+
+
+class TaskSection(BaseModel):
+    total: int = Field(description="Every matching item, even beyond the ones listed")
+    items: list[TaskItem] = Field(description="The earliest first, at most 200")
+
+
+class TaskList(BaseModel):
+    as_of: date
+    scope: TaskScope
+    days_ahead: int
+    no_contact_days: int
+    overdue_follow_ups: TaskSection = Field(description="Scheduled before today, not done")
+    upcoming_follow_ups: TaskSection = Field(description="Scheduled from today to the horizon")
+    overdue_actions: TaskSection = Field(description="Case plan actions due before today")
+    upcoming_actions: TaskSection = Field(description="Not done, due from today to the horizon")
+    cases_without_contact: TaskSection = Field(
+        description="Open cases with no contact (done follow-up) for more than no_contact_days"
+    )
