@@ -8,7 +8,15 @@ see `_ids_of` in tests/test_auth_matrix.py for the names available.
 
 from __future__ import annotations
 
-from . import matrix_cases, matrix_casework, matrix_children, matrix_families, matrix_sharing
+from . import (
+    matrix_cases,
+    matrix_casework,
+    matrix_children,
+    matrix_exports,
+    matrix_families,
+    matrix_sharing,
+    matrix_stats,
+)
 from .matrix_base import ADMINS, ALL_ROLES, NETWORK, ORG_ADMINS, PUBLIC, Endpoint
 
 __all__ = ["MATRIX", "PUBLIC", "Endpoint"]
@@ -59,4 +67,6 @@ MATRIX: list[Endpoint] = [
     *matrix_cases.ENDPOINTS,
     *matrix_casework.ENDPOINTS,
     *matrix_sharing.ENDPOINTS,
+    *matrix_stats.ENDPOINTS,
+    *matrix_exports.ENDPOINTS,
 ]

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ALL_ROLES = frozenset({"network_admin", "org_admin", "case_manager", "caseworker", "analyst"})
+# stats:read holders (their organisation's aggregates).
+STATS_ROLES = frozenset({"org_admin", "case_manager", "analyst"})
 ORG_ADMINS = frozenset({"org_admin"})
 ADMINS = frozenset({"org_admin", "network_admin"})
 # cases:read / cases:write holders; analysts and the network administrator see no child.

@@ -128,6 +128,12 @@ TAGS = [
     {"name": "services", "description": "The services directory and services delivered."},
     {"name": "referrals", "description": "Consent-scoped referrals between organisations."},
     {"name": "case-conferences", "description": "Partners meeting about a case."},
+    {"name": "stats", "description": "Aggregates for dashboards and donor reports (JSON or CSV)."},
+    {"name": "reports", "description": "The quarterly donor/ministry report."},
+    {
+        "name": "exports",
+        "description": "Streaming CSV/NDJSON exports, identified or de-identified.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 

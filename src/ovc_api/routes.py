@@ -16,10 +16,13 @@ from ovc_api.cases.routes import router as cases_router
 from ovc_api.casework.routes import router as casework_router
 from ovc_api.children.routes import router as children_router
 from ovc_api.conferences.routes import router as conferences_router
+from ovc_api.exports.routes import router as exports_router
 from ovc_api.families.routes import router as families_router
 from ovc_api.organisations.routes import router as organisations_router
 from ovc_api.referrals.routes import router as referrals_router
+from ovc_api.reports.routes import router as reports_router
 from ovc_api.services.routes import router as services_router
+from ovc_api.stats.routes import router as stats_router
 from ovc_api.tasks.routes import router as tasks_router
 from ovc_api.users.routes import router as users_router
 
@@ -37,4 +40,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     services_router,
     referrals_router,
     conferences_router,
+    stats_router,
+    reports_router,
+    exports_router,
 )

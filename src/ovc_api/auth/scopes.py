@@ -28,6 +28,7 @@ class Role(StrEnum):
     case_manager = "case_manager"
     caseworker = "caseworker"
     analyst = "analyst"
+    network_analyst = "network_analyst"
 
 
 S = Scope
@@ -53,6 +54,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     ),
     Role.caseworker: frozenset({S.cases_read, S.cases_write}),  # only cases assigned to them
     Role.analyst: frozenset({S.stats_read}),  # aggregates only, never a child's identity
+    Role.network_analyst: frozenset({S.stats_network}),  # network figures, small counts withheld
 }
 
 # Scopes that administer people and credentials: never delegated to an API key.
@@ -73,6 +75,6 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
 
 # Which roles an administrator may hand out.
 ASSIGNABLE_ROLES: dict[Role, frozenset[Role]] = {
-    Role.network_admin: frozenset({Role.network_admin, Role.org_admin}),
+    Role.network_admin: frozenset({Role.network_admin, Role.network_analyst, Role.org_admin}),
     Role.org_admin: frozenset({Role.org_admin, Role.case_manager, Role.caseworker, Role.analyst}),
 }
