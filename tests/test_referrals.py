@@ -349,3 +349,45 @@ async def test_caseworkers_see_referrals_of_their_cases_only(
 def _age(born: date) -> int:
     today = date.today()
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+async def test_incoming_referrals_and_conference_actions_are_tasks(
+    client: httpx.AsyncClient, scene: Scene, factory: Factory
+) -> None:
+    referral = await _send(client, scene)
+    receiver = scene.b["case_manager"].headers
+    tasks = (await client.get("/api/v1/tasks", headers=receiver)).json()
+    incoming = tasks["incoming_referrals"]
+    assert incoming["total"] == 1
+    assert incoming["items"][0]["referral_id"] == referral["id"]
+    assert incoming["items"][0]["urgency"] == "urgent"
+    assert incoming["items"][0]["child_first_name"] == "Sreyneang"
+    await _act(client, referral["id"], "accept", receiver)
+    after = (await client.get("/api/v1/tasks", headers=receiver)).json()
+    assert after["incoming_referrals"] == {"total": 0, "items": []}
+
+    conference = await client.post(
+        "/api/v1/case-conferences",
+        json={
+            "case_id": str(scene.ids["case_id"]),
+            "held_on": "2026-02-05",
+            "participant_organisation_ids": [str(scene.b.organisation_id)],
+            "action_items": [
+                {
+                    "organisation_id": str(scene.b.organisation_id),
+                    "description": "School uniform",
+                    "due_on": "2026-02-20",
+                }
+            ],
+        },
+        headers=scene.a["case_manager"].headers,
+    )
+    assert conference.status_code == 201, conference.text
+    actions = (await client.get("/api/v1/tasks", headers=receiver)).json()["conference_actions"]
+    assert [(a["description"], a["on"]) for a in actions["items"]] == [
+        ("School uniform", "2026-02-20")
+    ]
+    sender_actions = (
+        await client.get("/api/v1/tasks", headers=scene.a["case_manager"].headers)
+    ).json()
+    assert sender_actions["conference_actions"]["total"] == 0

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from ovc_api.db import Database, set_tenant_context
 from ovc_api.settings import Settings
 
-from .conftest import Tenant
+from .conftest import Factory, Tenant
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("OVC_TEST_DATABASE_URL"), reason="row-level security is PostgreSQL's"
@@ -87,5 +87,58 @@ async def test_rls_alone_hides_other_tenants_rows(
                     ),
                     {"id": uuid.uuid4(), "org": tenant_b.organisation_id},
                 )
+    finally:
+        await database.engine.dispose()
+
+
+async def test_rls_alone_shares_referred_records_read_only_while_accepted(
+    settings: Settings, factory: Factory, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Receiver B reads A's referred child only while the referral is accepted, never writes
+    it; a third organisation never sees it. No application filter is involved."""
+    org_a = tenant_a.organisation_id
+    child_id = await factory.child(org_a)
+    case_id = await factory.case(org_a, child_id=child_id)
+    third = await factory.organisation()
+    ids = await factory.sharing(org_a, case_id, child_id, tenant_b.organisation_id)
+    database = Database.from_settings(settings)
+
+    async def visible_to(org: uuid.UUID) -> tuple[int, int, int]:
+        async with database.session() as session, session.begin():
+            await set_tenant_context(session, org)
+            conn = await session.connection()
+            children = (
+                await conn.execute(
+                    text("SELECT count(*) FROM children WHERE id = :id"), {"id": child_id}
+                )
+            ).scalar_one()
+            cases = (
+                await conn.execute(
+                    text("SELECT count(*) FROM cases WHERE id = :id"), {"id": case_id}
+                )
+            ).scalar_one()
+            updated = (
+                await conn.execute(
+                    text("UPDATE children SET village = 'changed' WHERE id = :id"), {"id": child_id}
+                )
+            ).rowcount
+            return children, cases, updated
+
+    async def set_status(status: str) -> None:
+        async with database.session() as session, session.begin():
+            await set_tenant_context(session, None, system=True)
+            await (await session.connection()).execute(
+                text("UPDATE referrals SET status = :s WHERE id = :id"),
+                {"s": status, "id": ids["referral_id"]},
+            )
+
+    try:
+        assert await visible_to(tenant_b.organisation_id) == (0, 0, 0)  # pending
+        await set_status("accepted")
+        assert await visible_to(tenant_b.organisation_id) == (1, 1, 0)  # read, never write
+        assert await visible_to(third) == (0, 0, 0)
+        await set_status("completed")
+        assert await visible_to(tenant_b.organisation_id) == (0, 0, 0)
+        assert (await visible_to(org_a))[:2] == (1, 1)
     finally:
         await database.engine.dispose()

@@ -236,3 +236,21 @@ async def test_user_changes_are_audited_with_field_names_only(
     assert items[0]["changed_fields"] == ["full_name"]
     assert items[0]["actor_user_id"] == str(admin.user_id)
     assert "Secret Name" not in events.text
+
+
+async def test_network_admin_creates_network_analysts(
+    client: httpx.AsyncClient, network_admin: Actor, factory: Factory
+) -> None:
+    body = _new_user(role="network_analyst")
+    created = await client.post(USERS, json=body, headers=network_admin.headers)
+    assert created.status_code == 201, created.text
+    analyst = Actor(
+        uuid.UUID(created.json()["id"]),
+        network_admin.organisation_id,
+        created.json()["email"],
+        "network_analyst",
+        str(body["password"]),
+    )
+    await factory.login(analyst)
+    me = await client.get(f"{USERS}/me", headers=analyst.headers)
+    assert me.json()["scopes"] == ["stats:network"]

@@ -24,7 +24,7 @@ from ovc_api.errors import Unprocessable
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 T = TypeVar("T")
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 
 class Page(BaseModel, Generic[T]):

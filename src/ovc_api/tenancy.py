@@ -30,7 +30,7 @@ class TenantOwned(Protocol):
 
 
 M = TypeVar("M")
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 Rule = Callable[[Principal], ColumnElement[bool] | None]
 _widenings: dict[type, list[Rule]] = {}
 _read_widenings: dict[type, list[Rule]] = {}

@@ -15,13 +15,14 @@ from ovc_api.errors import Forbidden, Unprocessable, error_responses
 from ovc_api.settings import Settings
 from ovc_api.tasks.queries import Window, task_sections
 from ovc_api.tasks.schemas import TaskList, TaskScope
+from ovc_api.tasks.sharing import conference_actions, incoming_referrals
 
 router = APIRouter(prefix=API_V1, tags=["tasks"])
 
 
 @router.get(
     "/tasks",
-    summary="My work list: overdue and upcoming follow-ups and actions, cases without contact",
+    summary="My work list: follow-ups, actions, silent cases, referrals and conference actions",
     response_model=TaskList,
     responses=error_responses(401, 403, 422),
 )
@@ -60,4 +61,6 @@ async def list_tasks(
         days_ahead=days_ahead,
         no_contact_days=window.no_contact_days,
         **sections,
+        incoming_referrals=await incoming_referrals(session, principal),
+        conference_actions=await conference_actions(session, principal),
     )

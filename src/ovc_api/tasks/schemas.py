@@ -37,6 +37,35 @@ class TaskSection(BaseModel):
     items: list[TaskItem] = Field(description="The earliest first, at most 200")
 
 
+class IncomingReferral(BaseModel):
+    referral_id: uuid.UUID
+    from_organisation_id: uuid.UUID
+    urgency: str
+    received_on: date
+    child_first_name: str | None = Field(description="From the consent summary")
+    services_requested: list[str]
+
+
+class IncomingReferrals(BaseModel):
+    total: int
+    items: list[IncomingReferral] = Field(
+        description="Most urgent, then oldest, first; at most 200"
+    )
+
+
+class ConferenceActionTask(BaseModel):
+    conference_id: uuid.UUID
+    action_id: uuid.UUID
+    organiser_organisation_id: uuid.UUID
+    description: str
+    on: date = Field(description="Due date")
+
+
+class ConferenceActionTasks(BaseModel):
+    total: int
+    items: list[ConferenceActionTask] = Field(description="Earliest due first; at most 200")
+
+
 class TaskList(BaseModel):
     as_of: date
     scope: TaskScope
@@ -48,4 +77,11 @@ class TaskList(BaseModel):
     upcoming_actions: TaskSection = Field(description="Not done, due from today to the horizon")
     cases_without_contact: TaskSection = Field(
         description="Open cases with no contact (done follow-up) for more than no_contact_days"
+    )
+    incoming_referrals: IncomingReferrals = Field(
+        description="Referrals received by the organisation and awaiting a decision "
+        "(seen by those who see all its cases)"
+    )
+    conference_actions: ConferenceActionTasks = Field(
+        description="Case-conference action items assigned to the organisation, not done"
     )
