@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -254,3 +254,40 @@ async def test_api_key_without_cases_all_is_assigned_nothing(
     assert_problem(await client.get(f"{CHILDREN}/{child_id}", headers=key), 404)
     listed = await client.get(CHILDREN, params={"limit": 200}, headers=key)
     assert listed.json()["items"] == []
+
+
+async def test_expired_idempotency_keys_are_purged(
+    client: httpx.AsyncClient, tenant_a: Tenant, app: Any
+) -> None:
+    from sqlalchemy import select
+
+    from ovc_api.db import set_tenant_context
+    from ovc_api.idempotency import RETENTION, IdempotencyRecord
+
+    worker = tenant_a["caseworker"]
+    old = IdempotencyRecord(
+        organisation_id=tenant_a.organisation_id,
+        caller_id=worker.user_id,
+        key="old",
+        method="POST",
+        path=CHILDREN,
+        request_digest="x",
+        status_code=201,
+        body="{}",
+        created_at=datetime.now(UTC) - RETENTION - timedelta(minutes=1),
+    )
+    async with app.state.database.session() as session, session.begin():
+        await set_tenant_context(session, None, system=True)
+        session.add(old)
+    headers = {**worker.headers, "Idempotency-Key": "new"}
+    assert (await client.post(CHILDREN, json=_child(), headers=headers)).status_code == 201
+    async with app.state.database.session() as session, session.begin():
+        await set_tenant_context(session, None, system=True)
+        keys = (
+            await session.exec(
+                select(IdempotencyRecord.key).where(  # type: ignore[call-overload]
+                    IdempotencyRecord.caller_id == worker.user_id
+                )
+            )
+        ).all()
+    assert [k for (k,) in keys] == ["new"]

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Column, Index, String, Text
+from sqlalchemy import Column, Index, String, Text, delete
 from sqlmodel import Field, SQLModel, col, select
 
 from ovc_api.db import Session, unique_or_conflict, utcnow
@@ -96,6 +96,14 @@ class Idempotency:
     async def remember(self, status_code: int, result: BaseModel, response: Response) -> None:
         if self.key is None:
             return
+        # Keep the table bounded: this caller's expired keys go as it stores a new one.
+        await self.session.exec(
+            delete(IdempotencyRecord).where(
+                col(IdempotencyRecord.organisation_id) == self._principal.organisation_id,
+                col(IdempotencyRecord.caller_id) == _caller(self._principal),
+                col(IdempotencyRecord.created_at) <= utcnow() - RETENTION,
+            )
+        )
         record = IdempotencyRecord(
             organisation_id=self._principal.organisation_id,
             caller_id=_caller(self._principal),
