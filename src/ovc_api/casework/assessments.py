@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request, Response
 from sqlmodel import col, select
 
-from ovc_api.audit.service import record, record_read
 from ovc_api.auth.principal import CasesReader, CasesWriter
 from ovc_api.cases.deps import CaseForRead, CaseForWrite
 from ovc_api.casework.common import (
@@ -21,14 +20,14 @@ from ovc_api.casework.common import (
 from ovc_api.casework.models import Assessment, AssessmentKind
 from ovc_api.casework.router import router
 from ovc_api.casework.schemas import AssessmentCreate, AssessmentRead, AssessmentUpdate
-from ovc_api.concurrency import IfMatch, apply_changes, check_if_match, set_etag
+from ovc_api.concurrency import IfMatch, check_if_match
+from ovc_api.crud import Audited
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import (
     Page,
     Pagination,
-    fetch_page,
     parse_date,
     parse_datetime,
     sort_options,
@@ -61,9 +60,7 @@ AssessmentForRead = Annotated[Assessment, Depends(assessment_for_read)]
 AssessmentForWrite = Annotated[Assessment, Depends(assessment_for_write)]
 
 
-def _read(assessment: Assessment, response: Response) -> AssessmentRead:
-    set_etag(response, assessment)
-    return AssessmentRead.model_validate(assessment)
+ASSESSMENTS = Audited(RESOURCE, AssessmentRead)
 
 
 @router.post(
@@ -94,20 +91,15 @@ async def create_case_assessment(
         domains=body.model_dump(mode="json")["domains"],
         summary=body.summary,
     )
-    session.add(assessment)
-    await session.flush()
-    record(
+    return await ASSESSMENTS.created(
         session,
         principal,
-        f"{RESOURCE}.create",
-        resource_type=RESOURCE,
-        resource_id=assessment.id,
+        assessment,
+        response,
+        idempotency,
+        location=location(case, COLLECTION, assessment.id),
         case_id=case.id,
     )
-    response.headers["Location"] = location(case, COLLECTION, assessment.id)
-    result = _read(assessment, response)
-    await idempotency.remember(201, result, response)
-    return result
 
 
 @router.get(
@@ -131,11 +123,16 @@ async def list_case_assessments(
     )
     if kind is not None:
         statement = statement.where(col(Assessment.kind) == kind.value)
-    items, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[sort], request, response
+    return await ASSESSMENTS.page(
+        session,
+        principal,
+        statement,
+        pagination,
+        SORTS[sort],
+        request,
+        response,
+        case_id=case.id,
     )
-    record_read(session, principal, RESOURCE, [a.id for a in items], case_id=case.id, single=False)
-    return Page(items=[AssessmentRead.model_validate(a) for a in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -151,8 +148,7 @@ async def get_case_assessment(
     session: Session,
     principal: CasesReader,
 ) -> AssessmentRead:
-    record_read(session, principal, RESOURCE, [assessment.id], case_id=case.id)
-    return _read(assessment, response)
+    return ASSESSMENTS.read(session, principal, assessment, response, case_id=case.id)
 
 
 @router.patch(
@@ -176,15 +172,6 @@ async def update_case_assessment(
     if "domains" in changes:
         changes["domains"] = body.model_dump(mode="json", include={"domains"})["domains"]
     not_before_opening(case, assessed_on=changes.get("assessed_on"))
-    changed = await apply_changes(session, assessment, changes, if_match, principal)
-    if changed:
-        record(
-            session,
-            principal,
-            f"{RESOURCE}.update",
-            resource_type=RESOURCE,
-            resource_id=assessment.id,
-            changed_fields=changed,
-            case_id=case.id,
-        )
-    return _read(assessment, response)
+    return await ASSESSMENTS.updated(
+        session, principal, assessment, changes, if_match, response, case_id=case.id
+    )

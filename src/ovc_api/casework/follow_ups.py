@@ -16,7 +16,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import record, record_read
 from ovc_api.auth.principal import CasesReader, CasesWriter
 from ovc_api.cases.deps import CaseForRead, CaseForWrite
 from ovc_api.cases.models import Case
@@ -30,14 +29,14 @@ from ovc_api.casework.common import (
 from ovc_api.casework.models import FollowUp, FollowUpKind, FollowUpStatus
 from ovc_api.casework.router import router
 from ovc_api.casework.schemas import FollowUpCreate, FollowUpRead, FollowUpUpdate
-from ovc_api.concurrency import IfMatch, apply_changes, check_if_match, set_etag
+from ovc_api.concurrency import IfMatch, check_if_match
+from ovc_api.crud import Audited
 from ovc_api.db import Session
 from ovc_api.errors import Unprocessable, error_responses
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import (
     Page,
     Pagination,
-    fetch_page,
     parse_date,
     parse_datetime,
     sort_options,
@@ -109,9 +108,7 @@ async def _record_contact(session: AsyncSession, case: Case, on: date) -> None:
         set_committed_value(case, "last_contact_on", on)
 
 
-def _read(follow_up: FollowUp, response: Response) -> FollowUpRead:
-    set_etag(response, follow_up)
-    return FollowUpRead.model_validate(follow_up)
+FOLLOW_UPS = Audited(RESOURCE, FollowUpRead)
 
 
 @router.post(
@@ -149,22 +146,17 @@ async def create_case_follow_up(
         outcome=body.outcome,
         created_by=principal.user_id,
     )
-    session.add(follow_up)
-    await session.flush()
     if follow_up.done_on is not None:
         await _record_contact(session, case, follow_up.done_on)
-    record(
+    return await FOLLOW_UPS.created(
         session,
         principal,
-        f"{RESOURCE}.create",
-        resource_type=RESOURCE,
-        resource_id=follow_up.id,
+        follow_up,
+        response,
+        idempotency,
+        location=location(case, "follow-ups", follow_up.id),
         case_id=case.id,
     )
-    response.headers["Location"] = location(case, "follow-ups", follow_up.id)
-    result = _read(follow_up, response)
-    await idempotency.remember(201, result, response)
-    return result
 
 
 @router.get(
@@ -191,11 +183,16 @@ async def list_case_follow_ups(
         statement = statement.where(col(FollowUp.status) == status.value)
     if kind is not None:
         statement = statement.where(col(FollowUp.kind) == kind.value)
-    items, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[sort], request, response
+    return await FOLLOW_UPS.page(
+        session,
+        principal,
+        statement,
+        pagination,
+        SORTS[sort],
+        request,
+        response,
+        case_id=case.id,
     )
-    record_read(session, principal, RESOURCE, [f.id for f in items], case_id=case.id, single=False)
-    return Page(items=[FollowUpRead.model_validate(f) for f in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -211,8 +208,7 @@ async def get_case_follow_up(
     session: Session,
     principal: CasesReader,
 ) -> FollowUpRead:
-    record_read(session, principal, RESOURCE, [follow_up.id], case_id=case.id)
-    return _read(follow_up, response)
+    return FOLLOW_UPS.read(session, principal, follow_up, response, case_id=case.id)
 
 
 @router.patch(
@@ -240,18 +236,9 @@ async def update_case_follow_up(
         scheduled_on=changes.get("scheduled_on"),
         done_on=changes.get("done_on"),
     )
-    changed = await apply_changes(session, follow_up, changes, if_match, principal)
-    became_done = {"status", "done_on"} & set(changed)
-    if became_done and follow_up.status == DONE and follow_up.done_on is not None:
-        await _record_contact(session, case, follow_up.done_on)
-    if changed:
-        record(
-            session,
-            principal,
-            f"{RESOURCE}.update",
-            resource_type=RESOURCE,
-            resource_id=follow_up.id,
-            changed_fields=changed,
-            case_id=case.id,
-        )
-    return _read(follow_up, response)
+    result = await FOLLOW_UPS.updated(
+        session, principal, follow_up, changes, if_match, response, case_id=case.id
+    )
+    if follow_up.status == DONE and follow_up.done_on is not None:
+        await _record_contact(session, case, follow_up.done_on)  # keeps the latest contact
+    return result

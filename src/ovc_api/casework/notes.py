@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request, Response
 from sqlmodel import col, select
 
-from ovc_api.audit.service import record, record_read
+from ovc_api.audit.service import record
 from ovc_api.auth.principal import CasesReader, CasesWriter
 from ovc_api.cases.deps import CaseForRead, CaseForWrite
 from ovc_api.casework.common import (
@@ -22,14 +22,14 @@ from ovc_api.casework.common import (
 from ovc_api.casework.models import CaseNote
 from ovc_api.casework.router import router
 from ovc_api.casework.schemas import NoteCreate, NoteRead, NoteUpdate
-from ovc_api.concurrency import IfMatch, apply_changes, check_if_match, set_etag
+from ovc_api.concurrency import IfMatch, check_if_match
+from ovc_api.crud import Audited
 from ovc_api.db import Session
 from ovc_api.errors import Unprocessable, error_responses
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import (
     Page,
     Pagination,
-    fetch_page,
     parse_date,
     parse_datetime,
     sort_options,
@@ -62,9 +62,7 @@ NoteForRead = Annotated[CaseNote, Depends(note_for_read)]
 NoteForWrite = Annotated[CaseNote, Depends(note_for_write)]
 
 
-def _read(note: CaseNote, response: Response) -> NoteRead:
-    set_etag(response, note)
-    return NoteRead.model_validate(note)
+NOTES = Audited(RESOURCE, NoteRead)
 
 
 @router.post(
@@ -93,20 +91,15 @@ async def create_case_note(
         noted_on=body.noted_on,
         text=body.text,
     )
-    session.add(note)
-    await session.flush()
-    record(
+    return await NOTES.created(
         session,
         principal,
-        f"{RESOURCE}.create",
-        resource_type=RESOURCE,
-        resource_id=note.id,
+        note,
+        response,
+        idempotency,
+        location=location(case, "notes", note.id),
         case_id=case.id,
     )
-    response.headers["Location"] = location(case, "notes", note.id)
-    result = _read(note, response)
-    await idempotency.remember(201, result, response)
-    return result
 
 
 @router.get(
@@ -135,11 +128,9 @@ async def list_case_notes(
         statement = statement.where(col(CaseNote.noted_on) >= noted_from)
     if noted_to is not None:
         statement = statement.where(col(CaseNote.noted_on) <= noted_to)
-    items, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[sort], request, response
+    return await NOTES.page(
+        session, principal, statement, pagination, SORTS[sort], request, response, case_id=case.id
     )
-    record_read(session, principal, RESOURCE, [n.id for n in items], case_id=case.id, single=False)
-    return Page(items=[NoteRead.model_validate(n) for n in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -155,8 +146,7 @@ async def get_case_note(
     session: Session,
     principal: CasesReader,
 ) -> NoteRead:
-    record_read(session, principal, RESOURCE, [note.id], case_id=case.id)
-    return _read(note, response)
+    return NOTES.read(session, principal, note, response, case_id=case.id)
 
 
 @router.patch(
@@ -178,18 +168,9 @@ async def update_case_note(
     check_if_match(if_match, note)
     changes = plain_changes(body)
     not_before_opening(case, noted_on=changes.get("noted_on"))
-    changed = await apply_changes(session, note, changes, if_match, principal)
-    if changed:
-        record(
-            session,
-            principal,
-            f"{RESOURCE}.update",
-            resource_type=RESOURCE,
-            resource_id=note.id,
-            changed_fields=changed,
-            case_id=case.id,
-        )
-    return _read(note, response)
+    return await NOTES.updated(
+        session, principal, note, changes, if_match, response, case_id=case.id
+    )
 
 
 @router.get(

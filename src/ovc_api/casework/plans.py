@@ -9,7 +9,7 @@ from fastapi import Depends, Request, Response
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import record, record_read
+from ovc_api.audit.service import record
 from ovc_api.auth.principal import CasesReader, CasesWriter, Principal
 from ovc_api.cases.deps import CaseForRead, CaseForWrite
 from ovc_api.cases.models import Case
@@ -32,7 +32,8 @@ from ovc_api.casework.schemas import (
     GoalUpdate,
     PlanGoalRead,
 )
-from ovc_api.concurrency import IfMatch, apply_changes, check_if_match, set_etag
+from ovc_api.concurrency import IfMatch, check_if_match
+from ovc_api.crud import Audited
 from ovc_api.db import Session
 from ovc_api.errors import NotFound, Unprocessable, error_responses
 from ovc_api.idempotency import IdempotencyDep
@@ -40,7 +41,6 @@ from ovc_api.organisations.models import Organisation
 from ovc_api.pagination import (
     Page,
     Pagination,
-    fetch_page,
     parse_date,
     parse_datetime,
     sort_options,
@@ -117,14 +117,10 @@ async def _resolve_organisation(session: AsyncSession, organisation_id: uuid.UUI
         )
 
 
-def _read_goal(goal: CasePlanGoal, response: Response) -> GoalRead:
-    set_etag(response, goal)
-    return GoalRead.model_validate(goal)
+GOALS = Audited(GOAL, GoalRead)
 
 
-def _read_action(action: CasePlanAction, response: Response) -> ActionRead:
-    set_etag(response, action)
-    return ActionRead.model_validate(action)
+ACTIONS = Audited(ACTION, ActionRead)
 
 
 # --- goals -----------------------------------------------------------------------------------
@@ -155,20 +151,15 @@ async def create_case_plan_goal(
         description=body.description,
         status=body.status.value,
     )
-    session.add(goal)
-    await session.flush()
-    record(
+    return await GOALS.created(
         session,
         principal,
-        f"{GOAL}.create",
-        resource_type=GOAL,
-        resource_id=goal.id,
+        goal,
+        response,
+        idempotency,
+        location=location(case, "goals", goal.id),
         case_id=case.id,
     )
-    response.headers["Location"] = location(case, "goals", goal.id)
-    result = _read_goal(goal, response)
-    await idempotency.remember(201, result, response)
-    return result
 
 
 @router.get(
@@ -195,11 +186,16 @@ async def list_case_plan_goals(
         statement = statement.where(col(CasePlanGoal.status) == status.value)
     if domain is not None:
         statement = statement.where(col(CasePlanGoal.domain) == domain.value)
-    items, next_cursor = await fetch_page(
-        session, statement, pagination, GOAL_SORTS[sort], request, response
+    return await GOALS.page(
+        session,
+        principal,
+        statement,
+        pagination,
+        GOAL_SORTS[sort],
+        request,
+        response,
+        case_id=case.id,
     )
-    record_read(session, principal, GOAL, [g.id for g in items], case_id=case.id, single=False)
-    return Page(items=[GoalRead.model_validate(g) for g in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -215,8 +211,7 @@ async def get_case_plan_goal(
     session: Session,
     principal: CasesReader,
 ) -> GoalRead:
-    record_read(session, principal, GOAL, [goal.id], case_id=case.id)
-    return _read_goal(goal, response)
+    return GOALS.read(session, principal, goal, response, case_id=case.id)
 
 
 @router.patch(
@@ -235,18 +230,9 @@ async def update_case_plan_goal(
     if_match: IfMatch = None,
 ) -> GoalRead:
     ensure_open(case)
-    changed = await apply_changes(session, goal, plain_changes(body), if_match, principal)
-    if changed:
-        record(
-            session,
-            principal,
-            f"{GOAL}.update",
-            resource_type=GOAL,
-            resource_id=goal.id,
-            changed_fields=changed,
-            case_id=case.id,
-        )
-    return _read_goal(goal, response)
+    return await GOALS.updated(
+        session, principal, goal, plain_changes(body), if_match, response, case_id=case.id
+    )
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -283,20 +269,15 @@ async def create_case_plan_action(
         due_on=body.due_on,
         done_on=body.done_on,
     )
-    session.add(action)
-    await session.flush()
-    record(
+    return await ACTIONS.created(
         session,
         principal,
-        f"{ACTION}.create",
-        resource_type=ACTION,
-        resource_id=action.id,
+        action,
+        response,
+        idempotency,
+        location=location(case, "actions", action.id),
         case_id=case.id,
     )
-    response.headers["Location"] = location(case, "actions", action.id)
-    result = _read_action(action, response)
-    await idempotency.remember(201, result, response)
-    return result
 
 
 @router.get(
@@ -324,11 +305,16 @@ async def list_case_plan_actions(
     if done is not None:
         done_on = col(CasePlanAction.done_on)
         statement = statement.where(done_on.is_not(None) if done else done_on.is_(None))
-    items, next_cursor = await fetch_page(
-        session, statement, pagination, ACTION_SORTS[sort], request, response
+    return await ACTIONS.page(
+        session,
+        principal,
+        statement,
+        pagination,
+        ACTION_SORTS[sort],
+        request,
+        response,
+        case_id=case.id,
     )
-    record_read(session, principal, ACTION, [a.id for a in items], case_id=case.id, single=False)
-    return Page(items=[ActionRead.model_validate(a) for a in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -344,8 +330,7 @@ async def get_case_plan_action(
     session: Session,
     principal: CasesReader,
 ) -> ActionRead:
-    record_read(session, principal, ACTION, [action.id], case_id=case.id)
-    return _read_action(action, response)
+    return ACTIONS.read(session, principal, action, response, case_id=case.id)
 
 
 @router.patch(
@@ -372,18 +357,9 @@ async def update_case_plan_action(
     responsible = changes.get("responsible_organisation_id")
     if responsible is not None and responsible != action.responsible_organisation_id:
         await _resolve_organisation(session, responsible)
-    changed = await apply_changes(session, action, changes, if_match, principal)
-    if changed:
-        record(
-            session,
-            principal,
-            f"{ACTION}.update",
-            resource_type=ACTION,
-            resource_id=action.id,
-            changed_fields=changed,
-            case_id=case.id,
-        )
-    return _read_action(action, response)
+    return await ACTIONS.updated(
+        session, principal, action, changes, if_match, response, case_id=case.id
+    )
 
 
 # --- the whole plan --------------------------------------------------------------------------
