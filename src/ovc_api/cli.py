@@ -1,7 +1,8 @@
-"""The `ovc-api` command: serve, migrate, create-admin, openapi, demo.
+"""The `ovc-api` command: serve, migrate, create-admin, openapi, demo; and, against a running
+server (`--url`/OVC_URL, API key in OVC_API_KEY), stats, report and export for scripts.
 
-Errors are one line on stderr and a non-zero exit code, never a traceback, so scripts and
-operators can act on them.
+Errors are one line on stderr and a non-zero exit code (1 for a failure, 2 for bad
+arguments), never a traceback, so scripts and operators can act on them.
 """
 
 from __future__ import annotations
@@ -9,11 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
+import re
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -21,8 +27,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ovc_api.settings import Environment, Settings
 
+if TYPE_CHECKING:
+    from ovc_api.client import Client
+
 DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
 DEMO_DATABASE_NAME = "demo.db"
+# Commands that talk to a server over HTTP: they need no database settings.
+CLIENT_COMMANDS = frozenset({"stats", "report", "export"})
+STATS_KINDS = ("cases", "services", "outcomes")
+EXPORT_RESOURCES = ("cases", "children", "services")
+DEFAULT_API_KEY_ENV = "OVC_API_KEY"
+_FILTER_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class CommandError(Exception):
@@ -187,11 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--host", default="127.0.0.1")
     demo_cmd.add_argument("--port", type=int, default=8000)
     demo_cmd.add_argument("--no-serve", action="store_true", help="load the data and exit")
+    _add_client_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        return run_client_command(args)
     try:
         if args.command == "openapi":
             write_openapi(args.out)
@@ -215,6 +233,240 @@ def main(argv: Sequence[str] | None = None) -> int:
             demo(settings, args.host, args.port, not args.no_serve)
     except CommandError as exc:
         print(f"ovc-api: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+# --- client commands: stats, report, export against a running server ----------------------
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _key_value(value: str) -> tuple[str, str]:
+    key, sep, text = value.partition("=")
+    if not sep or not _FILTER_KEY.match(key):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with a lowercase key: {value!r}")
+    return key, text
+
+
+def _add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    server = argparse.ArgumentParser(add_help=False)
+    options = server.add_argument_group("server")
+    options.add_argument("--url", help="the server's base URL (default: environment OVC_URL)")
+    options.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        default=DEFAULT_API_KEY_ENV,
+        help=f"environment variable holding the API key (default {DEFAULT_API_KEY_ENV})",
+    )
+    options.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
+    options.add_argument(
+        "--retries", type=int, default=3, help="retries when the server is busy (default 3)"
+    )
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument(
+        "--filter",
+        metavar="KEY=VALUE",
+        type=_key_value,
+        action="append",
+        default=[],
+        help="a query filter, e.g. --filter province=battambang (repeatable)",
+    )
+
+    stats_cmd = commands.add_parser(
+        "stats", parents=[server, filters], help="aggregate statistics from a server"
+    )
+    stats_cmd.add_argument("kind", choices=STATS_KINDS)
+    stats_cmd.add_argument(
+        "--network", action="store_true", help="network-wide figures (scope stats:network)"
+    )
+    stats_cmd.add_argument("--group-by", metavar="FIELDS", help="comma-separated, e.g. province")
+    stats_cmd.add_argument("--from", dest="date_from", type=_iso_date, metavar="YYYY-MM-DD")
+    stats_cmd.add_argument("--to", dest="date_to", type=_iso_date, metavar="YYYY-MM-DD")
+    stats_cmd.add_argument("--period-of", choices=("opened", "closed"))
+    stats_cmd.add_argument("--format", choices=("json", "csv"), default="json")
+    stats_cmd.add_argument("--out", type=Path, help="write to this file instead of stdout")
+
+    report_cmd = commands.add_parser(
+        "report", parents=[server], help="the quarterly report from a server"
+    )
+    report_cmd.add_argument("name", choices=("quarterly",))
+    report_cmd.add_argument("--year", type=int, required=True)
+    report_cmd.add_argument("--quarter", type=int, choices=(1, 2, 3, 4), required=True)
+    report_cmd.add_argument("--format", choices=("json", "csv"), default="json")
+    report_cmd.add_argument("--out", type=Path, help="write to this file instead of stdout")
+
+    export_cmd = commands.add_parser(
+        "export", parents=[server, filters], help="stream an export from a server to a file"
+    )
+    export_cmd.add_argument("resource", choices=EXPORT_RESOURCES)
+    export_cmd.add_argument("--out", type=Path, required=True, help="the file to write")
+    export_cmd.add_argument("--format", choices=("csv", "ndjson"), default="csv")
+    export_cmd.add_argument(
+        "--deidentified", action="store_true", help="no names or exact dates of birth"
+    )
+    export_cmd.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress on stderr (default: only when stderr is a terminal)",
+    )
+
+
+class ExportProgress:
+    """Rows and megabytes written, on stderr, at most a few times a second.
+
+    On a terminal one line is rewritten in place; elsewhere (a log) each update is a line.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.interval = interval if interval is not None else (0.25 if self.tty else 1.0)
+        self.clock = clock
+        self.shown_at = -math.inf
+        self.open_line = False
+
+    def __call__(self, rows: int, nbytes: int) -> None:
+        now = self.clock()
+        if now - self.shown_at >= self.interval:
+            self.shown_at = now
+            self._show(rows, nbytes)
+
+    def finish(self, rows: int, nbytes: int) -> None:
+        self._show(rows, nbytes)
+        self.close()
+
+    def close(self) -> None:
+        """End the rewritten line, so what follows (an error) starts on its own line."""
+        if self.open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open_line = False
+
+    def _show(self, rows: int, nbytes: int) -> None:
+        text = f"exporting: {rows:,} rows, {nbytes / 1_000_000:.1f} MB"
+        if self.tty:
+            self.stream.write(f"\r{text}\x1b[K")
+            self.open_line = True
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _usage_error(message: str) -> int:
+    print(f"ovc-api: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _filters(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    out.write_text(text, encoding="utf-8", newline="")
+    print(f"wrote {out}")
+
+
+def _as_text(result: object) -> str:
+    if isinstance(result, str):
+        return result
+    return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+
+
+def _stats(client: Client, args: argparse.Namespace) -> None:
+    options = {
+        **_filters(args.filter),
+        "from_": args.date_from,
+        "to": args.date_to,
+        "period_of": args.period_of,
+    }
+    fetch = client.stats_csv if args.format == "csv" else client.stats
+    _emit(_as_text(fetch(args.kind, args.group_by, network=args.network, **options)), args.out)
+
+
+def _report(client: Client, args: argparse.Namespace) -> None:
+    if args.format == "csv":
+        text = client.quarterly_report(args.year, args.quarter, "csv")
+    else:
+        text = _as_text(client.quarterly_report(args.year, args.quarter, "json"))
+    _emit(text, args.out)
+
+
+def _export(client: Client, args: argparse.Namespace) -> None:
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    progress = ExportProgress(sys.stderr) if show else None
+    written = [0]
+
+    def track(rows: int, nbytes: int) -> None:
+        written[0] = nbytes
+        if progress is not None:
+            progress(rows, nbytes)
+
+    try:
+        rows = client.export(
+            args.resource,
+            args.out,
+            format=args.format,
+            variant="deidentified" if args.deidentified else "identified",
+            progress=track,
+            **_filters(args.filter),
+        )
+    except BaseException:
+        if progress is not None:
+            progress.close()
+        raise
+    if progress is not None:
+        progress.finish(rows, written[0])
+    print(f"exported {rows:,} rows ({written[0] / 1_000_000:.1f} MB) to {args.out}")
+
+
+def run_client_command(args: argparse.Namespace) -> int:
+    """Run stats/report/export: settings come from the arguments and environment only."""
+    from ovc_api.client import Client, OvcError
+
+    url = args.url or os.environ.get("OVC_URL")
+    if not url:
+        return _usage_error("no server: pass --url or set OVC_URL")
+    api_key = os.environ.get(args.api_key_env)
+    if not api_key:
+        return _usage_error(f"no API key: set the environment variable {args.api_key_env}")
+    if args.timeout <= 0 or not 0 <= args.retries <= 10:
+        return _usage_error("--timeout must be positive and --retries 0-10")
+    try:
+        client = Client(url, api_key=api_key, timeout=args.timeout, max_retries=args.retries)
+    except ValueError as exc:
+        return _usage_error(str(exc))
+    run = {"stats": _stats, "report": _report, "export": _export}[args.command]
+    try:
+        with client:
+            run(client, args)
+    except OvcError as exc:
+        print(f"ovc-api: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"ovc-api: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -22,7 +22,6 @@ from ovc_api.concurrency import apply_changes, set_etag
 from ovc_api.idempotency import Idempotency
 from ovc_api.pagination import Page, PageParams, Sort, fetch_page
 
-
 R = TypeVar("R", bound=BaseModel)
 
 
