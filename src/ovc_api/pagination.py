@@ -142,7 +142,13 @@ def paginate(
         statement = statement.where(
             _after(keys, decode_cursor(params.cursor, sort_name, keys), descending)
         )
-    order = [(k.column.desc() if descending else k.column.asc()).nulls_last() for k in keys]
+    # NULLS LAST only where a NULL can occur: on a NOT NULL key it would stop PostgreSQL
+    # from reading the (organisation_id, key, id) index backwards, so every page would sort
+    # all of the organisation's rows.
+    order = []
+    for key in keys:
+        term = key.column.desc() if descending else key.column.asc()
+        order.append(term.nulls_last() if getattr(key.column, "nullable", True) else term)
     return statement.order_by(*order).limit(params.limit + 1)
 
 

@@ -8,7 +8,7 @@ transaction to the caller's organisation for row-level security.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -61,13 +61,15 @@ def _invalid(reason: str = "Missing or invalid credentials") -> Unauthorized:
 
 
 async def _principal_from_jwt(
-    session: AsyncSession, settings: Settings, token: str
-) -> tuple[Principal, bool]:
+    session: AsyncSession, settings: Settings, token: str, *, relaxed_commit: bool
+) -> Principal:
     try:
         claims = decode_access_token(settings, token)
     except InvalidToken as exc:
         raise _invalid("The access token is invalid or expired") from exc
-    await set_tenant_context(session, None, system=True)
+    # The organisation claim is signed: bind the transaction to it at once, so the check
+    # below already runs under row-level security and costs no extra round trip.
+    await set_tenant_context(session, claims.organisation_id, relaxed_commit=relaxed_commit)
     row = (
         await session.exec(
             select(User.role, User.active, Organisation.active, AuthSession.revoked_at)
@@ -86,14 +88,17 @@ async def _principal_from_jwt(
     if not user_active or not org_active or revoked_at is not None:
         raise _invalid("The access token has been revoked")
     role = Role(role)
-    principal = Principal(
+    if role is Role.network_admin:
+        await set_tenant_context(
+            session, claims.organisation_id, network=True, relaxed_commit=relaxed_commit
+        )
+    return Principal(
         organisation_id=claims.organisation_id,
         scopes=frozenset(s.value for s in ROLE_SCOPES[role]),
         role=role,
         user_id=claims.user_id,
         session_id=claims.session_id,
     )
-    return principal, role is Role.network_admin
 
 
 async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
@@ -136,25 +141,18 @@ async def authenticate(
     if not token:
         raise _invalid()
     settings: Settings = request.app.state.settings
-    network = False
+    read_only = request.method in {"GET", "HEAD"}
     if api_key_prefix(token) is not None:
         principal = await _principal_from_api_key(session, token)
+        await set_tenant_context(session, principal.organisation_id, relaxed_commit=read_only)
     else:
-        principal, network = await _principal_from_jwt(session, settings, token)
-    await set_tenant_context(
-        session,
-        principal.organisation_id,
-        network=network,
-        relaxed_commit=request.method in {"GET", "HEAD"},
-    )
+        principal = await _principal_from_jwt(session, settings, token, relaxed_commit=read_only)
     client = request.client
-    return Principal(
-        **{
-            **principal.__dict__,
-            "client_ip": client.host if client else None,
-            "request_id": getattr(request.state, "request_id", None),
-            "read_only": request.method in {"GET", "HEAD"},
-        }
+    return replace(
+        principal,
+        client_ip=client.host if client else None,
+        request_id=getattr(request.state, "request_id", None),
+        read_only=read_only,
     )
 
 

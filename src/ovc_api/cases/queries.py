@@ -30,13 +30,35 @@ ASSIGNABLE_ROLES = frozenset({Role.caseworker.value, Role.case_manager.value})
 LIST_READ_ACTION = "case.list"
 
 
-def cases_with_children(principal: Principal) -> Any:
-    """Cases the caller may see, each with its child, in one query (the list's base)."""
+def cases_with_children(principal: Principal, *, is_postgres: bool) -> Any:
+    """Cases the caller may see, each with its child and its concerns (comma-separated), in
+    one query: the list's base, and a single round trip per page."""
+    aggregate = func.string_agg if is_postgres else func.group_concat
+    concerns = (
+        select(aggregate(col(CaseConcern.concern), ","))
+        .where(col(CaseConcern.case_id) == col(Case.id), visible(principal, CaseConcern))
+        .scalar_subquery()
+        .label("concerns")
+    )
     return (
-        select(Case, Child)
+        select(Case, Child, concerns)
         .join(Child, col(Child.id) == col(Case.child_id))
         .where(visible(principal, Case))
     )
+
+
+def case_reads_from_rows(rows: Sequence[Any]) -> list[CaseRead]:
+    """Response models for (case, child, concerns) rows of `cases_with_children`."""
+    return [
+        CaseRead.model_validate(
+            {
+                **{name: getattr(case, name) for name in CASE_COLUMNS},
+                "concerns": ordered_concerns(concerns.split(",") if concerns else []),
+                "child": ChildSummary.model_validate(child),
+            }
+        )
+        for case, child, concerns in rows
+    ]
 
 
 async def concerns_of(

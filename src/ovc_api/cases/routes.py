@@ -34,6 +34,7 @@ from ovc_api.cases.queries import (
     add_concerns,
     case_read,
     case_reads,
+    case_reads_from_rows,
     cases_with_children,
     resolve_assignee,
     update_case,
@@ -206,7 +207,7 @@ async def list_cases(
 ) -> Page[CaseRead]:
     if opened_from is not None and opened_to is not None and opened_from > opened_to:
         raise Unprocessable.field(["query", "opened_from"], "must not be after opened_to")
-    statement = cases_with_children(principal)
+    statement = cases_with_children(principal, is_postgres=bool(session.info.get("is_postgres")))
     equal: dict[Any, Any] = {
         Case.status: status,
         Case.risk_level: risk_level,
@@ -234,7 +235,7 @@ async def list_cases(
     rows, next_cursor = await fetch_page(
         session, statement, pagination, SORTS[sort], request, response
     )
-    items = await case_reads(session, principal, [(case, child) for case, child in rows])
+    items = case_reads_from_rows(rows)
     record_read(session, principal, RESOURCE, [c.id for c in items], single=False)
     return Page(items=items, next_cursor=next_cursor)
 
