@@ -66,6 +66,13 @@ def visible(
     return or_(narrowed, *extra) if extra else narrowed
 
 
+def organisation_wide(principal: Principal, model: type[Any]) -> ColumnElement[bool]:
+    """Every row of the caller's organisation, without narrowings or widenings: for
+    aggregates (statistics, reports), which count all of the organisation's cases."""
+    clause: ColumnElement[bool] = model.organisation_id == principal.organisation_id
+    return clause
+
+
 def scoped(statement: S, principal: Principal, model: type[Any], *, single_read: bool = False) -> S:
     return statement.where(visible(principal, model, single_read=single_read))
 

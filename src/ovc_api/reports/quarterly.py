@@ -1,0 +1,156 @@
+"""The quarterly report's figures: a handful of aggregate queries over one quarter.
+
+Definitions (also in the endpoint's description):
+- new cases: opened in the quarter; active cases: open on at least one day of it (opened
+  on or before its last day, not closed before its first); closed: closed in it;
+- children supported: distinct children with an active case or a service delivered in the
+  quarter; families supported: the same for families (of the cases, or served directly);
+- cases by concern and by district (the child's): the active cases;
+- services by type, outcomes and referrals: as GET /stats/services and /stats/outcomes
+  restricted to the quarter.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import distinct, func, or_, select, union
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api.cases.models import Case, CaseConcern
+from ovc_api.children.models import Child
+from ovc_api.reports.schemas import (
+    ReportCases,
+    ReportConcern,
+    ReportDistrict,
+    ReportOutcomes,
+    ReportReferrals,
+    ReportServiceType,
+)
+from ovc_api.services.models import ServiceDelivery
+from ovc_api.stats.dimensions import Period
+from ovc_api.stats.engine import ScopeRule, aggregate, outcome_data, service_cube
+from ovc_api.stats.filters import DateRange, ServiceFilters
+from ovc_api.stats.tables import CLOSED_BY_REASON, outcome_table, sorted_keys
+
+
+def quarter_range(year: int, quarter: int) -> DateRange:
+    first = date(year, 3 * quarter - 2, 1)
+    after = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    return DateRange(first, date.fromordinal(after.toordinal() - 1))
+
+
+def _active(scope: ScopeRule, quarter: DateRange) -> list[Any]:
+    closed_on = col(Case.closed_on)
+    return [
+        scope(Case),
+        col(Case.opened_on) <= quarter.end,
+        or_(closed_on.is_(None), closed_on >= quarter.start),
+    ]
+
+
+async def _one(session: AsyncSession, statement: Any) -> Any:
+    return (await session.exec(statement)).one()
+
+
+async def case_counts(session: AsyncSession, scope: ScopeRule, quarter: DateRange) -> ReportCases:
+    opened_on, closed_on = col(Case.opened_on), col(Case.closed_on)
+    row = await _one(
+        session,
+        select(
+            func.count().label("active"),
+            func.count().filter(opened_on >= quarter.start).label("new"),
+            func.count().filter(closed_on <= quarter.end).label("closed"),
+        ).where(*_active(scope, quarter)),
+    )
+    return ReportCases(new=row.new, active=row.active, closed=row.closed)
+
+
+async def supported(
+    session: AsyncSession, scope: ScopeRule, quarter: DateRange, column: str
+) -> int:
+    """Distinct children (or families) with an active case or a service in the quarter."""
+    of_cases = select(getattr(Case, column).label("id")).where(*_active(scope, quarter))
+    served = getattr(ServiceDelivery, column)
+    of_services = select(served.label("id")).where(
+        scope(ServiceDelivery), *quarter.on(col(ServiceDelivery.delivered_on))
+    )
+    both = union(of_cases, of_services).subquery()
+    row = await _one(session, select(func.count(distinct(both.c.id))))
+    return int(row[0])
+
+
+async def services_by_type(
+    session: AsyncSession, scope: ScopeRule, quarter: DateRange
+) -> list[ReportServiceType]:
+    keys = ["service_type"]
+    cube = await service_cube(session, scope, keys, ServiceFilters(quarter), [("service_type",)])
+    table = cube[("service_type",)]
+    return [
+        ReportServiceType(service_type=key[0], **table[key])
+        for key in sorted_keys(keys, list(table))
+    ]
+
+
+async def _active_by(
+    session: AsyncSession, scope: ScopeRule, quarter: DateRange, keys: dict[str, Any]
+) -> dict[tuple[Any, ...], dict[str, int]]:
+    facts = select(
+        col(Case.child_id).label("child_id"), *[e.label(k) for k, e in keys.items()]
+    ).where(*_active(scope, quarter))
+    if "concern" in keys:
+        facts = facts.join(CaseConcern, col(CaseConcern.case_id) == col(Case.id))
+    else:
+        facts = facts.join(Child, col(Child.id) == col(Case.child_id))
+    counts = {
+        "cases": lambda _sub: func.count(),
+        "children": lambda sub: func.count(distinct(sub.c.child_id)),
+    }
+    level = tuple(keys)
+    return (await aggregate(session, facts, level, counts, [level]))[level]
+
+
+async def cases_by_concern(
+    session: AsyncSession, scope: ScopeRule, quarter: DateRange
+) -> list[ReportConcern]:
+    table = await _active_by(session, scope, quarter, {"concern": col(CaseConcern.concern)})
+    return [
+        ReportConcern(concern=key[0], **table[key]) for key in sorted_keys(["concern"], list(table))
+    ]
+
+
+async def cases_by_district(
+    session: AsyncSession, scope: ScopeRule, quarter: DateRange
+) -> list[ReportDistrict]:
+    keys = {"province": col(Child.province), "district": col(Child.district)}
+    table = await _active_by(session, scope, quarter, keys)
+    return [
+        ReportDistrict(province=key[0], district=key[1], **table[key])
+        for key in sorted_keys(list(keys), list(table))
+    ]
+
+
+async def outcomes_and_referrals(
+    session: AsyncSession, scope: ScopeRule, quarter: DateRange
+) -> tuple[ReportOutcomes, ReportReferrals]:
+    data = await outcome_data(session, scope, Period.quarter, quarter)
+    totals = outcome_table(data, Period.quarter.value).totals
+    outcomes = ReportOutcomes(
+        children_reunified=totals["children_reunified"],
+        children_placed_in_kinship_care=totals["children_placed_in_kinship_care"],
+        children_placed_in_foster_care=totals["children_placed_in_foster_care"],
+        birth_certificates=totals["birth_certificates"],
+        school_enrolments=totals["school_enrolments"],
+        cases_closed_by_reason={
+            reason: totals[name] for reason, name in CLOSED_BY_REASON.items() if totals[name]
+        },
+        median_days_to_closure=totals["median_days_to_closure"],
+    )
+    referrals = ReportReferrals(
+        made=totals["referrals_made"],
+        accepted=totals["referrals_accepted"],
+        completed=totals["referrals_completed"],
+    )
+    return outcomes, referrals

@@ -1,0 +1,374 @@
+"""The aggregate queries behind every statistic: GROUP BY in the database, never rows in Python.
+
+Each statistic is a *facts* subquery (one labelled column per group key, plus the ids its
+counts need) under the caller's scope and filters, and an outer query that groups it. Several
+tables of the same facts (the rows, the grand total, and for network statistics every
+marginal table) come from one query with GROUPING SETS on PostgreSQL, one query per table on
+SQLite. What comes back to Python is at most a few thousand aggregated numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api.cases.models import Case, CaseConcern, ClosureReason
+from ovc_api.children.models import Child
+from ovc_api.errors import Unprocessable
+from ovc_api.referrals.models import Referral, ReferralStatus
+from ovc_api.services.models import ServiceDelivery, ServiceType
+from ovc_api.stats.dimensions import PERIODS, CaseKey, Period, PeriodOf, age_band, period_label
+from ovc_api.stats.filters import CaseFilters, DateRange, ServiceFilters
+from ovc_api.stats.suppression import Cube, Level
+
+ScopeRule = Callable[[Any], ColumnElement[bool]]
+Count = Callable[[Any], Any]
+MAX_GROUPS = 10_000
+CHILD_KEYS = frozenset({"province", "district", "sex", "age_band", "care_arrangement"})
+CASE_COUNTS = ("cases", "children")
+SERVICE_COUNTS = ("services", "children", "families")
+
+
+async def _rows(session: AsyncSession, statement: Any) -> Sequence[Any]:
+    """Run an aggregate (SQLAlchemy Core: its column types vary with the group keys)."""
+    rows: Sequence[Any] = (await session.exec(statement)).all()
+    return rows
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return bool(session.info.get("is_postgres"))
+
+
+def _too_many() -> Unprocessable:
+    return Unprocessable.field(
+        ["query", "group_by"],
+        f"more than {MAX_GROUPS} groups: group by fewer keys or narrow the filters",
+    )
+
+
+async def aggregate(
+    session: AsyncSession,
+    facts: Any,
+    keys: Sequence[str],
+    counts: Mapping[str, Count],
+    levels: Sequence[Level],
+) -> Cube:
+    """Group the facts by each level (a sub-tuple of `keys`): {level: {key: {count: n}}}."""
+    sub = facts.subquery("facts")
+    measures = [count(sub).label(name) for name, count in counts.items()]
+    cube: Cube = {level: {} for level in levels}
+    if _is_postgres(session) and len(levels) > 1:
+        columns = [sub.c[k] for k in keys]
+        sets = [tuple_(*[sub.c[k] for k in level]) for level in levels]
+        statement = (
+            select(*columns, func.grouping(*columns).label("grouping_bits"), *measures)
+            .select_from(sub)
+            .group_by(func.grouping_sets(*sets))
+            .limit(MAX_GROUPS * len(levels) + 1)
+        )
+        width = len(keys)
+        for row in await _rows(session, statement):
+            data = row._mapping
+            bits = int(data["grouping_bits"])
+            level = tuple(k for i, k in enumerate(keys) if not bits >> (width - 1 - i) & 1)
+            table = cube[level]
+            table[tuple(data[k] for k in level)] = {n: int(data[n] or 0) for n in counts}
+            if len(table) > MAX_GROUPS:
+                raise _too_many()
+        return cube
+    for level in levels:
+        grouped = [sub.c[k] for k in level]
+        statement = select(*grouped, *measures).select_from(sub)
+        if grouped:
+            statement = statement.group_by(*grouped).limit(MAX_GROUPS + 1)
+        rows = await _rows(session, statement)
+        if len(rows) > MAX_GROUPS:
+            raise _too_many()
+        table = cube[level]
+        for row in rows:
+            data = row._mapping
+            table[tuple(data[k] for k in level)] = {n: int(data[n] or 0) for n in counts}
+    return cube
+
+
+def _count_rows(_sub: Any) -> Any:
+    return func.count()
+
+
+def _distinct(column: str) -> Count:
+    return lambda sub: func.count(distinct(sub.c[column]))
+
+
+def _in(column: Any, values: Sequence[Any] | None) -> list[Any]:
+    return [] if values is None else [column.in_(values)]
+
+
+# --- cases ------------------------------------------------------------------------------
+
+
+def case_facts(
+    scope: ScopeRule, keys: Sequence[str], filters: CaseFilters, *, is_postgres: bool
+) -> Any:
+    """One row per counted case (per case and concern when grouped by concern)."""
+    dated = col(Case.opened_on) if filters.period_of is PeriodOf.opened else col(Case.closed_on)
+    child_fields = {
+        "province": filters.province,
+        "district": filters.district,
+        "sex": filters.sex,
+        "age_band": filters.age_band,
+        "care_arrangement": filters.care_arrangement,
+    }
+    expressions: dict[str, Any] = {
+        "status": col(Case.status),
+        "risk_level": col(Case.risk_level),
+        "referral_source": col(Case.referral_source),
+        "assigned_to": col(Case.assigned_to),
+        "concern": col(CaseConcern.concern),
+        "province": col(Child.province),
+        "district": col(Child.district),
+        "sex": col(Child.sex),
+        "care_arrangement": col(Child.care_arrangement),
+        "age_band": age_band(
+            col(Child.date_of_birth), col(Case.opened_on), is_postgres=is_postgres
+        ),
+    }
+    for period in PERIODS:
+        expressions[period] = period_label(period, dated, is_postgres=is_postgres)
+    statement = select(
+        col(Case.id).label("case_id"),
+        col(Case.child_id).label("child_id"),
+        *[expressions[k].label(k) for k in keys],
+    ).select_from(Case)
+    if CHILD_KEYS.intersection(keys) or any(v is not None for v in child_fields.values()):
+        statement = statement.join(Child, col(Child.id) == col(Case.child_id))
+    clauses: list[Any] = [scope(Case)]
+    if CaseKey.concern in keys:
+        statement = statement.join(CaseConcern, col(CaseConcern.case_id) == col(Case.id))
+        clauses += _in(col(CaseConcern.concern), filters.concern)
+    elif filters.concern is not None:
+        clauses.append(
+            exists(
+                select(literal_column("1")).where(
+                    col(CaseConcern.case_id) == col(Case.id),
+                    col(CaseConcern.concern).in_(filters.concern),
+                )
+            )
+        )
+    if filters.period_of is PeriodOf.closed:
+        clauses.append(dated.is_not(None))
+    clauses += filters.dates.on(dated)
+    clauses += _in(col(Case.status), filters.status)
+    clauses += _in(col(Case.risk_level), filters.risk_level)
+    clauses += _in(col(Case.referral_source), filters.referral_source)
+    clauses += _in(col(Case.assigned_to), filters.assigned_to)
+    for name, values in child_fields.items():
+        clauses += _in(expressions[name], values)
+    return statement.where(*clauses)
+
+
+async def case_cube(
+    session: AsyncSession,
+    scope: ScopeRule,
+    keys: Sequence[str],
+    filters: CaseFilters,
+    levels: Sequence[Level],
+) -> Cube:
+    facts = case_facts(scope, keys, filters, is_postgres=_is_postgres(session))
+    # Grouped by concern, a case appears once per concern: count it once where concerns merge.
+    cases = _distinct("case_id") if CaseKey.concern in keys else _count_rows
+    return await aggregate(
+        session, facts, keys, {"cases": cases, "children": _distinct("child_id")}, levels
+    )
+
+
+# --- services ---------------------------------------------------------------------------
+
+
+def service_facts(
+    scope: ScopeRule, keys: Sequence[str], filters: ServiceFilters, *, is_postgres: bool
+) -> Any:
+    delivered = col(ServiceDelivery.delivered_on)
+    expressions: dict[str, Any] = {
+        "service_type": col(ServiceDelivery.service_type),
+        "province": col(ServiceDelivery.province),
+        "district": col(ServiceDelivery.district),
+    }
+    for period in PERIODS:
+        expressions[period] = period_label(period, delivered, is_postgres=is_postgres)
+    clauses: list[Any] = [scope(ServiceDelivery), *filters.dates.on(delivered)]
+    clauses += _in(expressions["service_type"], filters.service_type)
+    clauses += _in(expressions["province"], filters.province)
+    clauses += _in(expressions["district"], filters.district)
+    return select(
+        col(ServiceDelivery.child_id).label("child_id"),
+        col(ServiceDelivery.family_id).label("family_id"),
+        *[expressions[k].label(k) for k in keys],
+    ).where(*clauses)
+
+
+async def service_cube(
+    session: AsyncSession,
+    scope: ScopeRule,
+    keys: Sequence[str],
+    filters: ServiceFilters,
+    levels: Sequence[Level],
+) -> Cube:
+    facts = service_facts(scope, keys, filters, is_postgres=_is_postgres(session))
+    counts = {
+        "services": _count_rows,
+        "children": _distinct("child_id"),
+        "families": _distinct("family_id"),
+    }
+    return await aggregate(session, facts, keys, counts, levels)
+
+
+# --- outcomes ---------------------------------------------------------------------------
+
+PLACEMENTS = {  # closure reason -> the outcome counting the children placed so
+    ClosureReason.reunified_with_family.value: "children_reunified",
+    ClosureReason.kinship_care.value: "children_placed_in_kinship_care",
+    ClosureReason.foster_care.value: "children_placed_in_foster_care",
+}
+SERVICE_OUTCOMES = {
+    ServiceType.birth_certificate_support.value: "birth_certificates",
+    ServiceType.school_enrolment_support.value: "school_enrolments",
+}
+REFERRAL_OUTCOMES = ("referrals_made", "referrals_accepted", "referrals_completed")
+
+
+@dataclass
+class OutcomeData:
+    """The aggregates of the outcomes statistic, each with its totals over the whole range."""
+
+    closures: Cube  # levels (period, reason), (period,), (reason,), (): cases and children
+    services: Cube  # levels (period, service_type), (service_type,): children
+    referrals: dict[str, Cube] = field(default_factory=dict)  # levels (period,), (): count
+    medians: dict[Any, float | None] = field(default_factory=dict)  # period (None: all)
+
+
+def _closed(scope: ScopeRule, dates: DateRange) -> list[Any]:
+    closed_on = col(Case.closed_on)
+    return [scope(Case), closed_on.is_not(None), *dates.on(closed_on)]
+
+
+async def _medians(
+    session: AsyncSession, scope: ScopeRule, period: Period, dates: DateRange
+) -> dict[Any, float | None]:
+    """Median days from opening to closure of the cases closed in each period, and overall."""
+    closed_on, opened_on = col(Case.closed_on), col(Case.opened_on)
+    label = period_label(period, closed_on, is_postgres=_is_postgres(session)).label("period")
+    if _is_postgres(session):
+        days = (closed_on - opened_on).label("days")
+        sub = select(label, days).where(*_closed(scope, dates)).subquery()
+        median = func.percentile_cont(0.5).within_group(sub.c.days).label("median")
+        grouping = func.grouping(sub.c.period).label("grouping_bits")
+        statement = select(sub.c.period, grouping, median).group_by(
+            func.grouping_sets(tuple_(sub.c.period), tuple_())
+        )
+        return {
+            (None if row.grouping_bits else row.period): _float(row.median)
+            for row in await _rows(session, statement)
+        }
+    days = (func.julianday(closed_on) - func.julianday(opened_on)).label("days")
+    sub = select(label, days).where(*_closed(scope, dates)).subquery()
+    found: dict[Any, float | None] = {}
+    for partition in (sub.c.period, None):
+        ranked = select(
+            sub.c.period,
+            sub.c.days,
+            func.row_number().over(partition_by=partition, order_by=sub.c.days).label("rn"),
+            func.count().over(partition_by=partition).label("n"),
+        ).subquery()
+        # The middle row (n odd) or two rows (n even): n <= 2 rn <= n + 2, in integers.
+        twice = ranked.c.rn * 2
+        middle = and_(twice >= ranked.c.n, twice <= ranked.c.n + 2)
+        average = cast(func.avg(ranked.c.days), Float).label("median")
+        if partition is None:
+            statement = select(average).where(middle)
+            found[None] = _float((await _rows(session, statement))[0][0])
+        else:
+            statement = select(ranked.c.period, average).where(middle).group_by(ranked.c.period)
+            for row in await _rows(session, statement):
+                found[row.period] = _float(row.median)
+    return found
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+async def outcome_data(
+    session: AsyncSession, scope: ScopeRule, period: Period, dates: DateRange
+) -> OutcomeData:
+    is_postgres = _is_postgres(session)
+    key = period.value
+    closed_on = col(Case.closed_on)
+    reason = func.coalesce(col(Case.closure_reason), ClosureReason.other.value)
+    closures = await aggregate(
+        session,
+        select(
+            period_label(period, closed_on, is_postgres=is_postgres).label(key),
+            reason.label("reason"),
+            col(Case.child_id).label("child_id"),
+        ).where(*_closed(scope, dates)),
+        (key, "reason"),
+        {"cases": _count_rows, "children": _distinct("child_id")},
+        [(key, "reason"), (key,), ("reason",), ()],
+    )
+    delivered = col(ServiceDelivery.delivered_on)
+    services = await aggregate(
+        session,
+        select(
+            period_label(period, delivered, is_postgres=is_postgres).label(key),
+            col(ServiceDelivery.service_type).label("service_type"),
+            col(ServiceDelivery.child_id).label("child_id"),
+        ).where(
+            scope(ServiceDelivery),
+            col(ServiceDelivery.service_type).in_(list(SERVICE_OUTCOMES)),
+            *dates.on(delivered),
+        ),
+        (key, "service_type"),
+        {"children": _distinct("child_id")},
+        [(key, "service_type"), ("service_type",)],
+    )
+    data = OutcomeData(closures=closures, services=services)
+    status = col(Referral.status)
+    events: dict[str, tuple[Any, list[Any]]] = {
+        "referrals_made": (col(Referral.created_at), []),
+        "referrals_accepted": (
+            col(Referral.decided_at),
+            [col(Referral.decided_at).is_not(None), status != ReferralStatus.declined.value],
+        ),
+        "referrals_completed": (
+            col(Referral.closed_at),
+            [col(Referral.closed_at).is_not(None), status == ReferralStatus.completed.value],
+        ),
+    }
+    for name, (when, conditions) in events.items():
+        data.referrals[name] = await aggregate(
+            session,
+            select(
+                period_label(period, when, is_postgres=is_postgres, timestamp=True).label(key)
+            ).where(scope(Referral), *conditions, *dates.on_timestamp(when)),
+            (key,),
+            {"n": _count_rows},
+            [(key,), ()],
+        )
+    data.medians = await _medians(session, scope, period, dates)
+    return data
