@@ -52,7 +52,7 @@ async def demo(demo_settings: Settings) -> AsyncIterator[Database]:
     from ovc_api.demo import load_demo_data
 
     printed = await load_demo_data(demo_settings)
-    assert printed.splitlines()[-1] == (
+    assert printed.splitlines()[-2] == (
         "Demo cases: KFSO 120, LOTUS 65, BFEC 95, DOSVY-BTB 20 "
         "(each with its child, family and casework)"
     )
@@ -258,3 +258,43 @@ async def test_demo_caseworker_sees_only_their_organisations_children(
     everyone = await _list_children(demo_client, manager)
     assert len(everyone) == len({c["id"] for c in everyone}) == DEMO_CASES["KFSO"]
     assert {c["organisation_id"] for c in everyone} == {str(kfso)}
+
+
+async def test_referrals_in_every_state_and_conferences(
+    demo: Database, demo_client: httpx.AsyncClient
+) -> None:
+    from ovc_api.conferences.models import CaseConference, ConferenceAction
+    from ovc_api.demo_sharing import REFERRALS
+    from ovc_api.referrals.models import Referral, ReferralStatus
+    from ovc_api.services.models import ServiceDelivery
+
+    referrals = await _all(demo, select(Referral))
+    expected: dict[str, int] = {}
+    for _receiver, status, _services, _urgency in REFERRALS:
+        expected[status.value] = expected.get(status.value, 0) + 1
+    assert {s.value for s in ReferralStatus} == set(expected)
+    counted: dict[str, int] = {}
+    for referral in referrals:
+        counted[referral.status] = counted.get(referral.status, 0) + 1
+    assert counted == expected
+    under = await _all(
+        demo, select(ServiceDelivery).where(col(ServiceDelivery.referral_id).is_not(None))
+    )
+    assert len(under) == expected["accepted"] + expected["completed"]
+    assert len(await _all(demo, select(CaseConference))) == 3
+    assert len(await _all(demo, select(ConferenceAction))) == 9
+
+    # The receiver of an accepted referral reads the child; of a pending one only the summary.
+    orgs = await _org_ids(demo)
+    lotus = await _login(demo_client, "manager@lotus.example.org")
+    for referral in referrals:
+        if referral.receiving_organisation_id != orgs["LOTUS"]:
+            continue
+        child = await demo_client.get(f"/api/v1/children/{referral.child_id}", headers=lotus)
+        assert child.status_code == (200 if referral.status == "accepted" else 404)
+    tasks = (await demo_client.get("/api/v1/tasks", headers=lotus)).json()
+    assert tasks["incoming_referrals"]["total"] == sum(
+        1
+        for r in referrals
+        if r.receiving_organisation_id == orgs["LOTUS"] and r.status == "pending"
+    )

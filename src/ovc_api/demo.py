@@ -55,6 +55,7 @@ from ovc_api.children.models import (
     Sex,
 )
 from ovc_api.db import Database, set_tenant_context, utcnow
+from ovc_api.demo_sharing import build_sharing
 from ovc_api.families.models import Family, FamilyMember, IdPoorStatus, IncomeSource, Relation
 from ovc_api.geography import PROVINCE_NAMES, Province
 from ovc_api.organisations.models import Organisation, OrganisationKind
@@ -1540,7 +1541,14 @@ async def load_demo_data(settings: Settings) -> str:
             for table in INSERT_ORDER:  # no ORM relationships: flush parents before children
                 session.add_all([row for row in builder.rows if type(row) is table])
                 await session.flush()
+            organisations = {name: s.organisation for name, s in staff.items()}
+            for group in build_sharing(builder.rows, organisations, DEMO_SEED):
+                session.add_all(group)
+                await session.flush()
     finally:
         await database.engine.dispose()
     lines.append(f"Demo cases: {', '.join(counts)} (each with its child, family and casework)")
+    lines.append(
+        "KFSO has referrals in every state (to LOTUS and BFEC), services and case conferences"
+    )
     return "\n".join(lines)
