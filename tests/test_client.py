@@ -123,23 +123,7 @@ def make_api_key(url: str, email: str, scopes: list[str] = KEY_SCOPES) -> str:
     with Client.login(url, email, PASSWORD) as admin:
         created = admin.post(f"{API}/api-keys", {"label": "script", "scopes": scopes})
     key: str = created["key"]
-    # Use the key once, so that its first use (which stamps last_used_at) is not an export:
-    # on SQLite, an export by a key not used for a minute waits on its own write lock
-    # (reported to the lead; remove this once GET /exports/* is fixed).
-    with Client(url, api_key=key) as script:
-        script.get(f"{API}/organisations", limit=1)
-    return key
-
-
-def require_route(url: str, key: str, path: str) -> None:
-    """Skip while another helper's endpoint is not in the app yet.
-
-    Only the router's own 404 (detail "No such route") counts: a 404 about a record, or any
-    other error, means the route exists and the test must run (and fail if it should).
-    """
-    response = httpx.get(f"{url}{path}", headers={"Authorization": f"Bearer {key}"})
-    if response.status_code == 404 and response.json().get("detail") == "No such route":
-        pytest.skip(f"GET {path} is not implemented yet")
+    return key  # unused until now: its first use may well be an export
 
 
 @pytest.fixture(scope="module")
@@ -600,7 +584,6 @@ def test_export_and_stats_names_cannot_smuggle_a_path(tmp_path: Path) -> None:
 
 
 def test_stats_json_and_csv(live_url: str, api_key: str, ovc: Client, org: Org) -> None:
-    require_route(live_url, api_key, f"{API}/stats/cases")
     result = ovc.stats("cases", ["province"], from_=date(2026, 1, 1), period_of="opened")
     assert result["group_by"] == ["province"]
     assert set(result) >= {"group_by", "filters", "rows", "totals"}
@@ -612,7 +595,6 @@ def test_stats_json_and_csv(live_url: str, api_key: str, ovc: Client, org: Org) 
 def test_network_statistics_with_a_login(
     live_url: str, api_key: str, network_analyst_email: str
 ) -> None:
-    require_route(live_url, api_key, f"{API}/stats/network/cases")
     with Client.login(live_url, network_analyst_email, PASSWORD) as analyst:
         result = analyst.stats("cases", "province", network=True, from_="2026-01-01")
         assert result["group_by"] == ["province"]
@@ -624,7 +606,6 @@ def test_network_statistics_with_a_login(
 
 
 def test_quarterly_report_json_and_csv(live_url: str, api_key: str, ovc: Client) -> None:
-    require_route(live_url, api_key, f"{API}/reports/quarterly?year=2026&quarter=1")
     assert isinstance(ovc.quarterly_report(2026, 1), dict)
     text = ovc.quarterly_report(2026, 1, "csv")
     assert isinstance(text, str) and text.strip()
@@ -635,7 +616,6 @@ def test_quarterly_report_json_and_csv(live_url: str, api_key: str, ovc: Client)
 def test_live_export_of_cases(
     live_url: str, api_key: str, ovc: Client, org: Org, tmp_path: Path
 ) -> None:
-    require_route(live_url, api_key, f"{API}/exports/cases?format=csv")
     expected = len(list(ovc.iter_cases()))
     calls: list[tuple[int, int]] = []
     csv_rows = ovc.export(

@@ -106,9 +106,9 @@ class Database:
         return session
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: commit on success, roll back on any error."""
-    database: Database = request.app.state.database
+@asynccontextmanager
+async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
+    """A transaction: commit on success, roll back on any error."""
     async with database.session() as session:
         try:
             yield session
@@ -122,9 +122,26 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work, committed before the response is sent."""
+    async with unit_of_work(request.app.state.database) as session:
+        yield session
+
+
+async def get_streaming_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A second unit of work that lives until a streamed body's last byte.
+
+    A distinct dependency on purpose: FastAPI caches dependencies by function, so reusing
+    get_session here would hand the principal's (and the audit's) writes to this session
+    and hold them, and SQLite's write lock, for the whole stream.
+    """
+    async with unit_of_work(request.app.state.database) as session:
+        yield session
+
+
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 # For streaming responses: the session lives until the last byte is sent.
-StreamingSession = Annotated[AsyncSession, Depends(get_session, scope="request")]
+StreamingSession = Annotated[AsyncSession, Depends(get_streaming_session, scope="request")]
 
 
 async def set_tenant_context(

@@ -1,7 +1,283 @@
+"""Exports: the organisation's cases, children or services as streaming CSV or NDJSON.
+
+Rows are read through a server-side cursor (`yield_per`) and sent in batches as they come,
+so a million-row export holds one batch in memory, never the file. The export is audited
+(who, which variant, which filters) in the request's own transaction, which commits before the
+first byte leaves: the streaming session commits only after the last one, and a client that
+hangs up half-way must still leave its trace.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncResult
+from sqlalchemy.sql import Select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import API_V1
+from ovc_api.audit.service import record
+from ovc_api.auth.principal import AnyPrincipal, Principal
+from ovc_api.auth.scopes import Scope
+from ovc_api.db import Session, StreamingSession, set_tenant_context, utcnow
+from ovc_api.errors import Forbidden, error_responses
+from ovc_api.exports.queries import (
+    DETAIL_LENGTH,
+    CaseFilters,
+    ChildFilters,
+    ExportFilters,
+    ServiceFilters,
+    Variant,
+    case_export,
+    child_export,
+    service_export,
+)
+from ovc_api.exports.shapes import Encoder, Shape
+from ovc_api.formats import MEDIA_TYPES, Format, NotAcceptable, negotiate
 
 router = APIRouter(prefix=API_V1, tags=["exports"])
+BATCH_ROWS = 1000  # rows per fetch from the server-side cursor, and per chunk sent
+FORMATS = (Format.csv, Format.ndjson)
+F = TypeVar("F", bound=ExportFilters)
+Build = Callable[[Principal, Variant, F, bool], tuple[Select[Any], Shape]]
+
+ACCESS = """
+
+**Who:** `variant=identified` (the default: names, birth dates, locations, ids) needs the
+scopes cases:read **and** cases:all (organisation administrators, case managers).
+Caseworkers cannot export (403): they see their assigned cases through the lists.
+`variant=deidentified` needs stats:read or cases:all, so analysts may: no names, no free
+text, location as province and district only, the birth date as an age band ("0-4", "5-9",
+"10-14", "15-17", "18+", "unknown"; the age at the case's opening for cases, on the day of
+the export for children), no record ids (the child, where a row names one, as
+`child_pseudonym`: a keyed hash under a random key thrown away after the export, so it
+groups one export's rows of the same child and links to nothing else). Filters that single
+children out (names, ids, commune) answer 422 in de-identified exports.
+
+**Format:** `format=csv|ndjson` or `Accept: text/csv` / `application/x-ndjson` (anything
+else: 406). CSV is RFC 4180 (header row, CRLF, UTF-8 without a byte-order mark; in CSV,
+booleans are `true`/`false`, empty cells are nulls, concerns are joined with `;`).
+NDJSON has one JSON object per line with the same columns. Always a download
+(`Content-Disposition: attachment`), streamed as it is read, whatever its size.
+
+**Scope:** the caller's organisation's own records only, never records shared with it
+through a referral. Every export is audited (variant and filters, not the rows).
+"""
+
+STREAMED = {
+    200: {
+        "description": "The export, streamed (CSV or NDJSON)",
+        "content": {
+            MEDIA_TYPES[Format.csv]: {"schema": {"type": "string"}},
+            MEDIA_TYPES[Format.ndjson]: {"schema": {"type": "string"}},
+        },
+    },
+    **error_responses(401, 403, 406, 422),
+}
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """An authorised caller and the variant they may export."""
+
+    principal: Principal
+    variant: Variant
+    # The request's own session (the one that authenticated the caller): it commits as soon
+    # as the endpoint returns, before the first byte is streamed.
+    session: AsyncSession
+
+
+async def export_caller(
+    principal: AnyPrincipal,
+    session: Session,
+    variant: Annotated[
+        Variant,
+        Query(description="identified (needs cases:read and cases:all) or deidentified"),
+    ] = Variant.identified,
+) -> Exporter:
+    """403 before anything is read: identified rows are for those who see every case."""
+    if variant is Variant.identified:
+        if principal.has(Scope.cases_read) and principal.has(Scope.cases_all):
+            return Exporter(principal, variant, session)
+        if principal.has(Scope.stats_read):
+            raise Forbidden(
+                "Exports with names need the scopes cases:read and cases:all: "
+                "ask for variant=deidentified (no names, ages as bands)"
+            )
+        raise Forbidden(
+            "Exports need the scopes cases:read and cases:all (organisation administrators "
+            "and case managers); caseworkers read their assigned cases through the lists"
+        )
+    if principal.has(Scope.stats_read) or principal.has(Scope.cases_all):
+        return Exporter(principal, variant, session)
+    raise Forbidden("De-identified exports need the scope stats:read or cases:all")
+
+
+ExportCaller = Annotated[Exporter, Depends(export_caller)]
+FormatChoice = Annotated[
+    str | None,
+    Query(
+        alias="format",
+        max_length=20,
+        description="csv or ndjson; overrides the Accept header (anything else: 406)",
+    ),
+]
+
+
+def _format(request: Request, requested: str | None) -> Format:
+    chosen: Format | None = None
+    if requested is not None:
+        try:
+            chosen = Format(requested)
+        except ValueError:
+            raise NotAcceptable(f"format must be one of: {', '.join(FORMATS)}") from None
+    return negotiate(request, chosen, FORMATS)
+
+
+def _audit(caller: Exporter, resource: str, fmt: Format, filters: ExportFilters) -> None:
+    """One event per export, in the request's own transaction, which commits before the
+    first byte is streamed (and holds the only write lock SQLite allows)."""
+    detail = " ".join(
+        part for part in (f"variant={caller.variant} format={fmt}", filters.describe()) if part
+    )
+    if len(detail) > DETAIL_LENGTH:
+        detail = detail[: DETAIL_LENGTH - 1] + "…"
+    record(
+        caller.session,
+        caller.principal,
+        f"{resource}.export",
+        resource_type=resource,
+        detail=detail,
+    )
+
+
+async def _chunks(
+    run: Callable[[], Awaitable[AsyncResult[Any]]], encoder: Encoder
+) -> AsyncIterator[bytes]:
+    """The header, then one chunk per batch the cursor hands over.
+
+    The query runs here, on the first chunk, not before the response starts: a client that
+    hangs up before reading leaves no half-read cursor behind; one that hangs up later gets
+    it closed, so the connection goes back to the pool with its transaction ended.
+    """
+    if header := encoder.header():
+        yield header
+    result = await run()
+    try:
+        async for rows in result.partitions():
+            yield encoder.encode(rows)
+    finally:
+        await result.close()
+
+
+async def _export(
+    request: Request,
+    session: StreamingSession,
+    caller: Exporter,
+    requested_format: str | None,
+    resource: str,
+    collection: str,
+    filters: F,
+    build: Build[F],
+) -> StreamingResponse:
+    filters.check(caller.variant)
+    fmt = _format(request, requested_format)
+    postgres = bool(session.info.get("is_postgres"))
+    statement, shape = build(caller.principal, caller.variant, filters, postgres)
+    _audit(caller, resource, fmt, filters)
+    # The principal dependency bound its own session to the organisation, not this one.
+    await set_tenant_context(session, caller.principal.organisation_id)
+    # Plain columns need no ORM: the session's own connection (its transaction, its tenant
+    # context) streams them through a server-side cursor, minus the ORM's work per row.
+    connection = await session.connection()
+    if postgres:
+        # PostgreSQL plans a cursor for its first 10% of rows (an index walk with a random
+        # read per row); an export reads them all: plan for the whole, as COPY would. The
+        # shape reads dates and timestamps as PostgreSQL writes them in the ISO style.
+        await connection.execute(
+            text(
+                "SELECT set_config('cursor_tuple_fraction', '1', true),"
+                " set_config('DateStyle', 'ISO', true)"
+            )
+        )
+    options = statement.execution_options(yield_per=BATCH_ROWS)
+    variant = "" if caller.variant is Variant.identified else f"-{caller.variant}"
+    filename = f"{collection}{variant}-{utcnow():%Y%m%d}.{fmt}"
+    return StreamingResponse(
+        _chunks(partial(connection.stream, options), shape.encoder(fmt)),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/exports/cases",
+    summary="Export the organisation's cases with their child (CSV or NDJSON, streamed)",
+    description="The filters of GET /api/v1/cases; rows in order of opening." + ACCESS,
+    response_model=None,
+    response_class=StreamingResponse,
+    responses=STREAMED,
+)
+async def export_cases(
+    request: Request,
+    session: StreamingSession,
+    caller: ExportCaller,
+    filters: Annotated[CaseFilters, Depends()],
+    requested_format: FormatChoice = None,
+) -> StreamingResponse:
+    return await _export(
+        request, session, caller, requested_format, "case", "cases", filters, case_export
+    )
+
+
+@router.get(
+    "/exports/children",
+    summary="Export the organisation's children (CSV or NDJSON, streamed)",
+    description="The filters of GET /api/v1/children; oldest records first." + ACCESS,
+    response_model=None,
+    response_class=StreamingResponse,
+    responses=STREAMED,
+)
+async def export_children(
+    request: Request,
+    session: StreamingSession,
+    caller: ExportCaller,
+    filters: Annotated[ChildFilters, Depends()],
+    requested_format: FormatChoice = None,
+) -> StreamingResponse:
+    return await _export(
+        request, session, caller, requested_format, "child", "children", filters, child_export
+    )
+
+
+@router.get(
+    "/exports/services",
+    summary="Export the services the organisation delivered (CSV or NDJSON, streamed)",
+    description="The filters of GET /api/v1/services; in order of delivery." + ACCESS,
+    response_model=None,
+    response_class=StreamingResponse,
+    responses=STREAMED,
+)
+async def export_services(
+    request: Request,
+    session: StreamingSession,
+    caller: ExportCaller,
+    filters: Annotated[ServiceFilters, Depends()],
+    requested_format: FormatChoice = None,
+) -> StreamingResponse:
+    return await _export(
+        request,
+        session,
+        caller,
+        requested_format,
+        "service",
+        "services",
+        filters,
+        service_export,
+    )

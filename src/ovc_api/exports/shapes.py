@@ -1,0 +1,270 @@
+"""What an export row looks like: the SQL columns read, and how each becomes a CSV or JSON cell.
+
+A :class:`Shape` pairs the columns a statement selects with the output columns, which are
+either passed through (converted where CSV or JSON needs it) or derived from several selected
+values (an age band from a birth date, a pseudonym from an id). This runs for every row of
+exports of a million rows, so a row is assembled by one C-level `itemgetter` and only the
+cells that need it are converted in Python; on PostgreSQL, ids, dates, timestamps and amounts
+arrive as text already.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from hashlib import blake2b
+from operator import itemgetter
+from typing import Any, Literal
+
+from sqlalchemy import Text, cast, func
+
+from ovc_api.cases.schemas import CONCERN_ORDER
+
+Kind = Literal["text", "uuid", "date", "datetime", "bool", "decimal", "concerns", "pg_timestamp"]
+Row = Sequence[Any]
+Convert = Callable[[Any], Any]
+CONCERN_SEPARATOR = ";"
+
+
+def age_band(born: date | None, on: date) -> str:
+    """The band of the age in whole years on a date ("unknown" without a plausible birth date)."""
+    if born is None or born > on:
+        return "unknown"
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    if age < 5:
+        return "0-4"
+    if age < 10:
+        return "5-9"
+    if age < 15:
+        return "10-14"
+    if age < 18:
+        return "15-17"
+    return "18+"
+
+
+class Pseudonyms:
+    """Stand-ins for record ids, stable within one export and unlinkable outside it.
+
+    A keyed hash (BLAKE2b, 64 bits) under a random key that lives only as long as the export:
+    two rows of the same child share a pseudonym, but nothing (not even another export) can
+    map it back to the child's id. Computed per row, so memory stays flat however many
+    children an export holds.
+    """
+
+    def __init__(self) -> None:
+        self._key = secrets.token_bytes(32)
+
+    def __call__(self, record_id: Any) -> str | None:
+        if record_id is None:
+            return None
+        return blake2b(record_id.bytes, key=self._key, digest_size=8).hexdigest()
+
+
+def _utc_iso(value: datetime) -> str:
+    """ISO 8601 in UTC with `Z`, as the JSON responses write timestamps."""
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _pg_utc_iso(text: str) -> str:
+    """PostgreSQL's text of a UTC timestamp ("2026-01-15 09:30:00.12", DateStyle ISO: the
+    fraction without its trailing zeros) as `_utc_iso` writes it ("...T09:30:00.120000Z")."""
+    clock = text[11:]
+    if len(clock) > 8:
+        clock = clock.ljust(15, "0")
+    return f"{text[:10]}T{clock}Z"
+
+
+def _two_places(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _ordered_concerns(aggregated: str) -> list[str]:
+    """The concerns aggregated in SQL ("a;b"), in the order the enumeration lists them."""
+    return sorted(aggregated.split(CONCERN_SEPARATOR), key=CONCERN_ORDER.__getitem__)
+
+
+def _csv_concerns(aggregated: str) -> str:
+    if CONCERN_SEPARATOR not in aggregated:
+        return aggregated
+    return CONCERN_SEPARATOR.join(_ordered_concerns(aggregated))
+
+
+def _csv_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+# Per kind: the conversion of a non-null value for CSV (to text) and for JSON (None: pass it
+# as is). On PostgreSQL ids, dates and amounts arrive as text already (see Shape.postgres).
+_CONVERSIONS: dict[Kind, tuple[Convert | None, Convert | None]] = {
+    "text": (None, None),
+    "uuid": (str, str),
+    "date": (date.isoformat, date.isoformat),
+    "datetime": (_utc_iso, _utc_iso),
+    "bool": (_csv_bool, None),
+    "decimal": (_two_places, _two_places),
+    "concerns": (_csv_concerns, _ordered_concerns),
+    "pg_timestamp": (_pg_utc_iso, _pg_utc_iso),
+}
+
+
+def _rendered_by_postgres(expression: Any, kind: Kind) -> tuple[Any, Kind]:
+    """The text PostgreSQL's output functions give (COPY's), for the kinds where that is the
+    export's own format: no Python object per value, nothing to print again."""
+    if kind in ("uuid", "date", "decimal"):  # dashed UUIDs, ISO dates, "25.50" for numeric(,2)
+        return cast(expression, Text), "text"
+    if kind == "datetime":
+        return cast(func.timezone("UTC", expression), Text), "pg_timestamp"
+    return expression, kind
+
+
+@dataclass(frozen=True)
+class _Derived:
+    position: int
+    compute: Callable[..., Any]
+    indexes: tuple[int, ...]
+    kind: Kind
+
+
+@dataclass
+class Shape:
+    """The columns an export selects, and the output columns built from them.
+
+    `postgres`: ids, dates, timestamps and amounts are selected as text, rendered by the
+    database's output functions (in C, as COPY does; DateStyle ISO), which is much cheaper
+    than building a Python object per value and printing it again.
+    """
+
+    postgres: bool = False
+    selected: list[Any] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    _sources: list[int] = field(default_factory=list)  # per output column: a selected index
+    _kinds: list[Kind] = field(default_factory=list)
+    _derived: list[_Derived] = field(default_factory=list)
+
+    def _index(self, expression: Any) -> int:
+        for index, known in enumerate(self.selected):
+            if known is expression:
+                return index
+        self.selected.append(expression)
+        return len(self.selected) - 1
+
+    def column(self, name: str, expression: Any, kind: Kind = "text") -> Shape:
+        """An output column that is one selected value."""
+        if self.postgres:
+            expression, kind = _rendered_by_postgres(expression, kind)
+        self.names.append(name)
+        self._sources.append(self._index(expression))
+        self._kinds.append(kind)
+        return self
+
+    def derived(
+        self, name: str, compute: Callable[..., Any], *expressions: Any, kind: Kind = "text"
+    ) -> Shape:
+        """An output column computed from selected values (its JSON value; `kind` says how
+        CSV writes it). `compute` gets the values as the driver returns them."""
+        indexes = tuple(self._index(e) for e in expressions)
+        self._derived.append(_Derived(len(self.names), compute, indexes, kind))
+        self.names.append(name)
+        self._sources.append(indexes[0])
+        self._kinds.append("text")
+        return self
+
+    def row_function(self, for_csv: bool) -> Callable[[Row], list[Any]]:
+        """Selected row -> output cells, converting only the cells that need it."""
+        sources = self._sources
+        take: Callable[[Row], Sequence[Any]] = (
+            itemgetter(*sources) if len(sources) > 1 else lambda row: (row[sources[0]],)
+        )
+        side = 0 if for_csv else 1
+        fixes: list[tuple[int, Convert]] = [
+            (position, conversion)
+            for position, kind in enumerate(self._kinds)
+            if (conversion := _CONVERSIONS[kind][side]) is not None
+        ]
+        derived: list[tuple[int, Callable[..., Any], tuple[int, ...], Convert | None]] = [
+            (d.position, d.compute, d.indexes, _CONVERSIONS[d.kind][0] if for_csv else None)
+            for d in self._derived
+        ]
+
+        def row_cells(row: Row) -> list[Any]:
+            cells = list(take(row))
+            for position, convert in fixes:
+                value = cells[position]
+                if value is not None:
+                    cells[position] = convert(value)
+            for position, compute, indexes, to_csv in derived:
+                value = compute(*[row[i] for i in indexes])
+                cells[position] = value if to_csv is None or value is None else to_csv(value)
+            return cells
+
+        return row_cells
+
+    def encoder(self, fmt: str) -> Encoder:
+        """CSV for "csv", NDJSON otherwise."""
+        return CsvEncoder(self) if fmt == "csv" else NdjsonEncoder(self)
+
+
+class Encoder:
+    """Turns batches of selected rows into bytes of the output format."""
+
+    def header(self) -> bytes:
+        return b""
+
+    def encode(self, rows: Iterable[Row]) -> bytes:
+        raise NotImplementedError
+
+
+class CsvEncoder(Encoder):
+    """RFC 4180: a header row, CRLF line ends, fields quoted when they need it; UTF-8.
+
+    A row whose cells hold no comma, quote or line break is exactly its cells joined with
+    commas: that fast path serves most rows; any other row goes through the csv module.
+    """
+
+    def __init__(self, shape: Shape) -> None:
+        self._names = shape.names
+        self._row = shape.row_function(for_csv=True)
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+
+    def _quoted(self, cells: Sequence[Any]) -> str:
+        self._writer.writerow(cells)
+        line = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return line[:-2]
+
+    def header(self) -> bytes:
+        return (self._quoted(self._names) + "\r\n").encode()
+
+    def encode(self, rows: Iterable[Row]) -> bytes:
+        commas, lines = len(self._names) - 1, []
+        for row in rows:
+            cells = self._row(row)
+            line = ",".join(["" if cell is None else cell for cell in cells])
+            if line.count(",") != commas or '"' in line or "\n" in line or "\r" in line:
+                line = self._quoted(cells)
+            lines.append(line)
+        lines.append("")
+        return "\r\n".join(lines).encode()
+
+
+class NdjsonEncoder(Encoder):
+    """One JSON object per line (UTF-8, not ASCII-escaped), the same columns as the CSV."""
+
+    def __init__(self, shape: Shape) -> None:
+        names, cells = shape.names, shape.row_function(for_csv=False)
+        self._row: Callable[[Row], dict[str, Any]] = lambda row: dict(
+            zip(names, cells(row), strict=True)
+        )
+        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def encode(self, rows: Iterable[Row]) -> bytes:
+        dumps, row = self._dumps, self._row
+        return "".join([dumps(row(r)) + "\n" for r in rows]).encode()
