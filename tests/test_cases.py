@@ -13,6 +13,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from ovc_api.clock import local_today
+
 from .conftest import Actor, Factory, Tenant
 from .helpers import assert_problem, error_locs
 
@@ -169,7 +171,7 @@ async def test_case_input_errors(
     archived = await _child_of(factory, manager, archived_at=datetime.now(UTC))
     foreign_child = await factory.child(tenant_b.organisation_id)
     foreign_family = await factory.family(tenant_b.organisation_id)
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
     cases: list[tuple[dict[str, Any], list[Any]]] = [
         (_body(foreign_child), ["body", "child_id"]),
         (_body(uuid.uuid4()), ["body", "child_id"]),
@@ -526,7 +528,7 @@ async def test_closure_is_approved_by_another_case_manager(
     worker, manager, admin = tenant_a["caseworker"], tenant_a["case_manager"], tenant_a["org_admin"]
     case_id = (await _open(client, factory, worker, opened_on="2026-02-03")).json()["id"]
     await _move(client, case_id, worker, "assessment")
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
     for changes, loc in (
         ({"closed_on": "2026-02-02"}, ["body", "closed_on"]),
         ({"closed_on": tomorrow}, ["body", "closed_on"]),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlmodel import select
+
+from ovc_api.clock import local_today
 
 from .conftest import Actor, Factory, Tenant
 from .helpers import assert_problem, error_locs
@@ -26,7 +28,7 @@ ITEM_IDS = {
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return local_today()
 
 
 def _bodies(goal_id: uuid.UUID) -> dict[str, dict[str, Any]]:

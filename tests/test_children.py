@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+
+from ovc_api.clock import local_today
 
 from .conftest import Factory, Tenant
 from .helpers import assert_problem, error_locs
@@ -100,7 +102,7 @@ async def test_child_input_errors(
     foreign_family = await factory.family(tenant_b.organisation_id)
     cases: list[tuple[dict[str, Any], list[Any]]] = [
         (
-            _child(date_of_birth=(date.today() + timedelta(days=2)).isoformat()),
+            _child(date_of_birth=(local_today() + timedelta(days=2)).isoformat()),
             ["body", "date_of_birth"],
         ),
         (_child(province="atlantis"), ["body", "province"]),
@@ -291,3 +293,26 @@ async def test_expired_idempotency_keys_are_purged(
             )
         ).all()
     assert [k for (k,) in keys] == ["new"]
+
+
+async def test_today_is_the_date_where_the_network_works(tenant_a: Tenant, settings: Any) -> None:
+    """UTC+14: local "today" is already tomorrow in UTC, and must not count as the future."""
+    from ovc_api import clock
+    from ovc_api.app import create_app
+
+    app = create_app(settings.model_copy(update={"timezone": "Pacific/Kiritimati"}))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            headers = tenant_a["caseworker"].headers
+            today = clock.local_today()  # from 10:00 UTC on, already tomorrow in UTC
+            born_today = await http.post(
+                CHILDREN, json=_child(date_of_birth=today.isoformat()), headers=headers
+            )
+            assert born_today.status_code == 201, born_today.text
+            tomorrow = (today + timedelta(days=1)).isoformat()
+            future = await http.post(CHILDREN, json=_child(date_of_birth=tomorrow), headers=headers)
+            assert error_locs(assert_problem(future, 422)) == [["body", "date_of_birth"]]
+    finally:
+        clock.configure(settings.timezone)
+        await app.state.database.engine.dispose()

@@ -24,7 +24,8 @@ from ovc_api.auth.scopes import Role
 from ovc_api.cases.models import Case, CaseStatus, CaseStatusChange, ClosureRequest
 from ovc_api.casework.models import CasePlanAction, FollowUp, FollowUpStatus
 from ovc_api.children.models import Child
-from ovc_api.db import Database, run_migrations, set_tenant_context, utcnow
+from ovc_api.clock import local_today
+from ovc_api.db import Database, run_migrations, set_tenant_context
 from ovc_api.demo import DEMO_CASES, DEMO_PASSWORD, DEMO_SEED, PROFILES, _DemoBuilder, _Staff
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.organisations.models import Organisation
@@ -149,7 +150,7 @@ async def test_names_are_nfc_in_both_scripts_and_searchable(demo: Database) -> N
 
 
 async def test_tasks_are_due_relative_to_today(demo: Database) -> None:
-    today = utcnow().date()
+    today = local_today()
     cases = {c.id: c for c in await _all(demo, select(Case))}
     follow_ups = await _all(demo, select(FollowUp))
     last_done: dict[uuid.UUID, date] = {}

@@ -18,6 +18,8 @@ from fastapi import FastAPI
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Scope
 
+from ovc_api.clock import local_today
+
 from .conftest import Factory, Tenant
 from .helpers import assert_problem, error_locs
 
@@ -43,7 +45,7 @@ EVENT_KEYS = (
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return local_today()
 
 
 def _years_before(day: date, years: int) -> date:

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
+from ovc_api.clock import local_today
+
 from .conftest import Factory, Tenant
 from .helpers import assert_problem, error_locs
 
@@ -221,7 +223,7 @@ async def test_referral_input_errors(
         ({k: v for k, v in scene.body().items() if k != "consent"}, ["body", "consent"]),
         (
             scene.body(
-                consent={**CONSENT, "given_on": (date.today() + timedelta(days=1)).isoformat()}
+                consent={**CONSENT, "given_on": (local_today() + timedelta(days=1)).isoformat()}
             ),
             ["body", "consent", "given_on"],
         ),
@@ -347,7 +349,7 @@ async def test_caseworkers_see_referrals_of_their_cases_only(
 
 
 def _age(born: date) -> int:
-    today = date.today()
+    today = local_today()
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
+
+from ovc_api.clock import local_today
 
 from .conftest import Factory, Tenant
 from .helpers import assert_problem, error_locs
@@ -120,7 +122,7 @@ async def test_service_input_errors(
     case_id = await factory.case(tenant_a.organisation_id)
     foreign_case = await factory.case(tenant_b.organisation_id)
     foreign_family = await factory.family(tenant_b.organisation_id)
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (local_today() + timedelta(days=1)).isoformat()
     checks: list[tuple[dict[str, Any], list[Any]]] = [
         (_service(foreign_case), ["body", "case_id"]),
         (

@@ -57,3 +57,8 @@ def test_every_setting_is_documented_in_the_readme() -> None:
         if f"`OVC_{name.upper()}`" not in readme
     ]
     assert missing == [], f"document these settings in the README: {missing}"
+
+
+def test_unknown_time_zone_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        Settings(timezone="Mars/Olympus_Mons", data_dir=tmp_path, secret_key="x" * 40)

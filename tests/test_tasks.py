@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+
+from ovc_api.clock import local_today
 
 from .conftest import Actor, Factory, Tenant
 from .helpers import assert_problem, error_locs
@@ -23,7 +25,7 @@ SECTIONS = (
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return local_today()
 
 
 def _days(n: int) -> date:

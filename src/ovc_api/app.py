@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from ovc_api import __version__
+from ovc_api import __version__, clock
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.db import Database, require_schema_at_head
 from ovc_api.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
@@ -38,6 +38,7 @@ def _operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    clock.configure(settings.timezone)
     database = Database.from_settings(settings)
 
     @asynccontextmanager

@@ -54,6 +54,7 @@ from ovc_api.children.models import (
     Schooling,
     Sex,
 )
+from ovc_api.clock import local_today
 from ovc_api.db import Database, set_tenant_context, utcnow
 from ovc_api.demo_sharing import build_sharing
 from ovc_api.families.models import Family, FamilyMember, IdPoorStatus, IncomeSource, Relation
@@ -1532,7 +1533,7 @@ async def load_demo_data(settings: Settings) -> str:
                 )
             government = staff.get("DOSVY-BTB")
             builder = _DemoBuilder(
-                DEMO_SEED, utcnow().date(), government.organisation if government else None
+                DEMO_SEED, local_today(), government.organisation if government else None
             )
             counts = [
                 f"{name} {builder.build(staff[name], profile)}"

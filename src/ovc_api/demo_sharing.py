@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from ovc_api.cases.models import Case, CaseConcern, CaseStatus
 from ovc_api.children.models import Child
+from ovc_api.clock import local_today
 from ovc_api.conferences.models import CaseConference, ConferenceAction, ConferenceParticipant
 from ovc_api.db import utcnow
 from ovc_api.organisations.models import Organisation
@@ -87,7 +88,7 @@ def build_sharing(
 ) -> list[list[SQLModel]]:
     """Rows to insert, in foreign-key order (one list per flush)."""
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
-    today = utcnow().date()
+    today = local_today()
     children = {c.id: c for c in rows if isinstance(c, Child)}
     concerns: dict[uuid.UUID, list[str]] = {}
     for row in rows:

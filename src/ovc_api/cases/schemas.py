@@ -19,7 +19,7 @@ from ovc_api.cases.models import (
 )
 from ovc_api.cases.workflow import REOPEN_TARGETS
 from ovc_api.children.models import Sex
-from ovc_api.db import utcnow
+from ovc_api.clock import local_today
 from ovc_api.geography import Province
 from ovc_api.schemas_common import MAX_TEXT, StrictBody
 
@@ -31,7 +31,7 @@ CONCERN_ORDER = {concern.value: i for i, concern in enumerate(ProtectionConcern)
 
 
 def _not_in_future(value: date | None) -> date | None:
-    if value is not None and value > utcnow().date():
+    if value is not None and value > local_today():
         raise ValueError("cannot be in the future")
     return value
 

@@ -16,7 +16,7 @@ from ovc_api.casework.models import (
     FollowUpStatus,
     GoalStatus,
 )
-from ovc_api.db import utcnow
+from ovc_api.clock import local_today
 from ovc_api.schemas_common import MAX_NOTE_TEXT, MAX_TEXT, StrictBody
 from ovc_api.text import nfc
 
@@ -25,7 +25,7 @@ MAX_NEEDS = 2000
 
 
 def _not_in_future(value: date | None) -> date | None:
-    if value is not None and value > utcnow().date():
+    if value is not None and value > local_today():
         raise ValueError("cannot be in the future")
     return value
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ovc_api.children.models import BirthRegistration, CareArrangement, Disability, Schooling, Sex
-from ovc_api.db import utcnow
+from ovc_api.clock import local_today
 from ovc_api.geography import Province
 from ovc_api.schemas_common import Location, StrictBody
 from ovc_api.text import nfc
@@ -16,7 +16,7 @@ EARLIEST_BIRTH = date(1990, 1, 1)
 
 
 def _check_birth_date(value: date | None) -> date | None:
-    if value is not None and value > utcnow().date():
+    if value is not None and value > local_today():
         raise ValueError("cannot be in the future")
     if value is not None and value < EARLIEST_BIRTH:
         raise ValueError(f"cannot be before {EARLIEST_BIRTH.isoformat()}")

@@ -13,6 +13,7 @@ from ovc_api import API_V1
 from ovc_api.audit.service import record
 from ovc_api.auth.principal import CasesReader, CasesWriter, Principal
 from ovc_api.cases.models import Case, CaseStatus
+from ovc_api.clock import local_today
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.conferences.models import CaseConference, ConferenceAction, ConferenceParticipant
 from ovc_api.conferences.schemas import (
@@ -24,7 +25,7 @@ from ovc_api.conferences.schemas import (
     ConferenceUpdate,
     ExternalParticipant,
 )
-from ovc_api.db import Session, utcnow
+from ovc_api.db import Session
 from ovc_api.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.organisations.models import Organisation
@@ -101,7 +102,7 @@ async def _present(
 
 
 def _check_held_on(held_on: date, case: Case) -> None:
-    if held_on < case.opened_on or held_on > utcnow().date() + MAX_PLANNING_AHEAD:
+    if held_on < case.opened_on or held_on > local_today() + MAX_PLANNING_AHEAD:
         raise Unprocessable.field(
             ["body", "held_on"], "must be between the case's opening and a year from today"
         )
@@ -370,7 +371,7 @@ async def update_conference_action(
     changes = body.model_dump(exclude_unset=True)
     if not _organiser(conference, principal) and set(changes) - {"done_on"}:
         raise Forbidden("A participant only marks its own action items done")
-    if changes.get("done_on") is not None and changes["done_on"] > utcnow().date():
+    if changes.get("done_on") is not None and changes["done_on"] > local_today():
         raise Unprocessable.field(["body", "done_on"], "cannot be in the future")
     for required in ("description", "due_on"):
         if required in changes and changes[required] is None:

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseConcern, CaseStatus, ProtectionConcern, RiskLevel
 from ovc_api.children.models import BirthRegistration, CareArrangement, Child, Schooling, Sex
-from ovc_api.db import utcnow
+from ovc_api.clock import local_today
 from ovc_api.errors import Unprocessable
 from ovc_api.exports.shapes import CONCERN_SEPARATOR, Pseudonyms, Shape, age_band
 from ovc_api.geography import Province
@@ -314,7 +314,7 @@ def _identified_children(postgres: bool) -> Shape:
 def _deidentified_children(postgres: bool) -> Shape:
     """No id at all (one row per child), no names, commune or village; the age today as a
     band."""
-    today = utcnow().date()
+    today = local_today()
 
     def band_today(born: date | None) -> str:
         return age_band(born, today)

@@ -25,7 +25,8 @@ from ovc_api import API_V1
 from ovc_api.audit.service import record
 from ovc_api.auth.principal import AnyPrincipal, Principal
 from ovc_api.auth.scopes import Scope
-from ovc_api.db import Session, StreamingSession, set_tenant_context, utcnow
+from ovc_api.clock import local_today
+from ovc_api.db import Session, StreamingSession, set_tenant_context
 from ovc_api.errors import Forbidden, error_responses
 from ovc_api.exports.queries import (
     DETAIL_LENGTH,
@@ -208,7 +209,7 @@ async def _export(
         )
     options = statement.execution_options(yield_per=BATCH_ROWS)
     variant = "" if caller.variant is Variant.identified else f"-{caller.variant}"
-    filename = f"{collection}{variant}-{utcnow():%Y%m%d}.{fmt}"
+    filename = f"{collection}{variant}-{local_today():%Y%m%d}.{fmt}"
     return StreamingResponse(
         _chunks(partial(connection.stream, options), shape.encoder(fmt)),
         media_type=MEDIA_TYPES[fmt],

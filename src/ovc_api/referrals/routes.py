@@ -14,6 +14,7 @@ from ovc_api.audit.service import record, record_read
 from ovc_api.auth.principal import CasesReader, CasesWriter, Principal
 from ovc_api.cases.models import Case, CaseStatus, CaseStatusChange, RiskLevel
 from ovc_api.children.models import Child
+from ovc_api.clock import local_today
 from ovc_api.concurrency import apply_changes, set_etag
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Conflict, Unprocessable, error_responses
@@ -381,7 +382,7 @@ async def open_receiver_case(
         referral_source="ngo",
         referral_source_detail=f"referral {referral.id}",
         risk_level=(body.risk_level or RiskLevel.medium).value,
-        opened_on=body.opened_on or utcnow().date(),
+        opened_on=body.opened_on or local_today(),
         created_by=principal.user_id,
     )
     session.add(case)

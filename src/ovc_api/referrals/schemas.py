@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ovc_api.cases.models import RiskLevel
-from ovc_api.db import utcnow
+from ovc_api.clock import local_today
 from ovc_api.families.models import Relation
 from ovc_api.referrals.models import ConsentMethod, ReferralStatus, Urgency
 from ovc_api.schemas_common import StrictBody
@@ -27,7 +27,7 @@ class Consent(StrictBody):
     @field_validator("given_on")
     @classmethod
     def _not_future(cls, value: date) -> date:
-        if value > utcnow().date():
+        if value > local_today():
             raise ValueError("cannot be in the future")
         return value
 

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseConcern
 from ovc_api.children.models import Child
-from ovc_api.db import utcnow
+from ovc_api.clock import local_today
 from ovc_api.referrals.models import Referral, ReferralStatus
 
 
@@ -31,7 +31,7 @@ async def consent_summary(
     ).all()
     return {
         "child_first_name": child.given_name_latin or child.given_name_khmer,
-        "age": age_on(child.date_of_birth, utcnow().date()),
+        "age": age_on(child.date_of_birth, local_today()),
         "sex": child.sex,
         "province": child.province,
         "district": child.district,

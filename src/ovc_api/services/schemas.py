@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from ovc_api.db import utcnow
+from ovc_api.clock import local_today
 from ovc_api.geography import Province
 from ovc_api.organisations.models import OrganisationKind
 from ovc_api.schemas_common import StrictBody
@@ -64,7 +64,7 @@ class _ServiceFields(BaseModel):
     @field_validator("delivered_on", check_fields=False)
     @classmethod
     def _not_future(cls, value: date | None) -> date | None:
-        if value is not None and value > utcnow().date():
+        if value is not None and value > local_today():
             raise ValueError("cannot be in the future")
         return value
 

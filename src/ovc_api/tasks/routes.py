@@ -10,7 +10,8 @@ from ovc_api import API_V1
 from ovc_api.audit.service import record_read
 from ovc_api.auth.principal import CasesReader
 from ovc_api.auth.scopes import Scope
-from ovc_api.db import Session, utcnow
+from ovc_api.clock import local_today
+from ovc_api.db import Session
 from ovc_api.errors import Forbidden, Unprocessable, error_responses
 from ovc_api.settings import Settings
 from ovc_api.tasks.queries import Window, task_sections
@@ -48,7 +49,7 @@ async def list_tasks(
     window = Window(
         principal=principal,
         mine=scope is TaskScope.mine,
-        today=utcnow().date(),
+        today=local_today(),
         days_ahead=days_ahead,
         no_contact_days=settings.no_contact_days,
     )
