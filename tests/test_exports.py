@@ -707,3 +707,29 @@ async def test_the_audit_row_survives_a_client_that_hangs_up(
     ]  # fmt: skip
     # The streaming session was released: the next export works.
     assert len(_rows(await client.get(CASES, headers=manager.headers))) == 1200
+
+
+async def test_spreadsheet_formulas_in_cells_are_defused(
+    client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
+) -> None:
+    """A name or village typed as a formula must not run when the CSV is opened in Excel."""
+    await factory.child(
+        tenant_a.organisation_id,
+        given_name_latin='=HYPERLINK("http://evil.example","click")',
+        family_name_latin="+Sok",
+        village="@Ou Lmun",
+        province="mondulkiri",
+    )
+    response = await client.get(
+        CHILDREN, params={"province": "mondulkiri"}, headers=tenant_a["case_manager"].headers
+    )
+    [row] = [r for r in _rows(response) if r["family_name_latin"] == "'+Sok"]
+    assert row["given_name_latin"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert row["village"] == "'@Ou Lmun"
+    ndjson = await client.get(
+        CHILDREN,
+        params={"province": "mondulkiri", "format": "ndjson"},
+        headers=tenant_a["case_manager"].headers,
+    )
+    # NDJSON is for programs, not spreadsheets: values stay exactly as recorded.
+    assert [line["family_name_latin"] for line in _lines(ndjson)] == ["+Sok"]

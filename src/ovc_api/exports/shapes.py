@@ -220,11 +220,25 @@ class Encoder:
         raise NotImplementedError
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_AFTER_COMMA = tuple("," + start for start in FORMULA_STARTS)
+
+
+def defused(cell: Any) -> Any:
+    """A cell a spreadsheet would run as a formula (`=HYPERLINK(...)` in a name) is written
+    with a leading apostrophe, as OWASP advises for CSV opened in Excel."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 class CsvEncoder(Encoder):
     """RFC 4180: a header row, CRLF line ends, fields quoted when they need it; UTF-8.
 
     A row whose cells hold no comma, quote or line break is exactly its cells joined with
     commas: that fast path serves most rows; any other row goes through the csv module.
+    Cells that a spreadsheet would take for a formula are defused (`defused`): the joined
+    line is searched first, so ordinary rows pay a few substring scans, not a per-cell check.
     """
 
     def __init__(self, shape: Shape) -> None:
@@ -248,8 +262,11 @@ class CsvEncoder(Encoder):
         for row in rows:
             cells = self._row(row)
             line = ",".join(["" if cell is None else cell for cell in cells])
+            if line.startswith(FORMULA_STARTS) or any(s in line for s in _FORMULA_AFTER_COMMA):
+                cells = [defused(cell) for cell in cells]
+                line = ",".join(["" if cell is None else cell for cell in cells])
             if line.count(",") != commas or '"' in line or "\n" in line or "\r" in line:
-                line = self._quoted(cells)
+                line = self._quoted([defused(cell) for cell in cells])
             lines.append(line)
         lines.append("")
         return "\r\n".join(lines).encode()
