@@ -17,7 +17,7 @@ from . import (
     matrix_sharing,
     matrix_stats,
 )
-from .matrix_base import ADMINS, ALL_ROLES, NETWORK, ORG_ADMINS, PUBLIC, Endpoint
+from .matrix_base import ADMINS, ALL_ROLES, NETWORK, PUBLIC, Endpoint
 
 __all__ = ["MATRIX", "PUBLIC", "Endpoint"]
 
@@ -53,10 +53,10 @@ IDENTITY: list[Endpoint] = [
         "PATCH", "/api/v1/users/{user_id}", ADMINS, body={"full_name": "z"}, tenant_owned=True
     ),
     Endpoint("POST", "/api/v1/users/{user_id}/reset-password", ADMINS, tenant_owned=True),
-    Endpoint("GET", "/api/v1/api-keys", ORG_ADMINS),
-    Endpoint("POST", "/api/v1/api-keys", ORG_ADMINS, body={"label": "x", "scopes": ["cases:read"]}),
-    Endpoint("GET", "/api/v1/api-keys/{api_key_id}", ORG_ADMINS, tenant_owned=True),
-    Endpoint("POST", "/api/v1/api-keys/{api_key_id}/revoke", ORG_ADMINS, tenant_owned=True),
+    Endpoint("GET", "/api/v1/api-keys", ADMINS),
+    Endpoint("POST", "/api/v1/api-keys", ADMINS, body={"label": "x", "scopes": ["cases:read"]}),
+    Endpoint("GET", "/api/v1/api-keys/{api_key_id}", ADMINS, tenant_owned=True),
+    Endpoint("POST", "/api/v1/api-keys/{api_key_id}/revoke", ADMINS, tenant_owned=True),
     Endpoint("GET", "/api/v1/audit", ADMINS),
 ]
 

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from ovc_api.apikeys.models import ApiKey
 from ovc_api.db import set_tenant_context
 
-from .conftest import Tenant
+from .conftest import Actor, Tenant
 from .helpers import assert_problem, error_locs
 
 KEYS = "/api/v1/api-keys"
@@ -90,3 +90,22 @@ async def test_revoked_and_expired_keys_stop_working(
     assert [k["id"] for k in listed.json()["items"]] == [revoked["id"]]
     events = await client.get("/api/v1/audit", params={"resource_type": "api_key"}, headers=admin)
     assert {e["action"] for e in events.json()["items"]} == {"api_key.create", "api_key.revoke"}
+
+
+async def test_network_admin_issues_keys_for_network_figures_only(
+    client: httpx.AsyncClient, network_admin: Actor
+) -> None:
+    created = await client.post(
+        KEYS,
+        json={"label": "ministry report", "scopes": ["stats:network"]},
+        headers=network_admin.headers,
+    )
+    assert created.status_code == 201, created.text
+    key = {"Authorization": f"Bearer {created.json()['key']}"}
+    assert (await client.get("/api/v1/stats/network/cases", headers=key)).status_code == 200
+    assert_problem(await client.get("/api/v1/children", headers=key), 403)
+    # The network administrator holds no case scope to hand out.
+    refused = await client.post(
+        KEYS, json={"label": "x", "scopes": ["cases:read"]}, headers=network_admin.headers
+    )
+    assert_problem(refused, 403)

@@ -34,8 +34,10 @@ class Role(StrEnum):
 S = Scope
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     #                  who                   what they may do
+    # The network administrator may issue keys, but holds no case scope to put in them:
+    # a key for scripts that pull network figures carries stats:network only.
     Role.network_admin: frozenset(
-        {S.organisations_admin, S.users_admin, S.audit_read, S.stats_network}
+        {S.organisations_admin, S.users_admin, S.api_keys_admin, S.audit_read, S.stats_network}
     ),
     Role.org_admin: frozenset(
         {
