@@ -56,6 +56,7 @@ from ovc_api.cases.visibility import sees_all_cases
 from ovc_api.cases.workflow import check_transition, status_change
 from ovc_api.children.models import Child
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
+from ovc_api.crud import Audited
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
 from ovc_api.families.models import Family
@@ -78,6 +79,7 @@ from ovc_api.text import search_pattern
 router = APIRouter(prefix=f"{API_V1}/cases", tags=["cases"])
 RESOURCE = "case"
 CLOSURE = "closure_request"
+CLOSURE_REQUESTS = Audited(CLOSURE, ClosureRequestRead)
 SORTS = sort_options(
     col(Case.id),
     opened_on=(col(Case.opened_on), parse_date),
@@ -440,12 +442,15 @@ async def list_closure_requests(
     statement = scoped(select(ClosureRequest), principal, ClosureRequest).where(
         col(ClosureRequest.case_id) == case.id
     )
-    items, next_cursor = await fetch_page(
-        session, statement, pagination, NEWEST_REQUEST_FIRST, request, response
-    )
-    record_read(session, principal, CLOSURE, [r.id for r in items], case_id=case.id, single=False)
-    return Page(
-        items=[ClosureRequestRead.model_validate(r) for r in items], next_cursor=next_cursor
+    return await CLOSURE_REQUESTS.page(
+        session,
+        principal,
+        statement,
+        pagination,
+        NEWEST_REQUEST_FIRST,
+        request,
+        response,
+        case_id=case.id,
     )
 
 
