@@ -62,3 +62,37 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 def test_unknown_time_zone_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="time zone"):
         Settings(timezone="Mars/Olympus_Mons", data_dir=tmp_path, secret_key="x" * 40)
+
+
+@pytest.mark.parametrize(
+    ("pasted", "used"),
+    [
+        ("postgresql://app:pw@db:5432/ovc", "postgresql+psycopg://app:pw@db:5432/ovc"),
+        ("postgres://app:pw@db/ovc", "postgresql+psycopg://app:pw@db/ovc"),
+        ("postgresql+psycopg2://app@db/ovc", "postgresql+psycopg://app@db/ovc"),
+        ("postgresql+psycopg://app@db/ovc", "postgresql+psycopg://app@db/ovc"),
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_pasted_database_urls_name_the_async_drivers(
+    tmp_path: Path, pasted: str, used: str
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=pasted)
+    assert settings.database_url == used
+    assert settings.migration_database_url == used
+
+
+async def test_a_sync_sqlite_url_serves(tmp_path: Path) -> None:
+    """`sqlite:///x.db` used to fail with "The asyncio extension requires an async driver"."""
+    from sqlalchemy import text
+
+    from ovc_api.db import Database
+
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    database = Database.from_settings(settings)
+    try:
+        async with database.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await database.engine.dispose()

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("database_url", "migration_database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return async_database_url(value)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -127,6 +132,26 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+# What operators paste (libpq's form, Heroku's `postgres://`, SQLAlchemy's sync SQLite) and the
+# async driver the API runs on. An explicit `+driver` other than these is kept as given.
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg2": "postgresql+psycopg",
+    "postgresql+psycopg_async": "postgresql+psycopg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+}
+
+
+def async_database_url(url: str) -> str:
+    """`postgresql://...`, `postgres://...` and `sqlite:///...` name the async drivers."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    return f"{_ASYNC_DRIVERS.get(scheme.lower(), scheme)}://{rest}"
 
 
 def _development_secret(data_dir: Path) -> str:
