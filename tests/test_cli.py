@@ -77,3 +77,31 @@ def test_openapi_command_writes_the_contract(tmp_path: Path) -> None:
     out = tmp_path / "openapi.json"
     assert main(["openapi", "--out", str(out)]) == 0
     assert out.read_text() == Path("openapi/openapi.json").read_text()
+
+
+def test_serve_migrates_only_an_embedded_sqlite_database_when_asked(
+    sqlite_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The image's default command serves the embedded database without a separate step."""
+    import ovc_api.cli as cli
+
+    started: list[int] = []
+    monkeypatch.setattr("uvicorn.run", lambda *_a, **kw: started.append(kw["workers"]))
+    monkeypatch.setenv("OVC_WORKERS", "3")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(sqlite_env / "metrics"))
+    (sqlite_env / "metrics").mkdir()
+    (sqlite_env / "metrics" / "counter_123.db").write_bytes(b"stale")
+    assert cli.main(["serve", "--migrate-sqlite"]) == 0
+    assert started == [3]
+    assert not list((sqlite_env / "metrics").glob("*.db"))  # last run's counters are gone
+
+
+def test_an_empty_workers_variable_means_the_default(
+    sqlite_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[int] = []
+    monkeypatch.setattr("uvicorn.run", lambda *_a, **kw: started.append(kw["workers"]))
+    monkeypatch.setenv("OVC_WORKERS", "")
+    assert main(["migrate"]) == 0
+    assert main(["serve"]) == 0
+    assert started == [1]

@@ -101,11 +101,20 @@ async def _check_ready(settings: Settings) -> None:
         await engine.dispose()
 
 
-def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def serve(
+    settings: Settings, host: str, port: int, workers: int, *, migrate_sqlite: bool = False
+) -> None:
     import uvicorn
 
+    from ovc_api.observability import reset_metrics_directory
+
+    if migrate_sqlite and settings.is_sqlite:
+        # The embedded database belongs to this one process tree: nothing else to race with.
+        migrate(settings)
     asyncio.run(_check_ready(settings))
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        reset_metrics_directory(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
+    elif workers > 1:
         # Metrics from every worker, summed at /metrics.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ovc-metrics-")
     uvicorn.run(
@@ -179,7 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="serve the API (database must be migrated)")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
-    serve_cmd.add_argument("--workers", type=int, default=1)
+    serve_cmd.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default OVC_WORKERS)"
+    )
+    serve_cmd.add_argument(
+        "--migrate-sqlite",
+        action="store_true",
+        help="on the embedded SQLite database, bring its schema to head first (PostgreSQL is"
+        " never migrated by serve: run `ovc-api migrate` as the owner)",
+    )
 
     migrate_cmd = commands.add_parser("migrate", help="upgrade the database schema")
     migrate_cmd.add_argument("--revision", default="head", help="target revision (default head)")
@@ -217,9 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         settings = _load_settings()
         if args.command == "serve":
-            if not 1 <= args.workers <= 64 or not 0 < args.port < 65536:
+            workers = settings.workers if args.workers is None else args.workers
+            if not 1 <= workers <= 64 or not 0 < args.port < 65536:
                 raise CommandError("--workers must be 1-64 and --port 1-65535")
-            serve(settings, args.host, args.port, args.workers)
+            serve(settings, args.host, args.port, workers, migrate_sqlite=args.migrate_sqlite)
         elif args.command == "migrate":
             migrate(settings, args.revision)
             print(f"database at {_safe_url(settings.migration_database_url)} is at {args.revision}")

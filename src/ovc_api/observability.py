@@ -15,6 +15,7 @@ import re
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -235,6 +236,14 @@ class RequestContextMiddleware:
             return message
 
         return wrapped
+
+
+def reset_metrics_directory(directory: Path) -> None:
+    """Empty the multiprocess metrics directory before workers start: counters left by the
+    previous run's processes would otherwise be summed into this one's."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
 
 
 def metrics_response(_request: Request) -> Response:

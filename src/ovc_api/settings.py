@@ -36,7 +36,13 @@ class LogFormat(StrEnum):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="OVC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="OVC_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # `OVC_WORKERS=` (set but empty, as container templates often leave it) means the
+        # default, not a validation error.
+        env_ignore_empty=True,
     )
 
     environment: Environment = Environment.development
@@ -44,6 +50,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     migration_database_url: str = ""
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    workers: int = Field(default=1, ge=1, le=64)
     secret_key: str = ""
     jwt_issuer: str = "ovc-api"
     jwt_audience: str = "ovc-api"
