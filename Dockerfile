@@ -18,7 +18,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # --- the lock file as a hashed requirements list ---------------------------------------
 FROM base AS lock
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 UV_NO_CACHE=1
+# UV_SYSTEM_CERTS: trust the system's CA store (ca-certificates), as pip does, so a build
+# behind a TLS-inspecting proxy whose CA is installed there works too.
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 UV_NO_CACHE=1 UV_SYSTEM_CERTS=1
 RUN python -m pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
@@ -28,7 +30,7 @@ RUN uv export --frozen --no-dev --no-emit-project --no-header -o /requirements.t
 
 # --- build: dependencies (cached on the lock), then the package --------------------------
 FROM base AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 UV_NO_CACHE=1 \
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 UV_NO_CACHE=1 UV_SYSTEM_CERTS=1 \
     UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy
 RUN python -m pip install --no-cache-dir uv==0.13.9 && uv venv /opt/venv
 # Keyed on the exported list's content only: a change to pyproject.toml's tool settings
