@@ -33,6 +33,15 @@ DELETABLE_TABLES = (
     "organisation_services",
     "case_concerns",
 )
+# History the app only appends to and reads: never UPDATE, DELETE or TRUNCATE, neither on
+# the table nor on any partition of it (partitions are found at each migrate).
+APPEND_ONLY_TABLES = ("audit_events", "revisions")
+# Pre-tenant look-ups (SECURITY DEFINER, owned by the schema owner): the app may call them.
+LOOKUP_FUNCTIONS = (
+    "ovc_login_organisation(text)",
+    "ovc_refresh_token_organisation(text)",
+    "ovc_api_key_organisation(text, text)",
+)
 
 
 def _urls() -> tuple[str, str | None]:
@@ -68,6 +77,32 @@ def _grant_app_role(connection: Connection, app_url: str | None) -> None:
     for table in DELETABLE_TABLES:
         if connection.dialect.has_table(connection, table):
             connection.execute(text(f"GRANT DELETE ON {table} TO {role}"))
+    for relation in _append_only_relations(connection):
+        connection.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {relation} FROM {role}"))
+    for function in LOOKUP_FUNCTIONS:
+        if connection.execute(text("SELECT to_regprocedure(:f)"), {"f": function}).scalar():
+            connection.execute(text(f"GRANT EXECUTE ON FUNCTION {function} TO {role}"))
+    if connection.execute(text("SELECT to_regnamespace('ovc_network')")).scalar():
+        connection.execute(text(f"GRANT USAGE ON SCHEMA ovc_network TO {role}"))
+        connection.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA ovc_network TO {role}"))
+
+
+def _append_only_relations(connection: Connection) -> list[str]:
+    """The append-only tables and every partition under them, at any depth."""
+    rows = connection.execute(
+        text(
+            """
+            WITH RECURSIVE tree(oid) AS (
+                SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'public' AND c.relname = ANY(:tables)
+                UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid
+            )
+            SELECT oid::regclass::text FROM tree
+            """
+        ),
+        {"tables": list(APPEND_ONLY_TABLES)},
+    )
+    return [row[0] for row in rows]
 
 
 def _run(connection: Connection, app_url: str | None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,9 +23,10 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.app import create_app
-from ovc_api.db import run_migrations
+from ovc_api.db import Database, run_migrations, set_tenant_context
 from ovc_api.settings import Settings
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
@@ -111,8 +113,29 @@ def settings(test_database: TestDatabase, tmp_path_factory: pytest.TempPathFacto
 @pytest_asyncio.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    try:
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        owner = getattr(application.state, "test_owner_database", None)
+        if owner is not None:
+            await owner.engine.dispose()
+
+
+@asynccontextmanager
+async def system_session(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A transaction as the schema owner with every organisation open (fixtures only).
+
+    On PostgreSQL the app's own role cannot open every organisation's rows; the app itself
+    never holds this connection (it is made here, for tests).
+    """
+    database: Database | None = getattr(app.state, "test_owner_database", None)
+    if database is None:
+        database = Database.from_settings(app.state.settings, owner=True)
+        app.state.test_owner_database = database
+    async with database.session() as session, session.begin():
+        await set_tenant_context(session, None, system=True)
+        yield session
 
 
 @pytest_asyncio.fixture
@@ -161,12 +184,10 @@ class Factory:
         self.client = client
 
     async def organisation(self, *, active: bool = True, kind: str = "ngo") -> uuid.UUID:
-        from ovc_api.db import set_tenant_context
         from ovc_api.organisations.models import Organisation
 
         tag = uuid.uuid4().hex[:8]
-        async with self.app.state.database.session() as session, session.begin():
-            await set_tenant_context(session, None, system=True)
+        async with system_session(self.app) as session:
             organisation = Organisation(
                 name=f"Test NGO {tag}",
                 short_name=f"T{tag}",
@@ -180,13 +201,11 @@ class Factory:
     async def user(
         self, organisation_id: uuid.UUID, role: str, *, login: bool = True, active: bool = True
     ) -> Actor:
-        from ovc_api.db import set_tenant_context
         from ovc_api.users.models import User
 
         email = f"{role}.{uuid.uuid4().hex[:10]}@example.org"
         hasher = self.app.state.password_hasher
-        async with self.app.state.database.session() as session, session.begin():
-            await set_tenant_context(session, None, system=True)
+        async with system_session(self.app) as session:
             user = User(
                 organisation_id=organisation_id,
                 email=email,
@@ -218,10 +237,8 @@ class Factory:
         return Tenant(organisation_id, "", actors)
 
     async def _insert(self, record: Any) -> uuid.UUID:
-        from ovc_api.db import set_tenant_context
 
-        async with self.app.state.database.session() as session, session.begin():
-            await set_tenant_context(session, None, system=True)
+        async with system_session(self.app) as session:
             session.add(record)
         return record.id  # type: ignore[no-any-return]
 
@@ -291,7 +308,6 @@ class Factory:
         **fields: Any,
     ) -> uuid.UUID:
         from ovc_api.cases.models import Case, CaseConcern, CaseStatusChange
-        from ovc_api.db import set_tenant_context
 
         child_id = child_id or await self.child(organisation_id)
         values: dict[str, Any] = {
@@ -301,8 +317,7 @@ class Factory:
             "opened_on": date(2026, 1, 15),
         }
         values.update(fields)
-        async with self.app.state.database.session() as session, session.begin():
-            await set_tenant_context(session, None, system=True)
+        async with system_session(self.app) as session:
             case = Case(organisation_id=organisation_id, child_id=child_id, **values)
             session.add(case)
             await session.flush()
@@ -475,18 +490,14 @@ class Factory:
         }
 
     async def _insert_plain(self, record: Any) -> None:
-        from ovc_api.db import set_tenant_context
 
-        async with self.app.state.database.session() as session, session.begin():
-            await set_tenant_context(session, None, system=True)
+        async with system_session(self.app) as session:
             session.add(record)
 
     async def network_admin(self) -> Actor:
-        from ovc_api.db import set_tenant_context
         from ovc_api.users.bootstrap import network_organisation
 
-        async with self.app.state.database.session() as session, session.begin():
-            await set_tenant_context(session, None, system=True)
+        async with system_session(self.app) as session:
             network = await network_organisation(session)
         return await self.user(network.id, "network_admin")
 

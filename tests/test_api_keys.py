@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from ovc_api.apikeys.models import ApiKey
-from ovc_api.db import set_tenant_context
 
-from .conftest import Actor, Tenant
+from .conftest import Actor, Tenant, system_session
 from .helpers import assert_problem, error_locs
 
 KEYS = "/api/v1/api-keys"
@@ -75,8 +74,7 @@ async def test_revoked_and_expired_keys_stop_working(
         401,
     )
     expiring = await _create(client, tenant_a, ["audit:read"])
-    async with app.state.database.session() as session, session.begin():
-        await set_tenant_context(session, None, system=True)
+    async with system_session(app) as session:
         await session.exec(
             update(ApiKey)
             .where(ApiKey.id == uuid.UUID(expiring["id"]))  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from ovc_api.clock import local_today
 
-from .conftest import Actor, Factory, Tenant
+from .conftest import Actor, Factory, Tenant, system_session
 from .helpers import assert_problem, error_locs
 
 CASES = "/api/v1/cases"
@@ -79,10 +79,8 @@ async def _case_with_casework(
 async def _case_row(app: FastAPI, case_id: uuid.UUID) -> Any:
     """The case as stored (the /cases endpoints are another package's)."""
     from ovc_api.cases.models import Case
-    from ovc_api.db import set_tenant_context
 
-    async with app.state.database.session() as session, session.begin():
-        await set_tenant_context(session, None, system=True)
+    async with system_session(app) as session:
         return (await session.exec(select(Case).where(Case.id == case_id))).one()
 
 

@@ -10,7 +10,7 @@ import httpx
 
 from ovc_api.clock import local_today
 
-from .conftest import Factory, Tenant
+from .conftest import Factory, Tenant, system_session
 from .helpers import assert_problem, error_locs
 
 CHILDREN = "/api/v1/children"
@@ -263,7 +263,6 @@ async def test_expired_idempotency_keys_are_purged(
 ) -> None:
     from sqlalchemy import select
 
-    from ovc_api.db import set_tenant_context
     from ovc_api.idempotency import RETENTION, IdempotencyRecord
 
     worker = tenant_a["caseworker"]
@@ -278,13 +277,11 @@ async def test_expired_idempotency_keys_are_purged(
         body="{}",
         created_at=datetime.now(UTC) - RETENTION - timedelta(minutes=1),
     )
-    async with app.state.database.session() as session, session.begin():
-        await set_tenant_context(session, None, system=True)
+    async with system_session(app) as session:
         session.add(old)
     headers = {**worker.headers, "Idempotency-Key": "new"}
     assert (await client.post(CHILDREN, json=_child(), headers=headers)).status_code == 201
-    async with app.state.database.session() as session, session.begin():
-        await set_tenant_context(session, None, system=True)
+    async with system_session(app) as session:
         keys = (
             await session.exec(
                 select(IdempotencyRecord.key).where(  # type: ignore[call-overload]

@@ -57,7 +57,7 @@ async def demo(demo_settings: Settings) -> AsyncIterator[Database]:
         "Demo cases: KFSO 120, LOTUS 65, BFEC 95, DOSVY-BTB 20 "
         "(each with its child, family and casework)"
     )
-    database = Database.from_settings(demo_settings)
+    database = Database.from_settings(demo_settings, owner=True)
     yield database
     await database.engine.dispose()
 

@@ -20,7 +20,7 @@ from starlette.types import Message, Scope
 
 from ovc_api.clock import local_today
 
-from .conftest import Factory, Tenant
+from .conftest import Factory, Tenant, system_session
 from .helpers import assert_problem, error_locs
 
 EXPORTS = "/api/v1/exports"
@@ -602,10 +602,8 @@ async def _many_cases(app: FastAPI, organisation_id: uuid.UUID, count: int) -> N
     """`count` cases (and children) in one transaction: the factory's one-by-one is slow."""
     from ovc_api.cases.models import Case
     from ovc_api.children.models import Child
-    from ovc_api.db import set_tenant_context
 
-    async with app.state.database.session() as session, session.begin():
-        await set_tenant_context(session, None, system=True)
+    async with system_session(app) as session:
         children = [
             Child(
                 organisation_id=organisation_id,

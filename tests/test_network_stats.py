@@ -27,7 +27,7 @@ from ovc_api.db import run_migrations
 from ovc_api.settings import Settings
 from ovc_api.stats.suppression import Equation, additive_cube, suppress, suppress_cube
 
-from .conftest import Actor, Factory, make_settings, make_test_database
+from .conftest import Actor, Factory, make_settings, make_test_database, system_session
 from .helpers import assert_problem, error_locs
 
 NETWORK = "/api/v1/stats/network"
@@ -255,10 +255,8 @@ class Builder:
             )
 
     async def save(self, app: FastAPI) -> None:
-        from ovc_api.db import set_tenant_context
 
-        async with app.state.database.session() as session, session.begin():
-            await set_tenant_context(session, None, system=True)
+        async with system_session(app) as session:
             kinds: list[type] = []  # parent tables first: the order records were made in
             for record in self.records:
                 if type(record) not in kinds:

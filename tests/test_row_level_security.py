@@ -6,13 +6,14 @@ import os
 import uuid
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from ovc_api.db import Database, set_tenant_context
 from ovc_api.settings import Settings
 
-from .conftest import Factory, Tenant
+from .conftest import Factory, Tenant, system_session
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("OVC_TEST_DATABASE_URL"), reason="row-level security is PostgreSQL's"
@@ -92,7 +93,7 @@ async def test_rls_alone_hides_other_tenants_rows(
 
 
 async def test_rls_alone_shares_referred_records_read_only_while_accepted(
-    settings: Settings, factory: Factory, tenant_a: Tenant, tenant_b: Tenant
+    settings: Settings, app: FastAPI, factory: Factory, tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
     """Receiver B reads A's referred child only while the referral is accepted, never writes
     it; a third organisation never sees it. No application filter is involved."""
@@ -125,8 +126,7 @@ async def test_rls_alone_shares_referred_records_read_only_while_accepted(
             return children, cases, updated
 
     async def set_status(status: str) -> None:
-        async with database.session() as session, session.begin():
-            await set_tenant_context(session, None, system=True)
+        async with system_session(app) as session:
             await (await session.connection()).execute(
                 text("UPDATE referrals SET status = :s WHERE id = :id"),
                 {"s": status, "id": ids["referral_id"]},

@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from .conftest import Factory, Tenant
+from .conftest import Factory, Tenant, system_session
 from .helpers import assert_problem, error_locs
 
 STATS = "/api/v1/stats"
@@ -42,10 +42,8 @@ def at(day: str, hour: int = 10) -> datetime:
 
 
 async def insert(app: FastAPI, *records: Any) -> None:
-    from ovc_api.db import set_tenant_context
 
-    async with app.state.database.session() as session, session.begin():
-        await set_tenant_context(session, None, system=True)
+    async with system_session(app) as session:
         session.add_all(records)
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from ovc_api.clock import local_today
 
-from .conftest import Actor, Factory, Tenant
+from .conftest import Actor, Factory, Tenant, system_session
 from .helpers import assert_problem, error_locs
 
 TASKS = "/api/v1/tasks"
@@ -34,10 +34,8 @@ def _days(n: int) -> date:
 
 async def _insert_all(app: FastAPI, records: list[Any]) -> None:
     """Many rows in one transaction (the factory's _insert commits one at a time)."""
-    from ovc_api.db import set_tenant_context
 
-    async with app.state.database.session() as session, session.begin():
-        await set_tenant_context(session, None, system=True)
+    async with system_session(app) as session:
         session.add_all(records)
 
 

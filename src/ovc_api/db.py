@@ -92,8 +92,12 @@ class Database:
     is_postgres: bool
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
-        engine = create_engine(settings.database_url, settings.database_pool_size)
+    def from_settings(cls, settings: Settings, *, owner: bool = False) -> Database:
+        """The application role's database; ``owner``: the schema owner's (the migration
+        URL), for command-line administration only (demo data, the first administrator):
+        on PostgreSQL only the owner can open every organisation's rows (``system``)."""
+        url = settings.migration_database_url if owner else settings.database_url
+        engine = create_engine(url, settings.database_pool_size)
         return cls(
             engine=engine,
             sessionmaker=async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
@@ -154,8 +158,10 @@ async def set_tenant_context(
 ) -> None:
     """Tell PostgreSQL's row-level security whose transaction this is (no-op on SQLite).
 
-    ``system`` opens every organisation's rows: only credential look-ups (login, token and
-    key checks) and command-line administration use it, never a tenant's request.
+    ``system`` opens every organisation's rows, and only for the schema owner (on
+    PostgreSQL the application role setting it changes nothing): command-line
+    administration and tests' fixtures use it, never a request (credential look-ups go
+    through ovc_api.auth.lookups).
     ``network`` lets the network administrator see organisations' administrators.
     ``relaxed_commit`` (reads) commits without waiting for the WAL flush: a read's only
     write is its audit row, and this keeps auditing every read cheap.

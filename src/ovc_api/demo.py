@@ -1490,7 +1490,7 @@ INSERT_ORDER: tuple[type[SQLModel], ...] = (
 
 async def load_demo_data(settings: Settings) -> str:
     """Create the demo organisations, users and cases; return the login table to print."""
-    database = Database.from_settings(settings)
+    database = Database.from_settings(settings, owner=True)
     hasher = PasswordHasher(settings)
     lines = [f"Demo logins (password for all: {DEMO_PASSWORD}):"]
     staff: dict[str, _Staff] = {}

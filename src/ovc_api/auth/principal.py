@@ -20,9 +20,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import API_V1
 from ovc_api.apikeys.models import ApiKey
+from ovc_api.auth import lookups
 from ovc_api.auth.models import AuthSession
 from ovc_api.auth.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, Role, Scope
-from ovc_api.auth.tokens import InvalidToken, api_key_prefix, decode_access_token, same_digest
+from ovc_api.auth.tokens import (
+    InvalidToken,
+    api_key_prefix,
+    decode_access_token,
+    digest,
+    same_digest,
+)
 from ovc_api.db import Session, set_tenant_context, utcnow
 from ovc_api.errors import Forbidden, Unauthorized
 from ovc_api.organisations.models import Organisation
@@ -105,7 +112,10 @@ async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
     prefix = api_key_prefix(key)
     if prefix is None:
         raise _invalid()
-    await set_tenant_context(session, None, system=True)
+    organisation_id = await lookups.api_key_organisation(session, prefix, digest(key))
+    if organisation_id is None:
+        raise _invalid()
+    await set_tenant_context(session, organisation_id)
     row = (
         await session.exec(
             select(ApiKey, Organisation.active)

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.audit.service import record_anonymous
-from ovc_api.auth import throttle
+from ovc_api.auth import lookups, throttle
 from ovc_api.auth.models import AuthSession, RefreshToken
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.auth.scopes import ROLE_SCOPES, Role
@@ -82,7 +82,9 @@ async def login(
 ) -> IssuedTokens:
     email = email.strip().lower()
     now = utcnow()
-    await set_tenant_context(session, None, system=True)
+    # No tenant yet: the throttle is not tenant data; the account is looked up by a narrow
+    # function, then read under its own organisation's row-level security.
+    await set_tenant_context(session, await lookups.login_organisation(session, email))
     keys = {
         throttle.account_key(email): settings.login_max_failures,
         throttle.address_key(info.client_ip): settings.login_max_failures_per_address,
@@ -164,7 +166,10 @@ async def refresh(
     session: AsyncSession, settings: Settings, token: str, info: RequestInfo
 ) -> IssuedTokens:
     now = utcnow()
-    await set_tenant_context(session, None, system=True)
+    organisation_id = await lookups.refresh_token_organisation(session, digest(token))
+    if organisation_id is None:
+        raise Unauthorized("The refresh token is invalid")
+    await set_tenant_context(session, organisation_id)
     stored = (
         await session.exec(select(RefreshToken).where(RefreshToken.token_digest == digest(token)))
     ).first()

@@ -14,12 +14,11 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, select, text
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
-from ovc_api.db import set_tenant_context
 from ovc_api.organisations.models import Organisation
 from ovc_api.tenancy import organisation_wide
 
@@ -40,21 +39,36 @@ def active_network() -> Any:
     return rule
 
 
+NETWORK_SCHEMA = "ovc_network"
+
+
 @asynccontextmanager
 async def network_context(session: AsyncSession, principal: Principal) -> AsyncIterator[None]:
-    """Open every organisation's rows to the network aggregate, then bind the caller back.
+    """Read the network's de-identified case facts instead of the caller's tables.
 
-    Safe because only the aggregate queries of the network endpoints run inside: what leaves
-    is counts per group, after small-count suppression, never a row or an identifier. On
-    PostgreSQL row-level security would otherwise hide the other organisations' rows.
+    On PostgreSQL the application role cannot read other organisations' rows at all; the
+    schema `ovc_network` (migration 0005) holds views, owned by the schema owner, of the
+    active members' case facts with only the columns network figures group, filter and
+    count by (no names, notes or contacts). Putting it first on the search path makes the
+    same aggregate statements read those views; what leaves is counts per group, after
+    small-count suppression. SQLite has no second wall: the statements read the tables.
     """
-    await set_tenant_context(session, None, system=True)
+    if not session.info.get("is_postgres"):
+        yield
+        return
+    connection = await session.connection()
+    previous = (
+        await connection.execute(
+            text(
+                "SELECT current_setting('search_path'), set_config('search_path', "
+                ":schema || ', ' || current_setting('search_path'), true)"
+            ),
+            {"schema": NETWORK_SCHEMA},
+        )
+    ).scalar_one()
     try:
         yield
     finally:
-        await set_tenant_context(
-            session,
-            principal.organisation_id,
-            network=principal.is_network_admin,
-            relaxed_commit=principal.read_only,
+        await connection.execute(
+            text("SELECT set_config('search_path', :path, true)"), {"path": previous}
         )

@@ -66,7 +66,7 @@ async def add_user(
 async def create_network_admin(
     settings: Settings, *, email: str, full_name: str, password: str
 ) -> None:
-    database = Database.from_settings(settings)
+    database = Database.from_settings(settings, owner=True)
     try:
         async with database.session() as session, session.begin():
             await set_tenant_context(session, None, system=True)
