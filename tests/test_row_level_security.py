@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -14,6 +16,7 @@ from ovc_api.db import Database, set_tenant_context
 from ovc_api.settings import Settings
 
 from .conftest import Factory, Tenant, system_session
+from .matrix_children import NEW_CHILD as CHILD
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("OVC_TEST_DATABASE_URL"), reason="row-level security is PostgreSQL's"
@@ -142,3 +145,155 @@ async def test_rls_alone_shares_referred_records_read_only_while_accepted(
         assert (await visible_to(org_a))[:2] == (1, 1)
     finally:
         await database.engine.dispose()
+
+
+def _permission_denied() -> Any:
+    """PostgreSQL's insufficient_privilege (42501): a missing grant or the referral guard."""
+    return pytest.raises(DBAPIError, match="InsufficientPrivilege")
+
+
+async def _as_app_role(
+    settings: Settings, organisation_id: uuid.UUID | None, statement: str, **params: Any
+) -> Any:
+    """One statement as the application role, in its own transaction, ovc.system set on."""
+    database = Database.from_settings(settings)
+    try:
+        async with database.session() as session, session.begin():
+            await set_tenant_context(session, organisation_id)
+            connection = await session.connection()
+            await connection.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            return await connection.execute(text(statement), params)
+    finally:
+        await database.engine.dispose()
+
+
+@pytest.mark.parametrize("table", ["audit_events", "revisions"])
+async def test_audit_and_revisions_are_append_only_for_the_app_role(
+    settings: Settings, client: httpx.AsyncClient, tenant_a: Tenant, table: str
+) -> None:
+    org = tenant_a.organisation_id
+    # Something in both tables: a child created over HTTP leaves an audit row and a revision.
+    created = await client.post(
+        "/api/v1/children", json=CHILD, headers=tenant_a["caseworker"].headers
+    )
+    assert created.status_code == 201, created.text
+    child_id = created.json()["id"]
+    await client.patch(
+        f"/api/v1/children/{child_id}",
+        json={"village": "Ou Lmun"},
+        headers={**tenant_a["caseworker"].headers, "If-Match": created.headers["ETag"]},
+    )
+    count = f"SELECT count(*) FROM {table} WHERE organisation_id = :org"
+    assert (await _as_app_role(settings, org, count, org=org)).scalar_one() > 0
+    with _permission_denied():
+        await _as_app_role(settings, org, f"UPDATE {table} SET organisation_id = organisation_id")
+    with _permission_denied():
+        await _as_app_role(settings, org, f"DELETE FROM {table}")
+    with _permission_denied():
+        await _as_app_role(settings, org, f"TRUNCATE {table}")
+
+
+async def test_system_switch_opens_nothing_to_the_app_role(
+    settings: Settings, factory: Factory, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Without a tenant the app role reads no tenant's row, ovc.system on or not; with one it
+    reads only that tenant's rows. Every table under row-level security is tried."""
+    for tenant in (tenant_a, tenant_b):
+        child = await factory.child(tenant.organisation_id)
+        case = await factory.case(tenant.organisation_id, child_id=child)
+        await factory.casework(tenant.organisation_id, case)
+    third = await factory.organisation()
+    child = await factory.child(tenant_a.organisation_id)
+    case = await factory.case(tenant_a.organisation_id, child_id=child)
+    await factory.sharing(tenant_a.organisation_id, case, child, third)
+    tables = [
+        row[0]
+        for row in await _as_app_role(
+            settings,
+            None,
+            "SELECT relname FROM pg_class JOIN pg_namespace n ON n.oid = relnamespace "
+            "WHERE nspname = 'public' AND relkind IN ('r', 'p') AND relrowsecurity",
+        )
+    ]
+    assert {"children", "cases", "users", "referrals", "audit_events"} <= set(tables)
+    for table in tables:
+        statement = f"SELECT count(*) FROM {table}"
+        assert (await _as_app_role(settings, None, statement)).scalar_one() == 0, table
+        statement = f"SELECT DISTINCT organisation_id FROM {table}"
+        seen = {row[0] for row in await _as_app_role(settings, tenant_b.organisation_id, statement)}
+        assert seen <= {tenant_b.organisation_id}, table
+
+
+async def test_pre_tenant_lookups_answer_one_organisation_for_a_credential(
+    settings: Settings, tenant_a: Tenant
+) -> None:
+    actor = tenant_a["caseworker"]
+    found = await _as_app_role(settings, None, "SELECT ovc_login_organisation(:e)", e=actor.email)
+    assert found.scalar_one() == tenant_a.organisation_id
+    unknown = "SELECT ovc_login_organisation('nobody@example.org')"
+    assert (await _as_app_role(settings, None, unknown)).scalar_one() is None
+    forged = "SELECT ovc_api_key_organisation('000000000000', 'x')"
+    assert (await _as_app_role(settings, None, forged)).scalar_one() is None
+
+
+async def test_network_views_hold_no_names_or_free_notes(settings: Settings) -> None:
+    columns = {
+        row[0]
+        for row in await _as_app_role(
+            settings,
+            None,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'ovc_network'",
+        )
+    }
+    assert columns, "the ovc_network views are missing"
+    assert not {c for c in columns if "name" in c or c in {"village", "commune", "reason"}}
+
+
+async def test_referral_receiver_changes_only_the_status(
+    settings: Settings, factory: Factory, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """The receiver of an accepted referral cannot point it at another child (which it would
+    then read), re-own it or edit what the sender wrote; the sender cannot re-point it either,
+    and nobody forges a referral of another organisation's case."""
+    org_a, org_b = tenant_a.organisation_id, tenant_b.organisation_id
+    child = await factory.child(org_a)
+    case = await factory.case(org_a, child_id=child)
+    other_child = await factory.child(org_a, given_name_latin="Dara")
+    ids = await factory.sharing(org_a, case, child, org_b, status="accepted")
+    referral = {"id": ids["referral_id"]}
+    update = "UPDATE referrals SET {} WHERE id = :id"
+    for change, params in [
+        ("child_id = :other", {"other": other_child}),
+        ("organisation_id = :b", {"b": org_b}),
+        ("receiving_organisation_id = :a", {"a": org_a}),
+        ("reason = 'rewritten'", {}),
+        ("summary = '{}'::json", {}),
+    ]:
+        with _permission_denied():
+            await _as_app_role(settings, org_b, update.format(change), **referral, **params)
+    with _permission_denied():
+        await _as_app_role(
+            settings, org_a, update.format("child_id = :other"), **referral, other=other_child
+        )
+    done = await _as_app_role(
+        settings,
+        org_b,
+        update.format("status = 'completed', closed_at = now(), version = version + 1"),
+        **referral,
+    )
+    assert done.rowcount == 1
+    with _permission_denied():
+        await _as_app_role(
+            settings,
+            org_b,
+            "INSERT INTO referrals (id, organisation_id, receiving_organisation_id, case_id,"
+            " child_id, services_requested, reason, urgency, consent_given_by,"
+            " consent_relation, consent_given_on, consent_method, status, summary, created_at,"
+            " updated_at, version) VALUES (:id, :a, :b, :case, :child, '[]', 'x', 'routine',"
+            " 'x', 'mother', '2026-01-01', 'verbal', 'accepted', '{}', now(), now(), 1)",
+            id=uuid.uuid4(),
+            a=org_a,
+            b=org_b,
+            case=case,
+            child=other_child,
+        )
