@@ -10,8 +10,6 @@ arrive as text already.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +23,7 @@ from typing import Any, Literal
 from sqlalchemy import Text, cast, func
 
 from ovc_api.cases.schemas import CONCERN_ORDER
+from ovc_api.csv_writer import CsvWriter
 
 Kind = Literal["text", "uuid", "date", "datetime", "bool", "decimal", "concerns", "pg_timestamp"]
 Row = Sequence[Any]
@@ -220,54 +219,21 @@ class Encoder:
         raise NotImplementedError
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_AFTER_COMMA = tuple("," + start for start in FORMULA_STARTS)
-
-
-def defused(cell: Any) -> Any:
-    """A cell a spreadsheet would run as a formula (`=HYPERLINK(...)` in a name) is written
-    with a leading apostrophe, as OWASP advises for CSV opened in Excel."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
-        return "'" + cell
-    return cell
-
-
 class CsvEncoder(Encoder):
-    """RFC 4180: a header row, CRLF line ends, fields quoted when they need it; UTF-8.
-
-    A row whose cells hold no comma, quote or line break is exactly its cells joined with
-    commas: that fast path serves most rows; any other row goes through the csv module.
-    Cells that a spreadsheet would take for a formula are defused (`defused`): the joined
-    line is searched first, so ordinary rows pay a few substring scans, not a per-cell check.
-    """
+    """CSV through the API's one writer (ovc_api.csv_writer: RFC 4180, formulas defused,
+    a fast path for ordinary lines); export cells are already text or None."""
 
     def __init__(self, shape: Shape) -> None:
         self._names = shape.names
         self._row = shape.row_function(for_csv=True)
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
-
-    def _quoted(self, cells: Sequence[Any]) -> str:
-        self._writer.writerow(cells)
-        line = self._buffer.getvalue()
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        return line[:-2]
+        self._writer = CsvWriter(len(self._names))
 
     def header(self) -> bytes:
-        return (self._quoted(self._names) + "\r\n").encode()
+        return (self._writer.line(self._names) + "\r\n").encode()
 
     def encode(self, rows: Iterable[Row]) -> bytes:
-        commas, lines = len(self._names) - 1, []
-        for row in rows:
-            cells = self._row(row)
-            line = ",".join(["" if cell is None else cell for cell in cells])
-            if line.startswith(FORMULA_STARTS) or any(s in line for s in _FORMULA_AFTER_COMMA):
-                cells = [defused(cell) for cell in cells]
-                line = ",".join(["" if cell is None else cell for cell in cells])
-            if line.count(",") != commas or '"' in line or "\n" in line or "\r" in line:
-                line = self._quoted([defused(cell) for cell in cells])
-            lines.append(line)
+        line, cells = self._writer.text_line, self._row
+        lines = [line(cells(row)) for row in rows]
         lines.append("")
         return "\r\n".join(lines).encode()
 

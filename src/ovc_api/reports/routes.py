@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse, Response
 
 from ovc_api import API_V1
 from ovc_api.auth.principal import StatsReader
+from ovc_api.csv_writer import csv_text
 from ovc_api.db import Session
 from ovc_api.errors import NotFound, error_responses
 from ovc_api.formats import Format, FormatParam
 from ovc_api.organisations.models import Organisation
 from ovc_api.reports import quarterly
 from ovc_api.reports.schemas import QuarterlyReport, ReportOrganisation
-from ovc_api.stats.render import CSV_RESPONSE, chosen_format, csv_response, csv_text
+from ovc_api.stats.render import CSV_RESPONSE, chosen_format, csv_response
 from ovc_api.stats.scope import whole_organisation
 
 router = APIRouter(prefix=API_V1, tags=["reports"])

@@ -3,19 +3,18 @@
 CSV: a header row naming the group keys then the counts, one line per row of the JSON
 `rows`; withheld counts are empty cells, and network tables end with a `suppressed` column
 (the withheld counts' names, space-separated). Totals are in the JSON; in CSV, call the same
-statistic without `group_by` (its one row is the totals).
+statistic without `group_by` (its one row is the totals). Cells go through the API's one CSV
+writer (ovc_api.csv_writer), which defuses spreadsheet formulas in free text (districts).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from ovc_api.csv_writer import csv_text
 from ovc_api.formats import Format, FormatParam, negotiate
 from ovc_api.stats.tables import Table
 
@@ -32,15 +31,6 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 def chosen_format(request: Request, requested: FormatParam) -> Format:
     """406 before any work when the caller accepts neither JSON nor CSV."""
     return negotiate(request, requested, FORMATS)
-
-
-def csv_text(header: Sequence[str], lines: Iterable[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    for line in lines:
-        writer.writerow(["" if value is None else value for value in line])
-    return buffer.getvalue()
 
 
 def csv_response(text: str, filename: str) -> Response:

@@ -1,0 +1,73 @@
+"""The one CSV writer behind every CSV the API emits (exports, statistics, reports).
+
+RFC 4180: a header row, CRLF line ends, fields quoted when they need it; UTF-8. Cells a
+spreadsheet would run as a formula (`=HYPERLINK(...)` in a district or a name typed by
+another organisation) are written with a leading apostrophe, as OWASP advises for CSV
+opened in Excel. Free text reaches every one of these files, so none may bypass this.
+
+A line whose cells hold no comma, quote or line break is exactly its cells joined with
+commas: that fast path serves most lines. The formula check searches the joined line first,
+so ordinary lines pay a few substring scans, not a per-cell check; any other line goes
+through the csv module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_AFTER_COMMA = tuple("," + start for start in FORMULA_STARTS)
+
+
+def defused(cell: Any) -> Any:
+    """The cell, with a leading apostrophe if a spreadsheet would take it for a formula."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+class CsvWriter:
+    """Turns rows of cells into CSV lines (without their line end) of a fixed width."""
+
+    def __init__(self, width: int) -> None:
+        self._commas = width - 1
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+
+    def _quoted(self, cells: Sequence[Any]) -> str:
+        self._writer.writerow(cells)
+        line = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return line[:-2]
+
+    def text_line(self, cells: Sequence[str | None]) -> str:
+        """A line of text cells (or None, written empty): the exports' hot path."""
+        line = ",".join(["" if cell is None else cell for cell in cells])
+        if line.startswith(FORMULA_STARTS) or any(s in line for s in _FORMULA_AFTER_COMMA):
+            cells = [defused(cell) for cell in cells]
+            line = ",".join(["" if cell is None else cell for cell in cells])
+        if line.count(",") != self._commas or '"' in line or "\n" in line or "\r" in line:
+            line = self._quoted([defused(cell) for cell in cells])
+        return line
+
+    def line(self, cells: Sequence[Any]) -> str:
+        """A line of any cells: None empty, everything else as its text."""
+        return self.text_line(
+            [
+                None if cell is None else cell if isinstance(cell, str) else str(cell)
+                for cell in cells
+            ]
+        )
+
+
+def csv_text(header: Sequence[str], lines: Iterable[Sequence[Any]]) -> str:
+    """A whole (small) CSV document: statistics and reports, never exports (they stream)."""
+    writer = CsvWriter(len(header))
+    out = [writer.line(header)]
+    out.extend(writer.line(line) for line in lines)
+    out.append("")
+    return "\r\n".join(out)
