@@ -8,6 +8,7 @@ headers, which may hold names, passwords or tokens.
 from __future__ import annotations
 
 import contextvars
+import hmac
 import json
 import logging
 import os
@@ -30,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ovc_api.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
-from ovc_api.settings import LogFormat, Settings
+from ovc_api.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, NotFound, Unauthorized
+from ovc_api.settings import Environment, LogFormat, Settings
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -121,6 +122,20 @@ def _problem(status: int, title: str, slug: str, detail: str, path: str, request
     ).encode()
 
 
+API_PREFIX = "/api/"
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def _security_headers(path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Every response: no content sniffing. Every API response carries or may carry personal
+    data: no cache keeps it (unless the endpoint chose its own Cache-Control)."""
+    added = [_NOSNIFF]
+    if path.startswith(API_PREFIX) and not any(k.lower() == b"cache-control" for k, _ in headers):
+        added.append(_NO_STORE)
+    return added
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -146,6 +161,7 @@ class RequestContextMiddleware:
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode()),
+                    *_security_headers(scope["path"], message["headers"]),
                 ]
             await send(message)
 
@@ -246,7 +262,24 @@ def reset_metrics_directory(directory: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def metrics_response(_request: Request) -> Response:
+def _check_metrics_access(request: Request) -> None:
+    """/metrics tells request volumes per route: only the scraper holding OVC_METRICS_TOKEN
+    reads it; without a token it is served in development only."""
+    settings = request.app.state.settings
+    token: str = settings.metrics_token
+    if not token:
+        if settings.environment is Environment.production:
+            raise NotFound("/metrics is not served without OVC_METRICS_TOKEN in production")
+        return
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), token.encode()
+    ):
+        raise Unauthorized("/metrics needs the metrics bearer token")
+
+
+def metrics_response(request: Request) -> Response:
+    _check_metrics_access(request)
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

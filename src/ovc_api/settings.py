@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(default=900, ge=1)
     no_contact_days: int = Field(default=30, ge=1)
     timezone: str = "Asia/Phnom_Penh"
+    # Bearer token Prometheus must send to /metrics; unset: /metrics is open in development
+    # and not served at all (404) in production.
+    metrics_token: str = ""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

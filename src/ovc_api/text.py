@@ -18,8 +18,14 @@ def search_key(*parts: str | None) -> str:
     return " ".join(unicodedata.normalize("NFC", p).casefold() for p in parts if p)
 
 
+def contains_pattern(query: str) -> str:
+    """A LIKE/ILIKE pattern matching `query` anywhere, with LIKE's wildcards (`%`, `_`) and
+    the escape character escaped: use with ``escape="\\"``. A `%` typed in a search box
+    means a percent sign, not "everything"."""
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def search_pattern(query: str) -> str:
     """A LIKE pattern for `search_key` text, with LIKE's wildcards escaped."""
-    needle = unicodedata.normalize("NFC", query).strip().casefold()
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return contains_pattern(unicodedata.normalize("NFC", query).strip().casefold())

@@ -23,6 +23,7 @@ from ovc_api.organisations.schemas import (
     ProvinceRead,
 )
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_str, sort_options
+from ovc_api.text import contains_pattern
 
 router = APIRouter(prefix=API_V1, tags=["organisations"])
 DUPLICATE = "An organisation with this name or short name already exists"
@@ -64,9 +65,10 @@ async def list_organisations(
     if kind is not None:
         statement = statement.where(col(Organisation.kind) == kind.value)
     if q:
-        pattern = f"%{q.lower()}%"
+        pattern = contains_pattern(q)
         statement = statement.where(
-            col(Organisation.name).ilike(pattern) | col(Organisation.short_name).ilike(pattern)
+            col(Organisation.name).ilike(pattern, escape="\\")
+            | col(Organisation.short_name).ilike(pattern, escape="\\")
         )
     items, next_cursor = await fetch_page(
         session, statement, pagination, BY_NAME, request, response

@@ -20,6 +20,7 @@ from ovc_api.errors import Conflict, Forbidden, Unprocessable, error_responses
 from ovc_api.organisations.models import Organisation
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_str, sort_options
 from ovc_api.tenancy import get_visible_or_404, scoped
+from ovc_api.text import contains_pattern
 from ovc_api.users import service
 from ovc_api.users.models import User
 from ovc_api.users.schemas import (
@@ -33,7 +34,9 @@ from ovc_api.users.schemas import (
 )
 
 router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
-DUPLICATE_EMAIL = "A user with this email address already exists"
+DUPLICATE_EMAIL = (
+    "A user with this email address already exists in the network (in any organisation)"
+)
 BY_EMAIL = sort_options(col(User.id), email=(col(User.email), parse_str))["email"]
 
 
@@ -141,9 +144,10 @@ async def list_users(
     if organisation_id is not None:
         statement = statement.where(col(User.organisation_id) == organisation_id)
     if q:
-        pattern = f"%{q.lower()}%"
+        pattern = contains_pattern(q)
         statement = statement.where(
-            col(User.email).ilike(pattern) | col(User.full_name).ilike(pattern)
+            col(User.email).ilike(pattern, escape="\\")
+            | col(User.full_name).ilike(pattern, escape="\\")
         )
     items, next_cursor = await fetch_page(
         session, statement, pagination, BY_EMAIL, request, response
