@@ -3,7 +3,10 @@
 Migrations run as the schema owner (OVC_MIGRATION_DATABASE_URL). On PostgreSQL the
 application's own role (the user of OVC_DATABASE_URL) is then granted what it needs and
 no more: it never owns tables, so row-level security always applies to it, and it gets
-DELETE only on bookkeeping tables (and replaced concern rows, whose history is kept).
+DELETE only on bookkeeping tables (and replaced concern rows, whose history is kept). The
+audit log and record history are append-only for it (also every partition of them, found
+again at each run), and it may call the pre-tenant look-up functions and read the
+`ovc_network` views of migration 0005.
 """
 
 from __future__ import annotations
