@@ -155,13 +155,19 @@ def _permission_denied() -> Any:
 async def _as_app_role(
     settings: Settings, organisation_id: uuid.UUID | None, statement: str, **params: Any
 ) -> Any:
-    """One statement as the application role, in its own transaction, ovc.system set on."""
+    """One statement as the application role, in its own transaction, with every switch
+    it could flip on (ovc.system, ovc.network)."""
     database = Database.from_settings(settings)
     try:
         async with database.session() as session, session.begin():
             await set_tenant_context(session, organisation_id)
             connection = await session.connection()
-            await connection.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            await connection.execute(
+                text(
+                    "SELECT set_config('ovc.system', 'on', true),"
+                    " set_config('ovc.network', 'on', true)"
+                )
+            )
             return await connection.execute(text(statement), params)
     finally:
         await database.engine.dispose()

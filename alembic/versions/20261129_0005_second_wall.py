@@ -14,6 +14,8 @@ every tenant. Now (PostgreSQL only; SQLite has no second wall):
   the active member organisations' case facts, with no names, notes or contacts. They are
   the only rows of other organisations the app role can read, and they read as the owner
   through a SELECT-only policy for the owner on those five tables.
+- The network administrator's view of organisations' administrators (`ovc.network`)
+  opens only in a transaction bound to the network secretariat.
 - Anonymous audit events (a failed login for an unknown address) may be inserted with no
   organisation; nobody's rows are readable through that.
 - A referral's parties and subject never change after sending, the sender is the only one
@@ -32,6 +34,8 @@ Create Date: 2026-11-29
 from collections.abc import Sequence
 
 from alembic import op
+
+from ovc_api.migration_helpers import enable_tenant_rls
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -71,6 +75,13 @@ NETWORK_VIEWS = {
         "SELECT organisation_id, status, created_at, decided_at, closed_at FROM public.referrals"
     ),
 }
+# The network administrator sees organisations' administrators: only in a transaction bound
+# to the network secretariat, never with no organisation bound.
+OLD_USERS_WIDENING = "role = 'org_admin' AND current_setting('ovc.network', true) = 'on'"
+USERS_WIDENING = (
+    f"{OLD_USERS_WIDENING} AND ovc_current_org() IN "
+    "(SELECT id FROM organisations WHERE short_name = 'NETWORK')"
+)
 OLD_IS_SYSTEM = "SELECT coalesce(current_setting('ovc.system', true), '') = 'on'"
 # Columns the receiving organisation may change: the workflow's, nothing it could widen.
 RECEIVER_COLUMNS = (
@@ -147,6 +158,7 @@ def upgrade() -> None:
     owner = op.get_bind().exec_driver_sql("SELECT quote_literal(current_user)").scalar_one()
     quoted_owner = op.get_bind().exec_driver_sql("SELECT quote_ident(current_user)").scalar_one()
     _is_system(f"{OLD_IS_SYSTEM} AND current_user = {owner}")
+    enable_tenant_rls("users", USERS_WIDENING)
     for signature, body in LOOKUPS.items():
         op.execute(
             f"CREATE OR REPLACE FUNCTION {signature} RETURNS uuid "
@@ -187,4 +199,5 @@ def downgrade() -> None:
     op.execute("DROP SCHEMA IF EXISTS ovc_network")
     for signature in LOOKUPS:
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
+    enable_tenant_rls("users", OLD_USERS_WIDENING)
     _is_system(OLD_IS_SYSTEM)
