@@ -458,7 +458,8 @@ async def run(args: argparse.Namespace, db: BenchDatabase) -> list[Measure]:
             analyst = await login(client, login_email("NETWORK", "analyst"))
             with (
                 psycopg.connect(db.libpq(db.app_url), autocommit=True) as sql_org,
-                psycopg.connect(db.libpq(db.app_url), autocommit=True) as sql_network,
+                # The raw network figures read every organisation: only the schema owner may.
+                psycopg.connect(db.libpq(db.owner_url), autocommit=True) as sql_network,
             ):
                 sql_org.execute("SELECT set_config('ovc.org_id', %s, false)", (org_id,))
                 sql_network.execute("SELECT set_config('ovc.system', 'on', false)")
