@@ -303,3 +303,38 @@ async def test_referral_receiver_changes_only_the_status(
             case=case,
             child=other_child,
         )
+
+
+async def test_nobody_joins_another_organisations_conference(
+    settings: Settings, factory: Factory, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """A participant row opens a conference to its organisation: only the organiser adds
+    them, to its own conference, and a link never moves."""
+    org_a, org_b = tenant_a.organisation_id, tenant_b.organisation_id
+    child = await factory.child(org_a)
+    case = await factory.case(org_a, child_id=child)
+    third = await factory.organisation()
+    ids = await factory.sharing(org_a, case, child, third)
+    conference = {"conference": ids["conference_id"]}
+    for organiser in (org_b, org_a):
+        with _permission_denied():
+            await _as_app_role(
+                settings,
+                org_b,
+                "INSERT INTO conference_participants (conference_id, organisation_id,"
+                " organiser_organisation_id) VALUES (:conference, :b, :organiser)",
+                **conference,
+                b=org_b,
+                organiser=organiser,
+            )
+    read = "SELECT count(*) FROM case_conferences WHERE id = :conference"
+    assert (await _as_app_role(settings, org_b, read, **conference)).scalar_one() == 0
+    with _permission_denied():
+        await _as_app_role(
+            settings,
+            org_a,
+            "UPDATE conference_participants SET organisation_id = :b"
+            " WHERE conference_id = :conference",
+            **conference,
+            b=org_b,
+        )

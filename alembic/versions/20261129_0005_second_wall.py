@@ -20,7 +20,9 @@ every tenant. Now (PostgreSQL only; SQLite has no second wall):
   organisation; nobody's rows are readable through that.
 - A referral's parties and subject never change after sending, the sender is the only one
   who creates it, for its own case, child and family; the receiver may change only the
-  status columns (a trigger, since both parties write through the same role).
+  status columns (a trigger, since both parties write through the same role). Likewise a
+  conference's participants and action items are added only by its organiser, for its own
+  conference (a participant row is what opens a conference to another organisation).
 
 Grants (append-only audit and revision tables, EXECUTE and the `ovc_network` views) are in
 the grant step of `ovc-api migrate` (alembic/env.py), so they follow new tables and
@@ -152,6 +154,33 @@ def _referral_guard() -> str:
     """
 
 
+# A conference's participants and action items are added by its organiser, for its own
+# conference: a participant row is what lets an organisation read a conference.
+CONFERENCE_LINKS = ("conference_participants", "conference_actions")
+CONFERENCE_GUARD = """
+    CREATE OR REPLACE FUNCTION ovc_conference_link_guard() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
+    BEGIN
+        IF ovc_is_system() THEN
+            RETURN NEW;
+        END IF;
+        IF TG_OP = 'UPDATE' AND (NEW.conference_id IS DISTINCT FROM OLD.conference_id
+           OR NEW.organisation_id IS DISTINCT FROM OLD.organisation_id
+           OR NEW.organiser_organisation_id IS DISTINCT FROM OLD.organiser_organisation_id) THEN
+            RAISE EXCEPTION 'a conference link never moves'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF TG_OP = 'INSERT' AND (NEW.organiser_organisation_id IS DISTINCT FROM ovc_current_org()
+           OR NOT EXISTS (SELECT 1 FROM public.case_conferences WHERE id = NEW.conference_id
+                          AND organisation_id = NEW.organiser_organisation_id)) THEN
+            RAISE EXCEPTION 'only a conference''s organiser adds to it'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+    END $$
+"""
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
@@ -185,11 +214,21 @@ def upgrade() -> None:
         "CREATE TRIGGER referral_guard BEFORE INSERT OR UPDATE ON referrals "
         "FOR EACH ROW EXECUTE FUNCTION ovc_referral_guard()"
     )
+    op.execute(CONFERENCE_GUARD)
+    op.execute("REVOKE ALL ON FUNCTION ovc_conference_link_guard() FROM PUBLIC")
+    for table in CONFERENCE_LINKS:
+        op.execute(
+            f"CREATE TRIGGER conference_link_guard BEFORE INSERT OR UPDATE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION ovc_conference_link_guard()"
+        )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    for table in CONFERENCE_LINKS:
+        op.execute(f"DROP TRIGGER IF EXISTS conference_link_guard ON {table}")
+    op.execute("DROP FUNCTION IF EXISTS ovc_conference_link_guard()")
     op.execute("DROP TRIGGER IF EXISTS referral_guard ON referrals")
     op.execute("DROP FUNCTION IF EXISTS ovc_referral_guard()")
     op.execute("DROP POLICY IF EXISTS anonymous_events ON audit_events")
