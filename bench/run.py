@@ -265,7 +265,7 @@ def servers(args: argparse.Namespace, db: BenchDatabase, log_dir: Path) -> Itera
         signal.signal(signal.SIGTERM, previous)
 
 
-def wait_ready(processes: Processes, url: str, timeout: float = 60) -> None:
+def wait_ready(processes: Processes, url: str, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         processes.check_alive()
