@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Header, Response
@@ -50,16 +51,22 @@ async def apply_changes(
     changes: dict[str, Any],
     if_match: str | None,
     actor: Principal | None = None,
+    *,
+    also_changed: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Write `changes` only if the row is still at the version the client saw.
 
     The version check happens in the UPDATE itself, so two concurrent writers cannot both win.
     Revisioned records (case data) keep the replaced values in `revisions`.
+    `also_changed` names values kept outside the row (a case's concerns, rows of their own)
+    that the caller changes under the same version: name -> previous value, stored in the
+    same revision; the caller writes them once this returns.
     Returns the names of the fields that really changed.
     """
     check_if_match(if_match, record)
     changed = {k: v for k, v in changes.items() if getattr(record, k) != v}
-    if not changed:
+    also = dict(also_changed or {})
+    if not changed and not also:
         return []
     model = type(record)
     expected = record.version
@@ -82,10 +89,10 @@ async def apply_changes(
                 changed_by_user=actor.user_id if actor else None,
                 changed_by_api_key=actor.api_key_id if actor else None,
                 changed_at=now,
-                previous={k: jsonable(getattr(record, k)) for k in changed},
+                previous={**{k: jsonable(getattr(record, k)) for k in changed}, **also},
             )
         )
     # The row is written: mirror it on the object without queueing a second UPDATE.
     for key, value in {**changed, "version": expected + 1, "updated_at": now}.items():
         set_committed_value(record, key, value)
-    return sorted(changed)
+    return sorted([*changed, *also])

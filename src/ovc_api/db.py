@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, text
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -252,7 +252,3 @@ def run_migrations(settings: Settings, revision: str = "head") -> None:
     command.upgrade(
         alembic_config(settings.migration_database_url, settings.database_url), revision
     )
-
-
-def database_user(url: str) -> str | None:
-    return make_url(url).username

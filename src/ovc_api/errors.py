@@ -102,10 +102,6 @@ class PayloadTooLarge(ProblemError):
     status, title, slug = 413, "Payload Too Large", "payload-too-large"
 
 
-class UnsupportedMediaType(ProblemError):
-    status, title, slug = 415, "Unsupported Media Type", "unsupported-media-type"
-
-
 class Unprocessable(ProblemError):
     status, title, slug = 422, "Unprocessable Content", "validation"
 

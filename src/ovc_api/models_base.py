@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +37,3 @@ class Versioned(SQLModel):
 
 def organisation_fk(**kwargs: Any) -> Any:
     return Field(foreign_key="organisations.id", nullable=False, **kwargs)
-
-
-UUIDList = list[uuid.UUID]

@@ -86,12 +86,6 @@ def parse_str(value: Any) -> str:
     return value
 
 
-def parse_int(value: Any) -> int:
-    if not isinstance(value, int):
-        raise ValueError("not an integer")
-    return value
-
-
 def encode_cursor(sort: str, values: Sequence[Any]) -> str:
     raw = json.dumps([sort, [_encode_value(v) for v in values]], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")

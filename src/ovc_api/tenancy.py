@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.sql import Select
@@ -22,12 +22,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
 from ovc_api.errors import NotFound, Unprocessable
-
-
-class TenantOwned(Protocol):
-    id: Any
-    organisation_id: Any
-
 
 M = TypeVar("M")
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")

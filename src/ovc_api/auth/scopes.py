@@ -75,7 +75,8 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     S.stats_network: "Network-wide aggregate statistics, with small counts suppressed",
 }
 
-# Which roles an administrator may hand out.
+# Which roles an administrator may hand out (who may be *assigned a case* is
+# `cases.queries.CASE_ASSIGNEE_ROLES`).
 ASSIGNABLE_ROLES: dict[Role, frozenset[Role]] = {
     Role.network_admin: frozenset({Role.network_admin, Role.network_analyst, Role.org_admin}),
     Role.org_admin: frozenset({Role.org_admin, Role.case_manager, Role.caseworker, Role.analyst}),

@@ -7,9 +7,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, cast, delete, exists, func, literal, or_, update
+from sqlalchemy import ColumnElement, and_, cast, delete, exists, func, literal, or_
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,14 +18,12 @@ from ovc_api.auth.scopes import Role
 from ovc_api.cases.models import Case, CaseConcern, ProtectionConcern
 from ovc_api.cases.schemas import CASE_COLUMNS, CaseRead, ChildSummary, ordered_concerns
 from ovc_api.children.models import Child
-from ovc_api.concurrency import apply_changes, check_if_match
-from ovc_api.db import utcnow
-from ovc_api.errors import NotFound, PreconditionFailed, Unprocessable
-from ovc_api.revisions import Revision, jsonable
+from ovc_api.concurrency import apply_changes
+from ovc_api.errors import NotFound, Unprocessable
 from ovc_api.tenancy import get_visible, resolve_reference, scoped, visible
 from ovc_api.users.models import User
 
-ASSIGNABLE_ROLES = frozenset({Role.caseworker.value, Role.case_manager.value})
+CASE_ASSIGNEE_ROLES = frozenset({Role.caseworker.value, Role.case_manager.value})
 LIST_READ_ACTION = "case.list"
 
 
@@ -108,7 +105,7 @@ async def resolve_assignee(
 ) -> uuid.UUID:
     """An active caseworker or case manager of the caller's organisation (422 otherwise)."""
     user = await resolve_reference(session, principal, User, user_id, "assigned_to")
-    if not user.active or user.role not in ASSIGNABLE_ROLES:
+    if not user.active or user.role not in CASE_ASSIGNEE_ROLES:
         raise Unprocessable.field(
             ["body", "assigned_to"], "must be an active caseworker or case manager"
         )
@@ -137,42 +134,20 @@ async def update_case(
     """
     current = (await concerns_of(session, principal, [case.id]))[case.id]
     wanted = {c.value for c in concerns} if concerns is not None else set(current)
-    if wanted == set(current):
-        return await apply_changes(session, case, changes, if_match, principal)
-    check_if_match(if_match, case)
-    changed = {k: v for k, v in changes.items() if getattr(case, k) != v}
-    expected, now = case.version, utcnow()
-    result = await session.exec(
-        update(Case)
-        .where(col(Case.id) == case.id, col(Case.version) == expected)
-        .values(**changed, version=expected + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
+    previous = [concern.value for concern in ordered_concerns(current)]
+    replaced = {} if wanted == set(current) else {"concerns": previous}
+    changed = await apply_changes(
+        session, case, changes, if_match, principal, also_changed=replaced
     )
-    if result.rowcount != 1:
-        raise PreconditionFailed("The record changed since you read it: fetch it again")
-    previous = {k: jsonable(getattr(case, k)) for k in changed}
-    session.add(
-        Revision(
-            organisation_id=case.organisation_id,
-            resource_type=Case.__tablename__,
-            resource_id=case.id,
-            version=expected,
-            changed_by_user=principal.user_id,
-            changed_by_api_key=principal.api_key_id,
-            changed_at=now,
-            previous={**previous, "concerns": [c.value for c in ordered_concerns(current)]},
+    if replaced:
+        await session.exec(
+            delete(CaseConcern).where(
+                col(CaseConcern.case_id) == case.id,
+                col(CaseConcern.concern).not_in(wanted),
+            )
         )
-    )
-    await session.exec(
-        delete(CaseConcern).where(
-            col(CaseConcern.case_id) == case.id,
-            col(CaseConcern.concern).not_in(wanted),
-        )
-    )
-    add_concerns(session, case, sorted(wanted - set(current)))
-    for key, value in {**changed, "version": expected + 1, "updated_at": now}.items():
-        set_committed_value(case, key, value)
-    return sorted([*changed, "concerns"])
+        add_concerns(session, case, sorted(wanted - set(current)))
+    return changed
 
 
 def _listed_in(session: AsyncSession, case_id: uuid.UUID) -> ColumnElement[bool]:
