@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import SQLModel
 
+from ovc_api.ages import age_on
 from ovc_api.cases.models import Case, CaseConcern, CaseStatus
 from ovc_api.children.models import Child
 from ovc_api.clock import local_today
@@ -18,7 +19,6 @@ from ovc_api.conferences.models import CaseConference, ConferenceAction, Confere
 from ovc_api.db import utcnow
 from ovc_api.organisations.models import Organisation
 from ovc_api.referrals.models import Referral, ReferralStatus
-from ovc_api.referrals.service import age_on
 from ovc_api.services.models import OrganisationService, ServiceDelivery, ServiceType
 
 OFFERS: dict[str, list[tuple[ServiceType, list[str], str | None]]] = {

@@ -19,12 +19,13 @@ from sqlalchemy import func
 from sqlalchemy.sql import Select
 from sqlmodel import col, select
 
+from ovc_api.ages import age_band
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseConcern, CaseStatus, ProtectionConcern, RiskLevel
 from ovc_api.children.models import BirthRegistration, CareArrangement, Child, Schooling, Sex
 from ovc_api.clock import local_today
 from ovc_api.errors import Unprocessable
-from ovc_api.exports.shapes import CONCERN_SEPARATOR, Pseudonyms, Shape, age_band
+from ovc_api.exports.shapes import CONCERN_SEPARATOR, Pseudonyms, Shape
 from ovc_api.geography import Province
 from ovc_api.services.models import ServiceDelivery, ServiceType
 from ovc_api.tenancy import organisation_wide

@@ -31,22 +31,6 @@ Convert = Callable[[Any], Any]
 CONCERN_SEPARATOR = ";"
 
 
-def age_band(born: date | None, on: date) -> str:
-    """The band of the age in whole years on a date ("unknown" without a plausible birth date)."""
-    if born is None or born > on:
-        return "unknown"
-    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-    if age < 5:
-        return "0-4"
-    if age < 10:
-        return "5-9"
-    if age < 15:
-        return "10-14"
-    if age < 18:
-        return "15-17"
-    return "18+"
-
-
 class Pseudonyms:
     """Stand-ins for record ids, stable within one export and unlinkable outside it.
 

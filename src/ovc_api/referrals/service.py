@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api.ages import age_on
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseConcern
 from ovc_api.children.models import Child
 from ovc_api.clock import local_today
 from ovc_api.referrals.models import Referral, ReferralStatus
-
-
-def age_on(born: date | None, today: date) -> int | None:
-    if born is None:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 async def consent_summary(

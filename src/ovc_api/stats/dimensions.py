@@ -31,17 +31,6 @@ class PeriodOf(StrEnum):
     closed = "closed"
 
 
-class AgeBand(StrEnum):
-    """The child's age on the day the case was opened (`unknown`: no date of birth)."""
-
-    age_0_4 = "0-4"
-    age_5_9 = "5-9"
-    age_10_14 = "10-14"
-    age_15_17 = "15-17"
-    age_18_plus = "18+"
-    unknown = "unknown"
-
-
 class CaseKey(StrEnum):
     status = "status"
     risk_level = "risk_level"
@@ -120,26 +109,3 @@ def period_label(
         return func.strftime(_const("%Y"), column).concat(_const("-Q")).concat(number)
     pattern = "%Y-%m" if period is Period.month else "%Y"
     return func.strftime(_const(pattern), column, type_=String)
-
-
-def age_in_years(born: Any, on: Any, *, is_postgres: bool) -> ColumnElement[int]:
-    """Completed years between two dates (birthdays counted exactly, leap days included)."""
-    if is_postgres:
-        return cast(func.date_part(_const("year"), func.age(on, born)), Integer)
-    year = cast(func.strftime(_const("%Y"), on), Integer) - cast(
-        func.strftime(_const("%Y"), born), Integer
-    )
-    before_birthday = func.strftime(_const("%m-%d"), on) < func.strftime(_const("%m-%d"), born)
-    return year - cast(before_birthday, Integer)
-
-
-def age_band(born: Any, on: Any, *, is_postgres: bool) -> ColumnElement[str]:
-    age = age_in_years(born, on, is_postgres=is_postgres)
-    return case(
-        (born.is_(None), _const(AgeBand.unknown.value)),
-        (age < _const(5), _const(AgeBand.age_0_4.value)),
-        (age < _const(10), _const(AgeBand.age_5_9.value)),
-        (age < _const(15), _const(AgeBand.age_10_14.value)),
-        (age < _const(18), _const(AgeBand.age_15_17.value)),
-        else_=_const(AgeBand.age_18_plus.value),
-    )

@@ -28,12 +28,13 @@ from sqlalchemy import (
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api.ages import age_band_sql
 from ovc_api.cases.models import Case, CaseConcern, ClosureReason
 from ovc_api.children.models import Child
 from ovc_api.errors import Unprocessable
 from ovc_api.referrals.models import Referral, ReferralStatus
 from ovc_api.services.models import ServiceDelivery, ServiceType
-from ovc_api.stats.dimensions import PERIODS, CaseKey, Period, PeriodOf, age_band, period_label
+from ovc_api.stats.dimensions import PERIODS, CaseKey, Period, PeriodOf, period_label
 from ovc_api.stats.filters import CaseFilters, DateRange, ServiceFilters
 from ovc_api.stats.suppression import Cube, Level
 
@@ -144,7 +145,7 @@ def case_facts(
         "district": col(Child.district),
         "sex": col(Child.sex),
         "care_arrangement": col(Child.care_arrangement),
-        "age_band": age_band(
+        "age_band": age_band_sql(
             col(Child.date_of_birth), col(Case.opened_on), is_postgres=is_postgres
         ),
     }

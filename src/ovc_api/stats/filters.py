@@ -15,12 +15,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from pydantic import StringConstraints
 
+from ovc_api.ages import AgeBand
 from ovc_api.cases.models import CaseStatus, ProtectionConcern, ReferralSource, RiskLevel
 from ovc_api.children.models import CareArrangement, Sex
 from ovc_api.errors import Unprocessable
 from ovc_api.geography import Province
 from ovc_api.services.models import ServiceType
-from ovc_api.stats.dimensions import AgeBand, PeriodOf
+from ovc_api.stats.dimensions import PeriodOf
 
 MAX_RANGE_DAYS = 3653  # ten years, leap days included
 

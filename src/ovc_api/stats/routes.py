@@ -61,7 +61,8 @@ Counts of cases and of distinct children, grouped by any combination of `status`
 `referral_source`{assigned} and a period of opening (or of closing with `period_of=closed`,
 which counts closed cases only). `concern`: a case with two concerns counts in both groups.
 `province`, `district`, `sex` and `care_arrangement` are the child's (as recorded now);
-`age_band` is the child's age on the day the case was opened (`unknown`: no date of birth).
+`age_band` is the child's age on the day the case was opened (`unknown`: no date of birth, or
+one after that day).
 `from`/`to` (inclusive) apply to the `period_of` date.
 """
 SERVICES = """

@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
+from ovc_api.ages import AgeBand
 from ovc_api.cases.models import CaseStatus, ProtectionConcern, ReferralSource, RiskLevel
 from ovc_api.children.models import CareArrangement, Sex
 from ovc_api.geography import Province
 from ovc_api.services.models import ServiceType
-from ovc_api.stats.dimensions import AgeBand, CaseKey, Period, ServiceKey
+from ovc_api.stats.dimensions import CaseKey, Period, ServiceKey
 from ovc_api.stats.engine import CASE_COUNTS, SERVICE_COUNTS
 from ovc_api.stats.tables import OUTCOME_COUNTS
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ovc_api.ages import AgeBand
 from ovc_api.cases.models import (
     CaseStatus,
     ClosureReason,
@@ -23,7 +24,6 @@ from ovc_api.cases.models import (
 from ovc_api.children.models import CareArrangement, Sex
 from ovc_api.geography import Province
 from ovc_api.services.models import ServiceType
-from ovc_api.stats.dimensions import AgeBand
 from ovc_api.stats.engine import PLACEMENTS, REFERRAL_OUTCOMES, SERVICE_OUTCOMES, OutcomeData
 from ovc_api.stats.suppression import (
     CellId,
