@@ -60,7 +60,8 @@ from _common import (
 
 from ovc_api.auth.principal import Principal
 from ovc_api.auth.scopes import Scope
-from ovc_api.exports.queries import CaseFilters, Variant, case_export
+from ovc_api.cases.filters import CaseFilters
+from ovc_api.exports.queries import Variant, case_export
 
 THROUGHPUT_TARGET = 0.5  # API rows/s >= 0.5 x COPY rows/s
 FLAT_MEMORY_TARGET = 1.25  # peak RSS, all rows / --small-rows rows

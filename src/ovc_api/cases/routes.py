@@ -7,11 +7,9 @@ looked at it or changed it.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlmodel import col, select
 
 from ovc_api import API_V1
@@ -19,15 +17,13 @@ from ovc_api.audit.models import AuditEvent
 from ovc_api.audit.service import record, record_read
 from ovc_api.auth.principal import CaseApprover, CasesReader, CasesWriter, Principal
 from ovc_api.cases.deps import CaseForApproval, CaseForRead, CaseForWrite, SharedCaseForRead
+from ovc_api.cases.filters import CaseFilters
 from ovc_api.cases.models import (
     Case,
-    CaseConcern,
     CaseStatus,
     CaseStatusChange,
     ClosureRequest,
     ClosureRequestStatus,
-    ProtectionConcern,
-    RiskLevel,
 )
 from ovc_api.cases.queries import (
     access_log,
@@ -60,7 +56,6 @@ from ovc_api.crud import Audited
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
 from ovc_api.families.models import Family
-from ovc_api.geography import Province
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import (
     Page,
@@ -74,7 +69,6 @@ from ovc_api.referrals.models import Referral
 from ovc_api.referrals.service import referral_behind
 from ovc_api.revisions import RevisionRead, revisions_of
 from ovc_api.tenancy import resolve_reference, scoped
-from ovc_api.text import search_pattern
 
 router = APIRouter(prefix=f"{API_V1}/cases", tags=["cases"])
 RESOURCE = "case"
@@ -190,50 +184,11 @@ async def list_cases(
     session: Session,
     principal: CasesReader,
     pagination: Pagination,
-    status: CaseStatus | None = None,
-    risk_level: RiskLevel | None = None,
-    concern: ProtectionConcern | None = None,
-    assigned_to: uuid.UUID | None = None,
-    child_id: uuid.UUID | None = None,
-    province: Annotated[Province | None, Query(description="The child's province")] = None,
-    district: Annotated[
-        str | None, Query(max_length=100, description="The child's district")
-    ] = None,
-    opened_from: Annotated[date | None, Query(description="Opened on or after")] = None,
-    opened_to: Annotated[date | None, Query(description="Opened on or before")] = None,
-    updated_since: AwareDatetime | None = None,
-    q: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="Part of a child's name")
-    ] = None,
+    filters: Annotated[CaseFilters, Depends()],
     sort: CaseSort = "-opened_on",
 ) -> Page[CaseRead]:
-    if opened_from is not None and opened_to is not None and opened_from > opened_to:
-        raise Unprocessable.field(["query", "opened_from"], "must not be after opened_to")
     statement = cases_with_children(principal, is_postgres=bool(session.info.get("is_postgres")))
-    equal: dict[Any, Any] = {
-        Case.status: status,
-        Case.risk_level: risk_level,
-        Case.assigned_to: assigned_to,
-        Case.child_id: child_id,
-        Child.province: province,
-        Child.district: district,
-    }
-    for column, value in equal.items():
-        if value is not None:
-            statement = statement.where(col(column) == value)
-    if concern is not None:
-        with_concern = scoped(select(col(CaseConcern.case_id)), principal, CaseConcern).where(
-            col(CaseConcern.concern) == concern.value
-        )
-        statement = statement.where(col(Case.id).in_(with_concern))
-    if opened_from is not None:
-        statement = statement.where(col(Case.opened_on) >= opened_from)
-    if opened_to is not None:
-        statement = statement.where(col(Case.opened_on) <= opened_to)
-    if updated_since is not None:
-        statement = statement.where(col(Case.updated_at) >= updated_since)
-    if q:
-        statement = statement.where(col(Child.search_text).like(search_pattern(q), escape="\\"))
+    statement = filters.apply(statement, principal)
     rows, next_cursor = await fetch_page(
         session, statement, pagination, SORTS[sort], request, response
     )

@@ -5,19 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import col, select
 
 from ovc_api import API_V1
 from ovc_api.audit.service import record, record_read
 from ovc_api.auth.principal import CasesReader, CasesWriter
+from ovc_api.children.filters import ChildFilters
 from ovc_api.children.models import (
-    BirthRegistration,
-    CareArrangement,
     Child,
-    Schooling,
-    Sex,
 )
 from ovc_api.children.queries import likely_duplicates
 from ovc_api.children.schemas import ChildCreate, ChildRead, ChildUpdate, DuplicateCandidate
@@ -25,7 +21,6 @@ from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Conflict, Unprocessable, error_responses
 from ovc_api.families.models import Family
-from ovc_api.geography import Province
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import (
     Page,
@@ -39,7 +34,7 @@ from ovc_api.referrals.models import Referral
 from ovc_api.referrals.service import referral_behind
 from ovc_api.revisions import RevisionRead, revisions_of
 from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
-from ovc_api.text import search_key, search_pattern
+from ovc_api.text import search_key
 
 router = APIRouter(prefix=f"{API_V1}/children", tags=["children"])
 RESOURCE = "child"
@@ -139,39 +134,10 @@ async def list_children(
     session: Session,
     principal: CasesReader,
     pagination: Pagination,
-    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    province: Province | None = None,
-    district: Annotated[str | None, Query(max_length=100)] = None,
-    commune: Annotated[str | None, Query(max_length=100)] = None,
-    sex: Sex | None = None,
-    care_arrangement: CareArrangement | None = None,
-    birth_registration: BirthRegistration | None = None,
-    schooling_status: Schooling | None = None,
-    family_id: uuid.UUID | None = None,
-    archived: Annotated[bool, Query(description="List archived children instead")] = False,
-    updated_since: AwareDatetime | None = None,
+    filters: Annotated[ChildFilters, Depends()],
     sort: ChildSort = "-created_at",
 ) -> Page[ChildRead]:
-    statement = scoped(select(Child), principal, Child)
-    archived_at = col(Child.archived_at)
-    statement = statement.where(archived_at.is_not(None) if archived else archived_at.is_(None))
-    equal: dict[Any, Any] = {
-        Child.province: province,
-        Child.sex: sex,
-        Child.care_arrangement: care_arrangement,
-        Child.birth_registration: birth_registration,
-        Child.schooling_status: schooling_status,
-        Child.family_id: family_id,
-        Child.district: district,
-        Child.commune: commune,
-    }
-    for column, value in equal.items():
-        if value is not None:
-            statement = statement.where(col(column) == value)
-    if q:
-        statement = statement.where(col(Child.search_text).like(search_pattern(q), escape="\\"))
-    if updated_since is not None:
-        statement = statement.where(col(Child.updated_at) >= updated_since)
+    statement = filters.apply(scoped(select(Child), principal, Child), principal)
     items, next_cursor = await fetch_page(
         session, statement, pagination, SORTS[sort], request, response
     )

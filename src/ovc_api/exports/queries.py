@@ -2,34 +2,31 @@
 
 Each export selects plain columns (never ORM objects: a million of them would not stream in
 flat memory), in a stable order: the list's natural key, oldest first, then the id. The
-filters are the list endpoints' filters, as dependencies: explicit query parameters.
+filters are the list endpoints' own filter objects (`<domain>/filters.py`).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Any
 
-from fastapi import Query
-from pydantic import AwareDatetime
 from sqlalchemy import func
 from sqlalchemy.sql import Select
 from sqlmodel import col, select
 
 from ovc_api.ages import age_band
 from ovc_api.auth.principal import Principal
-from ovc_api.cases.models import Case, CaseConcern, CaseStatus, ProtectionConcern, RiskLevel
-from ovc_api.children.models import BirthRegistration, CareArrangement, Child, Schooling, Sex
+from ovc_api.cases.filters import CaseFilters
+from ovc_api.cases.models import Case, CaseConcern
+from ovc_api.children.filters import ChildFilters
+from ovc_api.children.models import Child
 from ovc_api.clock import local_today
-from ovc_api.errors import Unprocessable
 from ovc_api.exports.shapes import CONCERN_SEPARATOR, Pseudonyms, Shape
-from ovc_api.geography import Province
-from ovc_api.services.models import ServiceDelivery, ServiceType
+from ovc_api.services.filters import ServiceFilters
+from ovc_api.services.models import ServiceDelivery
 from ovc_api.tenancy import organisation_wide
-from ovc_api.text import search_pattern
 
 DETAIL_LENGTH = 200
 
@@ -39,119 +36,7 @@ class Variant(StrEnum):
     deidentified = "deidentified"
 
 
-class ExportFilters:
-    """The list filters an export takes; some single children out, so de-identified exports
-    refuse them."""
-
-    identifying: ClassVar[tuple[str, ...]] = ()
-    # Filters whose value is never written to the audit log (a name searched for).
-    private: ClassVar[tuple[str, ...]] = ("q",)
-
-    def check(self, variant: Variant) -> None:
-        if variant is not Variant.deidentified:
-            return
-        for name in self.identifying:
-            if getattr(self, name) is not None:
-                raise Unprocessable.field(
-                    ["query", name],
-                    f"`{name}` would single out children: not available in de-identified exports",
-                )
-
-    def apply(self, statement: Any, principal: Principal) -> Any:
-        """The statement with the filters' conditions added."""
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        """The filters used, for the audit log (values, except searched names)."""
-        parts = []
-        for item in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, item.name)
-            if value is None or value is False:
-                continue
-            if item.name in self.private:
-                parts.append(item.name)
-            elif isinstance(value, StrEnum):
-                parts.append(f"{item.name}={value.value}")
-            else:
-                parts.append(f"{item.name}={value}")
-        return " ".join(parts)
-
-
-def _equal(statement: Any, equal: dict[Any, Any]) -> Any:
-    for column, value in equal.items():
-        if value is not None:
-            statement = statement.where(col(column) == value)
-    return statement
-
-
-def _date_range(start: date | None, end: date | None, start_name: str, end_name: str) -> None:
-    if start is not None and end is not None and start > end:
-        raise Unprocessable.field(["query", start_name], f"must not be after {end_name}")
-
-
 # --- cases --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CaseFilters(ExportFilters):
-    """The filters of GET /api/v1/cases."""
-
-    identifying: ClassVar[tuple[str, ...]] = ("child_id", "q")
-
-    status: CaseStatus | None = None
-    risk_level: RiskLevel | None = None
-    concern: ProtectionConcern | None = None
-    assigned_to: uuid.UUID | None = None
-    child_id: Annotated[uuid.UUID | None, Query(description="Identified exports only")] = None
-    province: Annotated[Province | None, Query(description="The child's province")] = None
-    district: Annotated[str | None, Query(max_length=100, description="The child's district")] = (
-        None
-    )
-    opened_from: Annotated[date | None, Query(description="Opened on or after")] = None
-    opened_to: Annotated[date | None, Query(description="Opened on or before")] = None
-    updated_since: AwareDatetime | None = None
-    q: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="Part of a child's name (identified exports only)",
-        ),
-    ] = None
-
-    def check(self, variant: Variant) -> None:
-        _date_range(self.opened_from, self.opened_to, "opened_from", "opened_to")
-        super().check(variant)
-
-    def apply(self, statement: Any, principal: Principal) -> Any:
-        statement = _equal(
-            statement,
-            {
-                Case.status: self.status,
-                Case.risk_level: self.risk_level,
-                Case.assigned_to: self.assigned_to,
-                Case.child_id: self.child_id,
-                Child.province: self.province,
-                Child.district: self.district,
-            },
-        )
-        if self.concern is not None:
-            with_concern = select(col(CaseConcern.case_id)).where(
-                organisation_wide(principal, CaseConcern),
-                col(CaseConcern.concern) == self.concern.value,
-            )
-            statement = statement.where(col(Case.id).in_(with_concern))
-        if self.opened_from is not None:
-            statement = statement.where(col(Case.opened_on) >= self.opened_from)
-        if self.opened_to is not None:
-            statement = statement.where(col(Case.opened_on) <= self.opened_to)
-        if self.updated_since is not None:
-            statement = statement.where(col(Case.updated_at) >= self.updated_since)
-        if self.q:
-            statement = statement.where(
-                col(Child.search_text).like(search_pattern(self.q), escape="\\")
-            )
-        return statement
 
 
 def _concerns(principal: Principal) -> Any:
@@ -236,56 +121,6 @@ def case_export(
 # --- children -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ChildFilters(ExportFilters):
-    """The filters of GET /api/v1/children."""
-
-    identifying: ClassVar[tuple[str, ...]] = ("q", "commune", "family_id")
-
-    q: Annotated[
-        str | None,
-        Query(min_length=1, max_length=100, description="Part of a name (identified only)"),
-    ] = None
-    province: Province | None = None
-    district: Annotated[str | None, Query(max_length=100)] = None
-    commune: Annotated[str | None, Query(max_length=100, description="Identified exports only")] = (
-        None
-    )
-    sex: Sex | None = None
-    care_arrangement: CareArrangement | None = None
-    birth_registration: BirthRegistration | None = None
-    schooling_status: Schooling | None = None
-    family_id: Annotated[uuid.UUID | None, Query(description="Identified exports only")] = None
-    archived: Annotated[bool, Query(description="Export archived children instead")] = False
-    updated_since: AwareDatetime | None = None
-
-    def apply(self, statement: Any, principal: Principal) -> Any:
-        archived_at = col(Child.archived_at)
-        statement = statement.where(
-            archived_at.is_not(None) if self.archived else archived_at.is_(None)
-        )
-        statement = _equal(
-            statement,
-            {
-                Child.province: self.province,
-                Child.sex: self.sex,
-                Child.care_arrangement: self.care_arrangement,
-                Child.birth_registration: self.birth_registration,
-                Child.schooling_status: self.schooling_status,
-                Child.family_id: self.family_id,
-                Child.district: self.district,
-                Child.commune: self.commune,
-            },
-        )
-        if self.q:
-            statement = statement.where(
-                col(Child.search_text).like(search_pattern(self.q), escape="\\")
-            )
-        if self.updated_since is not None:
-            statement = statement.where(col(Child.updated_at) >= self.updated_since)
-        return statement
-
-
 def _identified_children(postgres: bool) -> Shape:
     return (
         Shape(postgres=postgres)
@@ -347,46 +182,6 @@ def child_export(
 
 
 # --- services delivered -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServiceFilters(ExportFilters):
-    """The filters of GET /api/v1/services."""
-
-    identifying: ClassVar[tuple[str, ...]] = ("case_id", "family_id", "referral_id")
-
-    service_type: ServiceType | None = None
-    delivered_from: date | None = None
-    delivered_to: Annotated[date | None, Query(description="Inclusive")] = None
-    case_id: Annotated[uuid.UUID | None, Query(description="Identified exports only")] = None
-    family_id: Annotated[uuid.UUID | None, Query(description="Identified exports only")] = None
-    referral_id: Annotated[uuid.UUID | None, Query(description="Identified exports only")] = None
-    province: Province | None = None
-    updated_since: AwareDatetime | None = None
-
-    def check(self, variant: Variant) -> None:
-        _date_range(self.delivered_from, self.delivered_to, "delivered_from", "delivered_to")
-        super().check(variant)
-
-    def apply(self, statement: Any, principal: Principal) -> Any:
-        statement = _equal(
-            statement,
-            {
-                ServiceDelivery.service_type: self.service_type,
-                ServiceDelivery.case_id: self.case_id,
-                ServiceDelivery.family_id: self.family_id,
-                ServiceDelivery.referral_id: self.referral_id,
-                ServiceDelivery.province: self.province,
-            },
-        )
-        delivered_on = col(ServiceDelivery.delivered_on)
-        if self.delivered_from is not None:
-            statement = statement.where(delivered_on >= self.delivered_from)
-        if self.delivered_to is not None:
-            statement = statement.where(delivered_on <= self.delivered_to)
-        if self.updated_since is not None:
-            statement = statement.where(col(ServiceDelivery.updated_at) >= self.updated_since)
-        return statement
 
 
 def _identified_services(postgres: bool) -> Shape:

@@ -25,27 +25,27 @@ from ovc_api import API_V1
 from ovc_api.audit.service import record
 from ovc_api.auth.principal import AnyPrincipal, Principal
 from ovc_api.auth.scopes import Scope
+from ovc_api.cases.filters import CaseFilters
+from ovc_api.children.filters import ChildFilters
 from ovc_api.clock import local_today
 from ovc_api.db import Session, StreamingSession, set_tenant_context
-from ovc_api.errors import Forbidden, error_responses
+from ovc_api.errors import Forbidden, Unprocessable, error_responses
 from ovc_api.exports.queries import (
     DETAIL_LENGTH,
-    CaseFilters,
-    ChildFilters,
-    ExportFilters,
-    ServiceFilters,
     Variant,
     case_export,
     child_export,
     service_export,
 )
 from ovc_api.exports.shapes import Encoder, Shape
+from ovc_api.filtering import ListFilters
 from ovc_api.formats import MEDIA_TYPES, Format, NotAcceptable, negotiate
+from ovc_api.services.filters import ServiceFilters
 
 router = APIRouter(prefix=API_V1, tags=["exports"])
 BATCH_ROWS = 1000  # rows per fetch from the server-side cursor, and per chunk sent
 FORMATS = (Format.csv, Format.ndjson)
-F = TypeVar("F", bound=ExportFilters)
+F = TypeVar("F", bound=ListFilters)
 Build = Callable[[Principal, Variant, F, bool], tuple[Select[Any], Shape]]
 
 ACCESS = """
@@ -141,7 +141,18 @@ def _format(request: Request, requested: str | None) -> Format:
     return negotiate(request, chosen, FORMATS)
 
 
-def _audit(caller: Exporter, resource: str, fmt: Format, filters: ExportFilters) -> None:
+def _check_variant(filters: ListFilters, variant: Variant) -> None:
+    """Filters that single children out are for identified exports only."""
+    if variant is not Variant.deidentified:
+        return
+    for name in filters.identifying_in_use():
+        raise Unprocessable.field(
+            ["query", name],
+            f"`{name}` would single out children: not available in de-identified exports",
+        )
+
+
+def _audit(caller: Exporter, resource: str, fmt: Format, filters: ListFilters) -> None:
     """One event per export, in the request's own transaction, which commits before the
     first byte is streamed (and holds the only write lock SQLite allows)."""
     detail = " ".join(
@@ -187,7 +198,7 @@ async def _export(
     filters: F,
     build: Build[F],
 ) -> StreamingResponse:
-    filters.check(caller.variant)
+    _check_variant(filters, caller.variant)
     fmt = _format(request, requested_format)
     postgres = bool(session.info.get("is_postgres"))
     statement, shape = build(caller.principal, caller.variant, filters, postgres)
@@ -220,7 +231,8 @@ async def _export(
 @router.get(
     "/exports/cases",
     summary="Export the organisation's cases with their child (CSV or NDJSON, streamed)",
-    description="The filters of GET /api/v1/cases; rows in order of opening." + ACCESS,
+    description="The filters of GET /api/v1/cases (`child_id` and `q` in identified exports "
+    "only); rows in order of opening." + ACCESS,
     response_model=None,
     response_class=StreamingResponse,
     responses=STREAMED,
@@ -240,7 +252,9 @@ async def export_cases(
 @router.get(
     "/exports/children",
     summary="Export the organisation's children (CSV or NDJSON, streamed)",
-    description="The filters of GET /api/v1/children; oldest records first." + ACCESS,
+    description="The filters of GET /api/v1/children (`q`, `commune` and `family_id` in "
+    "identified exports only; `archived=true` exports archived children instead); oldest "
+    "records first." + ACCESS,
     response_model=None,
     response_class=StreamingResponse,
     responses=STREAMED,
@@ -260,7 +274,8 @@ async def export_children(
 @router.get(
     "/exports/services",
     summary="Export the services the organisation delivered (CSV or NDJSON, streamed)",
-    description="The filters of GET /api/v1/services; in order of delivery." + ACCESS,
+    description="The filters of GET /api/v1/services (`case_id`, `family_id` and `referral_id` "
+    "in identified exports only); in order of delivery." + ACCESS,
     response_model=None,
     response_class=StreamingResponse,
     responses=STREAMED,

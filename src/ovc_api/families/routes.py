@@ -5,9 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime
-from sqlalchemy import func
+from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import col, select
 
 from ovc_api import API_V1
@@ -16,7 +14,8 @@ from ovc_api.auth.principal import CasesReader, CasesWriter
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Conflict, Unprocessable, error_responses
-from ovc_api.families.models import Family, FamilyMember, IdPoorStatus
+from ovc_api.families.filters import FamilyFilters
+from ovc_api.families.models import Family, FamilyMember
 from ovc_api.families.queries import family_detail, member_or_404, member_read
 from ovc_api.families.schemas import (
     NOT_MIGRATED,
@@ -28,14 +27,12 @@ from ovc_api.families.schemas import (
     MemberRead,
     MemberUpdate,
 )
-from ovc_api.geography import Province
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
 from ovc_api.referrals.models import Referral
 from ovc_api.referrals.service import referral_behind
 from ovc_api.revisions import RevisionRead, revisions_of
 from ovc_api.tenancy import get_visible_or_404, scoped
-from ovc_api.text import search_pattern
 
 router = APIRouter(prefix=f"{API_V1}/families", tags=["families"])
 RESOURCE = "family"
@@ -137,35 +134,10 @@ async def list_families(
     session: Session,
     principal: CasesReader,
     pagination: Pagination,
-    q: Annotated[
-        str | None, Query(min_length=1, max_length=100, description="Part of the name")
-    ] = None,
-    province: Province | None = None,
-    district: Annotated[str | None, Query(max_length=100)] = None,
-    commune: Annotated[str | None, Query(max_length=100)] = None,
-    id_poor_status: IdPoorStatus | None = None,
-    archived: Annotated[bool, Query(description="List archived households instead")] = False,
-    updated_since: AwareDatetime | None = None,
+    filters: Annotated[FamilyFilters, Depends()],
     sort: FamilySort = "-created_at",
 ) -> Page[FamilyRead]:
-    statement = scoped(select(Family), principal, Family)
-    archived_at = col(Family.archived_at)
-    statement = statement.where(archived_at.is_not(None) if archived else archived_at.is_(None))
-    equal: dict[Any, Any] = {
-        Family.province: province,
-        Family.district: district,
-        Family.commune: commune,
-        Family.id_poor_status: id_poor_status,
-    }
-    for column, value in equal.items():
-        if value is not None:
-            statement = statement.where(col(column) == value)
-    if q:
-        statement = statement.where(
-            func.lower(col(Family.name)).like(search_pattern(q), escape="\\")
-        )
-    if updated_since is not None:
-        statement = statement.where(col(Family.updated_at) >= updated_since)
+    statement = filters.apply(scoped(select(Family), principal, Family), principal)
     items, next_cursor = await fetch_page(
         session, statement, pagination, SORTS[sort], request, response
     )

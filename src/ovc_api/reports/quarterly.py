@@ -32,7 +32,7 @@ from ovc_api.reports.schemas import (
 from ovc_api.services.models import ServiceDelivery
 from ovc_api.stats.dimensions import Period
 from ovc_api.stats.engine import ScopeRule, aggregate, outcome_data, service_cube
-from ovc_api.stats.filters import DateRange, ServiceFilters
+from ovc_api.stats.filters import DateRange, ServiceStatsFilters
 from ovc_api.stats.tables import CLOSED_BY_REASON, outcome_table, sorted_keys
 
 
@@ -86,7 +86,9 @@ async def services_by_type(
     session: AsyncSession, scope: ScopeRule, quarter: DateRange
 ) -> list[ReportServiceType]:
     keys = ["service_type"]
-    cube = await service_cube(session, scope, keys, ServiceFilters(quarter), [("service_type",)])
+    cube = await service_cube(
+        session, scope, keys, ServiceStatsFilters(quarter), [("service_type",)]
+    )
     table = cube[("service_type",)]
     return [
         ReportServiceType(service_type=key[0], **table[key])

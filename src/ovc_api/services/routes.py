@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import delete
 from sqlmodel import col, select
 
@@ -34,6 +32,7 @@ from ovc_api.pagination import (
     sort_options,
 )
 from ovc_api.referrals.models import Referral, ReferralStatus
+from ovc_api.services.filters import ServiceFilters
 from ovc_api.services.models import OrganisationService, ServiceDelivery, ServiceType
 from ovc_api.services.schemas import (
     DirectoryEntry,
@@ -311,35 +310,12 @@ async def list_services(
     session: Session,
     principal: CasesReader,
     pagination: Pagination,
-    service_type: ServiceType | None = None,
-    delivered_from: date | None = None,
-    delivered_to: Annotated[date | None, Query(description="Inclusive")] = None,
-    case_id: uuid.UUID | None = None,
-    family_id: uuid.UUID | None = None,
-    referral_id: uuid.UUID | None = None,
-    province: Province | None = None,
-    updated_since: AwareDatetime | None = None,
+    filters: Annotated[ServiceFilters, Depends()],
     sort: ServiceSort = "-delivered_on",
 ) -> Page[ServiceRead]:
-    if delivered_from and delivered_to and delivered_from > delivered_to:
-        raise Unprocessable.field(["query", "delivered_from"], "must not be after delivered_to")
-    statement = scoped(select(ServiceDelivery), principal, ServiceDelivery)
-    equal: dict[Any, Any] = {
-        ServiceDelivery.service_type: service_type,
-        ServiceDelivery.case_id: case_id,
-        ServiceDelivery.family_id: family_id,
-        ServiceDelivery.referral_id: referral_id,
-        ServiceDelivery.province: province,
-    }
-    for column, value in equal.items():
-        if value is not None:
-            statement = statement.where(col(column) == value)
-    if delivered_from is not None:
-        statement = statement.where(col(ServiceDelivery.delivered_on) >= delivered_from)
-    if delivered_to is not None:
-        statement = statement.where(col(ServiceDelivery.delivered_on) <= delivered_to)
-    if updated_since is not None:
-        statement = statement.where(col(ServiceDelivery.updated_at) >= updated_since)
+    statement = filters.apply(
+        scoped(select(ServiceDelivery), principal, ServiceDelivery), principal
+    )
     items, next_cursor = await fetch_page(
         session, statement, pagination, SORTS[sort], request, response
     )

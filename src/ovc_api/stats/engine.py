@@ -35,7 +35,7 @@ from ovc_api.errors import Unprocessable
 from ovc_api.referrals.models import Referral, ReferralStatus
 from ovc_api.services.models import ServiceDelivery, ServiceType
 from ovc_api.stats.dimensions import PERIODS, CaseKey, Period, PeriodOf, period_label
-from ovc_api.stats.filters import CaseFilters, DateRange, ServiceFilters
+from ovc_api.stats.filters import CaseStatsFilters, DateRange, ServiceStatsFilters
 from ovc_api.stats.suppression import Cube, Level
 
 ScopeRule = Callable[[Any], ColumnElement[bool]]
@@ -124,7 +124,7 @@ def _in(column: Any, values: Sequence[Any] | None) -> list[Any]:
 
 
 def case_facts(
-    scope: ScopeRule, keys: Sequence[str], filters: CaseFilters, *, is_postgres: bool
+    scope: ScopeRule, keys: Sequence[str], filters: CaseStatsFilters, *, is_postgres: bool
 ) -> Any:
     """One row per counted case (per case and concern when grouped by concern)."""
     dated = col(Case.opened_on) if filters.period_of is PeriodOf.opened else col(Case.closed_on)
@@ -187,7 +187,7 @@ async def case_cube(
     session: AsyncSession,
     scope: ScopeRule,
     keys: Sequence[str],
-    filters: CaseFilters,
+    filters: CaseStatsFilters,
     levels: Sequence[Level],
 ) -> Cube:
     facts = case_facts(scope, keys, filters, is_postgres=_is_postgres(session))
@@ -202,7 +202,7 @@ async def case_cube(
 
 
 def service_facts(
-    scope: ScopeRule, keys: Sequence[str], filters: ServiceFilters, *, is_postgres: bool
+    scope: ScopeRule, keys: Sequence[str], filters: ServiceStatsFilters, *, is_postgres: bool
 ) -> Any:
     delivered = col(ServiceDelivery.delivered_on)
     expressions: dict[str, Any] = {
@@ -227,7 +227,7 @@ async def service_cube(
     session: AsyncSession,
     scope: ScopeRule,
     keys: Sequence[str],
-    filters: ServiceFilters,
+    filters: ServiceStatsFilters,
     levels: Sequence[Level],
 ) -> Cube:
     facts = service_facts(scope, keys, filters, is_postgres=_is_postgres(session))

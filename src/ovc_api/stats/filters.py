@@ -88,7 +88,10 @@ def _values(values: list[Any] | None) -> list[str] | None:
 
 
 @dataclass(frozen=True)
-class CaseFilters:
+class CaseStatsFilters:
+    """What case statistics count: several values per filter and a period, unlike the case
+    list's `cases.filters.CaseFilters` (one value each), hence a name of its own."""
+
     dates: DateRange
     period_of: PeriodOf = PeriodOf.opened
     status: list[str] | None = None
@@ -145,8 +148,8 @@ def case_filters(
     age_band: Annotated[list[AgeBand] | None, Many] = None,
     care_arrangement: Annotated[list[CareArrangement] | None, Many] = None,
     referral_source: Annotated[list[ReferralSource] | None, Many] = None,
-) -> CaseFilters:
-    return CaseFilters(
+) -> CaseStatsFilters:
+    return CaseStatsFilters(
         dates=dates,
         period_of=period_of,
         status=_values(status),
@@ -162,20 +165,22 @@ def case_filters(
 
 
 def organisation_case_filters(
-    filters: Annotated[CaseFilters, Depends(case_filters)],
+    filters: Annotated[CaseStatsFilters, Depends(case_filters)],
     assigned_to: Annotated[
         list[uuid.UUID] | None, Query(description="User id of the assignee; repeat for several")
     ] = None,
-) -> CaseFilters:
+) -> CaseStatsFilters:
     return replace(filters, assigned_to=sorted(set(assigned_to)) if assigned_to else None)
 
 
-NetworkCaseFilters = Annotated[CaseFilters, Depends(case_filters)]
-OrganisationCaseFilters = Annotated[CaseFilters, Depends(organisation_case_filters)]
+NetworkCaseStatsFilters = Annotated[CaseStatsFilters, Depends(case_filters)]
+OrganisationCaseStatsFilters = Annotated[CaseStatsFilters, Depends(organisation_case_filters)]
 
 
 @dataclass(frozen=True)
-class ServiceFilters:
+class ServiceStatsFilters:
+    """What service statistics count (not the list's `services.filters.ServiceFilters`)."""
+
     dates: DateRange
     service_type: list[str] | None = None
     province: list[str] | None = None
@@ -195,8 +200,8 @@ def service_filters(
     service_type: Annotated[list[ServiceType] | None, Many] = None,
     province: Annotated[list[Province] | None, Many] = None,
     district: Districts = None,
-) -> ServiceFilters:
-    return ServiceFilters(
+) -> ServiceStatsFilters:
+    return ServiceStatsFilters(
         dates=dates,
         service_type=_values(service_type),
         province=_values(province),
@@ -204,4 +209,4 @@ def service_filters(
     )
 
 
-ServiceFiltersDep = Annotated[ServiceFilters, Depends(service_filters)]
+ServiceStatsFiltersDep = Annotated[ServiceStatsFilters, Depends(service_filters)]

@@ -27,9 +27,9 @@ from ovc_api.stats.engine import (
 )
 from ovc_api.stats.filters import (
     Dates,
-    NetworkCaseFilters,
-    OrganisationCaseFilters,
-    ServiceFiltersDep,
+    NetworkCaseStatsFilters,
+    OrganisationCaseStatsFilters,
+    ServiceStatsFiltersDep,
 )
 from ovc_api.stats.render import CSV_RESPONSE, chosen_format, table_response
 from ovc_api.stats.schemas import (
@@ -137,7 +137,7 @@ async def get_case_statistics(
     request: Request,
     session: Session,
     principal: StatsReader,
-    filters: OrganisationCaseFilters,
+    filters: OrganisationCaseStatsFilters,
     group_by: GroupBy = None,
     requested_format: FormatParam = None,
 ) -> Response:
@@ -160,7 +160,7 @@ async def get_service_statistics(
     request: Request,
     session: Session,
     principal: StatsReader,
-    filters: ServiceFiltersDep,
+    filters: ServiceStatsFiltersDep,
     group_by: GroupBy = None,
     requested_format: FormatParam = None,
 ) -> Response:
@@ -204,7 +204,7 @@ async def get_network_case_statistics(
     request: Request,
     session: Session,
     principal: NetworkStatsReader,
-    filters: NetworkCaseFilters,
+    filters: NetworkCaseStatsFilters,
     group_by: GroupBy = None,
     requested_format: FormatParam = None,
 ) -> Response:
@@ -230,7 +230,7 @@ async def get_network_service_statistics(
     request: Request,
     session: Session,
     principal: NetworkStatsReader,
-    filters: ServiceFiltersDep,
+    filters: ServiceStatsFiltersDep,
     group_by: GroupBy = None,
     requested_format: FormatParam = None,
 ) -> Response:
