@@ -20,6 +20,8 @@ from ovc_api.health import router as health_router
 from ovc_api.observability import RequestContextMiddleware, configure_logging, metrics_response
 from ovc_api.routes import API_ROUTERS
 from ovc_api.settings import Settings, get_settings
+from ovc_api.tenancy import VisibilityRules, install
+from ovc_api.visibility import install_rules
 
 logger = logging.getLogger("ovc_api")
 
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _require_visibility_rules(_app)
         if check_schema:
             await require_schema_at_head(database.engine)
         logger.info("ovc-api started", extra={"environment": settings.environment.value})
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.state.settings = settings
     app.state.database = database
     app.state.password_hasher = PasswordHasher(settings)
+    app.state.visibility_rules = install_rules()
     install_error_handlers(app)
     app.include_router(health_router)
     for router in API_ROUTERS:
@@ -86,6 +90,19 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class VisibilityRulesNotInstalled(RuntimeError):
+    """The app would serve tenant data without its visibility rules: it refuses to start."""
+
+
+def _require_visibility_rules(app: FastAPI) -> None:
+    """Start only with the app's visibility rules in force (never the bare organisation rule,
+    which would show a caseworker every case)."""
+    rules: VisibilityRules | None = getattr(app.state, "visibility_rules", None)
+    if rules is None or rules.count() == 0:
+        raise VisibilityRulesNotInstalled("the app was built without its visibility rules")
+    install(rules)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -140,6 +140,7 @@ def write_openapi(path: Path) -> None:
 
 def _create_admin(settings: Settings, email: str, name: str, password: str | None) -> None:
     from ovc_api.users.bootstrap import create_network_admin
+    from ovc_api.visibility import install_rules
 
     if password is None:
         password = os.environ.get("OVC_ADMIN_PASSWORD")
@@ -153,6 +154,7 @@ def _create_admin(settings: Settings, email: str, name: str, password: str | Non
             raise CommandError("the two passwords differ")
     try:
         asyncio.run(_check_ready(settings))
+        install_rules()
         asyncio.run(create_network_admin(settings, email=email, full_name=name, password=password))
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
@@ -160,6 +162,7 @@ def _create_admin(settings: Settings, email: str, name: str, password: str | Non
 
 def demo(settings: Settings, host: str, port: int, serve_after: bool) -> None:
     from ovc_api.demo import load_demo_data
+    from ovc_api.visibility import install_rules
 
     if settings.environment is Environment.production:
         raise CommandError("refusing to load demo data with OVC_ENVIRONMENT=production")
@@ -173,6 +176,7 @@ def demo(settings: Settings, host: str, port: int, serve_after: bool) -> None:
         database_url=url, migration_database_url=url, data_dir=settings.data_dir
     )
     migrate(demo_settings)
+    install_rules()
     logins = asyncio.run(load_demo_data(demo_settings))
     print(f"Demo database: {demo_path} (recreated on every `ovc-api demo`)")
     print(logins)

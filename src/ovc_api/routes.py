@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-import ovc_api.cases.visibility
-import ovc_api.conferences.visibility
-import ovc_api.referrals.visibility
-import ovc_api.services.visibility  # noqa: F401
 from ovc_api.apikeys.routes import router as api_keys_router
 from ovc_api.audit.routes import router as audit_router
 from ovc_api.auth.routes import router as auth_router

@@ -1,23 +1,27 @@
 """What the caller may see: the one place tenant-owned queries are scoped.
 
 Every query of tenant-owned data goes through :func:`visible` (or the helpers built on it).
-The base rule is "rows of the caller's organisation". A domain may narrow it within the
-organisation (:func:`narrow_visibility`: caseworkers see their own cases) or widen it beyond
-(:func:`widen_visibility`): the network administrator sees organisations' administrators,
-the receiver of a referral sees the referral and, while it is accepted, reads the referred
-child, family and case. Widenings that only share records for reading apply to single-record
-reads (GET of one record) and never to writes or lists. PostgreSQL row-level security
-repeats the same rules as a second wall.
+The base rule is "rows of the caller's organisation". Domains add rules to a
+:class:`VisibilityRules`: narrowings within the organisation (caseworkers see their own
+cases), widenings beyond it (the network administrator sees organisations' administrators,
+the receiver of a referral sees the referral), and read shares (while a referral is accepted,
+its receiver reads the referred child, family and case), which apply to single-record reads
+(GET of one record) only, never to writes or lists, and say which grant allowed the read.
+The rules are installed explicitly (`ovc_api.visibility.install_rules()`, called by
+`create_app` and by every other entry point); until then every scoped query raises
+:class:`VisibilityRulesMissing` rather than answer with looser rules. PostgreSQL row-level
+security repeats the same rules as a second wall.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.sql import Select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
@@ -26,38 +30,105 @@ from ovc_api.errors import NotFound, Unprocessable
 M = TypeVar("M")
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 Rule = Callable[[Principal], ColumnElement[bool] | None]
-_widenings: dict[type, list[Rule]] = {}
-_read_widenings: dict[type, list[Rule]] = {}
-_narrowings: dict[type, list[Rule]] = {}
+# Who shared a record read by another organisation: (grant id, e.g. a referral's; owner).
+ReadSource = tuple[uuid.UUID, uuid.UUID]
 
 
-def widen_visibility(model: type, rule: Rule, *, single_reads_only: bool = False) -> None:
-    """Let a domain add rows a caller may see beyond its own organisation's.
+class ReadShare(Protocol):
+    """Records of another organisation shared with the caller for reading, one at a time."""
 
-    `single_reads_only` rules share records for reading one at a time (GET of one record);
-    lists and every write keep to the caller's own organisation.
-    """
-    (_read_widenings if single_reads_only else _widenings).setdefault(model, []).append(rule)
+    def clause(self, principal: Principal) -> ColumnElement[bool] | None:
+        """The rows shared with the caller (None: none)."""
 
-
-def narrow_visibility(model: type, rule: Rule) -> None:
-    """Restrict what some callers see within their organisation (caseworkers: their cases)."""
-    _narrowings.setdefault(model, []).append(rule)
+    async def source(
+        self, session: AsyncSession, principal: Principal, record: Any
+    ) -> ReadSource | None:
+        """The grant through which the caller reads `record` (None: not through this one)."""
 
 
-def _clauses(rules: dict[type, list[Rule]], model: type, principal: Principal) -> list[Any]:
-    return [clause for rule in rules.get(model, []) if (clause := rule(principal)) is not None]
+class VisibilityRulesMissing(RuntimeError):
+    """Tenant data was queried before the visibility rules were installed."""
+
+
+class VisibilityRules:
+    """Every domain's narrowings, widenings and read shares, by model."""
+
+    def __init__(self) -> None:
+        self._narrowings: dict[type, list[Rule]] = {}
+        self._widenings: dict[type, list[Rule]] = {}
+        self._read_shares: dict[type, list[ReadShare]] = {}
+
+    def narrow(self, model: type, rule: Rule) -> None:
+        """Restrict what some callers see within their organisation."""
+        self._narrowings.setdefault(model, []).append(rule)
+
+    def widen(self, model: type, rule: Rule) -> None:
+        """Add rows a caller may see (and write) beyond its own organisation's."""
+        self._widenings.setdefault(model, []).append(rule)
+
+    def share_for_reading(self, model: type, share: ReadShare) -> None:
+        """Add rows of other organisations the caller may read one at a time."""
+        self._read_shares.setdefault(model, []).append(share)
+
+    def count(self) -> int:
+        rules = (self._narrowings, self._widenings, self._read_shares)
+        return sum(len(found) for table in rules for found in table.values())
+
+    def visible(self, principal: Principal, model: type[Any], single_read: bool) -> Any:
+        own: ColumnElement[bool] = model.organisation_id == principal.organisation_id
+        narrowed = and_(own, *_clauses(self._narrowings.get(model, []), principal))
+        extra = _clauses(self._widenings.get(model, []), principal)
+        if single_read:
+            shares = self._read_shares.get(model, [])
+            extra += [clause for share in shares if (clause := share.clause(principal)) is not None]
+        return or_(narrowed, *extra) if extra else narrowed
+
+    def read_shares(self, model: type) -> list[ReadShare]:
+        return list(self._read_shares.get(model, []))
+
+
+def _clauses(rules: list[Rule], principal: Principal) -> list[Any]:
+    return [clause for rule in rules if (clause := rule(principal)) is not None]
+
+
+_installed: VisibilityRules | None = None
+
+
+def install(rules: VisibilityRules) -> None:
+    """Put `rules` in force for every scoped query of this process."""
+    global _installed
+    _installed = rules
+
+
+def installed_rules() -> VisibilityRules:
+    """The rules in force; refusing, never defaulting to the organisation-only base rule."""
+    if _installed is None:
+        raise VisibilityRulesMissing(
+            "the visibility rules are not installed: call ovc_api.visibility.install_rules() "
+            "at start-up"
+        )
+    return _installed
 
 
 def visible(
     principal: Principal, model: type[Any], *, single_read: bool = False
 ) -> ColumnElement[bool]:
-    own: ColumnElement[bool] = model.organisation_id == principal.organisation_id
-    narrowed = and_(own, *_clauses(_narrowings, model, principal))
-    extra = _clauses(_widenings, model, principal)
-    if single_read:
-        extra += _clauses(_read_widenings, model, principal)
-    return or_(narrowed, *extra) if extra else narrowed
+    clause: ColumnElement[bool] = installed_rules().visible(principal, model, single_read)
+    return clause
+
+
+async def shared_read_source(
+    session: AsyncSession, principal: Principal, record: Any
+) -> ReadSource | None:
+    """For a record of another organisation read through a share (an accepted referral): the
+    grant and the owner, so the read is audited as such (None for the caller's own records)."""
+    owner = getattr(record, "organisation_id", None)
+    if owner is None or owner == principal.organisation_id:
+        return None
+    for share in installed_rules().read_shares(type(record)):
+        if (found := await share.source(session, principal, record)) is not None:
+            return found
+    return None
 
 
 def organisation_wide(principal: Principal, model: type[Any]) -> ColumnElement[bool]:
@@ -81,8 +152,6 @@ async def get_visible(
 ) -> M | None:
     """One record in scope. `shared` also admits a record shared with the caller for reading
     (through an accepted referral): only a GET of that one record asks for it."""
-    from sqlmodel import select
-
     statement = select(model).where(model.id == record_id)  # type: ignore[attr-defined]
     return (await session.exec(scoped(statement, principal, model, single_read=shared))).first()
 

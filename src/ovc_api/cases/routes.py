@@ -65,10 +65,8 @@ from ovc_api.pagination import (
     parse_datetime,
     sort_options,
 )
-from ovc_api.referrals.models import Referral
-from ovc_api.referrals.service import referral_behind
 from ovc_api.revisions import RevisionRead, revisions_of
-from ovc_api.tenancy import resolve_reference, scoped
+from ovc_api.tenancy import resolve_reference, scoped, shared_read_source
 
 router = APIRouter(prefix=f"{API_V1}/cases", tags=["cases"])
 RESOURCE = "case"
@@ -206,7 +204,7 @@ async def list_cases(
 async def get_case(
     case: SharedCaseForRead, response: Response, session: Session, principal: CasesReader
 ) -> CaseRead:
-    via = await referral_behind(session, principal, case, col(Referral.case_id))
+    via = await shared_read_source(session, principal, case)
     record_read(session, principal, RESOURCE, [case.id], case_id=case.id, via_referral=via)
     return await _read(session, principal, case, response)
 

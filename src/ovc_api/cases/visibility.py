@@ -17,7 +17,7 @@ from ovc_api.auth.scopes import Scope
 from ovc_api.cases.models import Case
 from ovc_api.children.models import Child
 from ovc_api.families.models import Family
-from ovc_api.tenancy import narrow_visibility
+from ovc_api.tenancy import VisibilityRules
 
 
 def sees_all_cases(principal: Principal) -> bool:
@@ -73,6 +73,7 @@ def _families(principal: Principal) -> ColumnElement[bool] | None:
     )
 
 
-narrow_visibility(Case, _cases)
-narrow_visibility(Child, _children)
-narrow_visibility(Family, _families)
+def add_rules(rules: VisibilityRules) -> None:
+    rules.narrow(Case, _cases)
+    rules.narrow(Child, _children)
+    rules.narrow(Family, _families)

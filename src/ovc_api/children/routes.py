@@ -30,10 +30,8 @@ from ovc_api.pagination import (
     parse_datetime,
     sort_options,
 )
-from ovc_api.referrals.models import Referral
-from ovc_api.referrals.service import referral_behind
 from ovc_api.revisions import RevisionRead, revisions_of
-from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
+from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped, shared_read_source
 from ovc_api.text import search_key
 
 router = APIRouter(prefix=f"{API_V1}/children", tags=["children"])
@@ -154,7 +152,7 @@ async def list_children(
 async def get_child(
     child: SharedChildForRead, response: Response, session: Session, principal: CasesReader
 ) -> ChildRead:
-    via = await referral_behind(session, principal, child, col(Referral.child_id))
+    via = await shared_read_source(session, principal, child)
     record_read(session, principal, RESOURCE, [child.id], via_referral=via)
     return _read(child, response)
 

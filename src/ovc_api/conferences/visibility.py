@@ -8,7 +8,7 @@ from sqlmodel import col
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.visibility import my_case_ids, sees_all_cases
 from ovc_api.conferences.models import CaseConference, ConferenceAction, ConferenceParticipant
-from ovc_api.tenancy import narrow_visibility, widen_visibility
+from ovc_api.tenancy import VisibilityRules
 
 
 def _participating(principal: Principal) -> ColumnElement[bool]:
@@ -33,7 +33,8 @@ def _my_cases_conferences(principal: Principal) -> ColumnElement[bool] | None:
     return col(CaseConference.case_id).in_(my_case_ids(principal))
 
 
-narrow_visibility(CaseConference, _my_cases_conferences)
-widen_visibility(CaseConference, _participating)
-widen_visibility(ConferenceParticipant, _organised_participants)
-widen_visibility(ConferenceAction, _organised_actions)
+def add_rules(rules: VisibilityRules) -> None:
+    rules.narrow(CaseConference, _my_cases_conferences)
+    rules.widen(CaseConference, _participating)
+    rules.widen(ConferenceParticipant, _organised_participants)
+    rules.widen(ConferenceAction, _organised_actions)

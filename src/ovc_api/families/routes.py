@@ -29,10 +29,8 @@ from ovc_api.families.schemas import (
 )
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
-from ovc_api.referrals.models import Referral
-from ovc_api.referrals.service import referral_behind
 from ovc_api.revisions import RevisionRead, revisions_of
-from ovc_api.tenancy import get_visible_or_404, scoped
+from ovc_api.tenancy import get_visible_or_404, scoped, shared_read_source
 
 router = APIRouter(prefix=f"{API_V1}/families", tags=["families"])
 RESOURCE = "family"
@@ -157,7 +155,7 @@ async def get_family(
     session: Session,
     principal: CasesReader,
 ) -> FamilyDetail:
-    via = await referral_behind(session, principal, family, col(Referral.family_id))
+    via = await shared_read_source(session, principal, family)
     record_read(session, principal, RESOURCE, [family.id], via_referral=via)
     set_etag(response, family)
     return await family_detail(session, principal, family)

@@ -1,19 +1,24 @@
-"""Consent-scoped sharing through referrals, registered with the one tenancy mechanism.
+"""Consent-scoped sharing through referrals, as visibility rules.
 
 The receiver's case managers see the referral itself (to accept, decline or complete it);
-a caseworker sees the referrals of the cases assigned to them. While the
-referral is accepted, the receiver may read, one record at a time, the referred child, their
-family (and its members) and the case: never list, change or go beyond them. The sender sees
-the services the receiver records under its referrals. Row-level security repeats these
-rules (migration 0004).
+a caseworker sees the referrals of the cases assigned to them. While the referral is
+accepted, the receiver may read, one record at a time, the referred child, their family (and
+its members) and the case: never list, change or go beyond them. The sender sees the
+services the receiver records under its referrals. Row-level security repeats these rules
+(migration 0004).
+
+"Accepted by the caller's organisation" is written once (:func:`accepted_by`): the same
+condition admits a shared read and names the referral behind it for the audit log.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
-from sqlmodel import col
+from sqlalchemy import ColumnElement, and_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseConcern
@@ -22,15 +27,38 @@ from ovc_api.children.models import Child
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.referrals.models import Referral, ReferralStatus
 from ovc_api.services.models import ServiceDelivery
-from ovc_api.tenancy import narrow_visibility, widen_visibility
+from ovc_api.tenancy import ReadSource, VisibilityRules
 
 
-def accepted_for(principal: Principal, column: Any) -> Any:
-    """Ids (of the given referral column) of referrals accepted by the caller's organisation."""
-    return select(column).where(
+def accepted_by(principal: Principal) -> ColumnElement[bool]:
+    """Referrals the caller's organisation received and accepted (and has not finished)."""
+    return and_(
         col(Referral.receiving_organisation_id) == principal.organisation_id,
         col(Referral.status) == ReferralStatus.accepted.value,
     )
+
+
+@dataclass(frozen=True)
+class ThroughAcceptedReferral:
+    """Records whose `key` is the referral's `referred` column, while it is accepted."""
+
+    key: Any
+    referred: Any
+
+    def clause(self, principal: Principal) -> ColumnElement[bool]:
+        return col(self.key).in_(select(col(self.referred)).where(accepted_by(principal)))
+
+    async def source(
+        self, session: AsyncSession, principal: Principal, record: Any
+    ) -> ReadSource | None:
+        referral_id = (
+            await session.exec(
+                select(col(Referral.id)).where(
+                    accepted_by(principal), col(self.referred) == record.id
+                )
+            )
+        ).first()
+        return (referral_id, record.organisation_id) if referral_id else None
 
 
 def _received(principal: Principal) -> ColumnElement[bool] | None:
@@ -46,26 +74,6 @@ def _sent_for_my_cases(principal: Principal) -> ColumnElement[bool] | None:
     return col(Referral.case_id).in_(my_case_ids(principal))
 
 
-def _referred_child(principal: Principal) -> ColumnElement[bool]:
-    return col(Child.id).in_(accepted_for(principal, Referral.child_id))
-
-
-def _referred_family(principal: Principal) -> ColumnElement[bool]:
-    return col(Family.id).in_(accepted_for(principal, Referral.family_id))
-
-
-def _referred_family_members(principal: Principal) -> ColumnElement[bool]:
-    return col(FamilyMember.family_id).in_(accepted_for(principal, Referral.family_id))
-
-
-def _referred_case(principal: Principal) -> ColumnElement[bool]:
-    return col(Case.id).in_(accepted_for(principal, Referral.case_id))
-
-
-def _referred_case_concerns(principal: Principal) -> ColumnElement[bool]:
-    return col(CaseConcern.case_id).in_(accepted_for(principal, Referral.case_id))
-
-
 def _services_under_my_referrals(principal: Principal) -> ColumnElement[bool]:
     sent = select(col(Referral.id)).where(
         col(Referral.organisation_id) == principal.organisation_id
@@ -73,12 +81,18 @@ def _services_under_my_referrals(principal: Principal) -> ColumnElement[bool]:
     return col(ServiceDelivery.referral_id).in_(sent)
 
 
-narrow_visibility(Referral, _sent_for_my_cases)
-widen_visibility(Referral, _received)
-widen_visibility(ServiceDelivery, _services_under_my_referrals)
-widen_visibility(Child, _referred_child, single_reads_only=True)
-widen_visibility(Family, _referred_family, single_reads_only=True)
-# Members are only ever listed under a family already loaded in scope.
-widen_visibility(FamilyMember, _referred_family_members)
-widen_visibility(Case, _referred_case, single_reads_only=True)
-widen_visibility(CaseConcern, _referred_case_concerns, single_reads_only=True)
+REFERRED_FAMILY_MEMBERS = ThroughAcceptedReferral(FamilyMember.family_id, Referral.family_id)
+
+
+def add_rules(rules: VisibilityRules) -> None:
+    rules.narrow(Referral, _sent_for_my_cases)
+    rules.widen(Referral, _received)
+    rules.widen(ServiceDelivery, _services_under_my_referrals)
+    rules.share_for_reading(Child, ThroughAcceptedReferral(Child.id, Referral.child_id))
+    rules.share_for_reading(Family, ThroughAcceptedReferral(Family.id, Referral.family_id))
+    rules.share_for_reading(Case, ThroughAcceptedReferral(Case.id, Referral.case_id))
+    rules.share_for_reading(
+        CaseConcern, ThroughAcceptedReferral(CaseConcern.case_id, Referral.case_id)
+    )
+    # Members are only ever listed under a family already loaded in scope.
+    rules.widen(FamilyMember, REFERRED_FAMILY_MEMBERS.clause)

@@ -8,7 +8,7 @@ from sqlmodel import col
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.visibility import is_me, my_case_ids, sees_all_cases
 from ovc_api.services.models import ServiceDelivery
-from ovc_api.tenancy import narrow_visibility
+from ovc_api.tenancy import VisibilityRules
 
 
 def _own_services(principal: Principal) -> ColumnElement[bool] | None:
@@ -20,4 +20,5 @@ def _own_services(principal: Principal) -> ColumnElement[bool] | None:
     )
 
 
-narrow_visibility(ServiceDelivery, _own_services)
+def add_rules(rules: VisibilityRules) -> None:
+    rules.narrow(ServiceDelivery, _own_services)

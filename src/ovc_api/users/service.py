@@ -11,7 +11,7 @@ from ovc_api.auth.passwords import PasswordHasher, password_problem
 from ovc_api.auth.principal import Principal
 from ovc_api.auth.scopes import ASSIGNABLE_ROLES, Role
 from ovc_api.errors import Forbidden, Unprocessable
-from ovc_api.tenancy import widen_visibility
+from ovc_api.tenancy import VisibilityRules
 from ovc_api.users.models import User
 
 
@@ -19,7 +19,8 @@ def _network_admin_sees_org_admins(principal: Principal) -> ColumnElement[bool] 
     return col(User.role) == Role.org_admin.value if principal.is_network_admin else None
 
 
-widen_visibility(User, _network_admin_sees_org_admins)
+def add_rules(rules: VisibilityRules) -> None:
+    rules.widen(User, _network_admin_sees_org_admins)
 
 
 def check_may_assign(principal: Principal, role: Role) -> None:
