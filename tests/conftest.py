@@ -417,8 +417,8 @@ class Factory:
             ConferenceAction,
             ConferenceParticipant,
         )
-        from ovc_api.referrals.models import Referral
         from ovc_api.services.models import ServiceDelivery
+        from ovc_api.sharing.models import Referral
 
         referral_id = await self._insert(
             Referral(

@@ -266,8 +266,8 @@ async def test_referrals_in_every_state_and_conferences(
 ) -> None:
     from ovc_api.conferences.models import CaseConference, ConferenceAction
     from ovc_api.demo_sharing import REFERRALS
-    from ovc_api.referrals.models import Referral, ReferralStatus
     from ovc_api.services.models import ServiceDelivery
+    from ovc_api.sharing.models import Referral, ReferralStatus
 
     referrals = await _all(demo, select(Referral))
     expected: dict[str, int] = {}

@@ -234,7 +234,7 @@ class Builder:
         self, org: uuid.UUID, receiver: uuid.UUID, case_id: uuid.UUID, n: int, created: date
     ) -> None:
         from ovc_api.cases.models import Case
-        from ovc_api.referrals.models import Referral
+        from ovc_api.sharing.models import Referral
 
         case = next(r for r in self.records if isinstance(r, Case) and r.id == case_id)
         for _ in range(n):

@@ -60,8 +60,8 @@ async def build(app: FastAPI, factory: Factory) -> Dataset:
     k7   c6    M   pursat/-             foster   2026-04-01 -                    intake [4]
     k8   c7    F   battambang/Bavel     parents  2026-02-28 -                    intake [9]
     """
-    from ovc_api.referrals.models import Referral
     from ovc_api.services.models import ServiceDelivery
+    from ovc_api.sharing.models import Referral
 
     tenant = await factory.tenant()
     org = tenant.organisation_id

@@ -10,9 +10,9 @@ from ovc_api.conferences.models import CaseConference, ConferenceAction, Confere
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.idempotency import IdempotencyRecord
 from ovc_api.organisations.models import Organisation
-from ovc_api.referrals.models import Referral
 from ovc_api.revisions import Revision
 from ovc_api.services.models import OrganisationService, ServiceDelivery
+from ovc_api.sharing.models import Referral
 from ovc_api.users.models import User
 
 __all__ = [

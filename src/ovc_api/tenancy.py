@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.sql import Select
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
@@ -183,3 +183,22 @@ async def resolve_reference(
     if record is None:
         raise Unprocessable.field(["body", field], f"no such {field.removesuffix('_id')}")
     return record
+
+
+def referenced_model(column: Any) -> type[Any]:
+    """The table model a foreign-key column points at (`Child.family_id` -> `Family`), so a
+    domain can check a reference without importing the referenced domain."""
+    (foreign_key,) = column.property.columns[0].foreign_keys
+    table = foreign_key.column.table
+    for mapper in SQLModel._sa_registry.mappers:
+        if mapper.local_table is table:
+            found: type[Any] = mapper.class_
+            return found
+    raise LookupError(f"no model for the table {table.name}")  # pragma: no cover
+
+
+async def resolve_foreign_key(
+    session: AsyncSession, principal: Principal, column: Any, record_id: uuid.UUID, field: str
+) -> Any:
+    """:func:`resolve_reference` for the model that `column` references."""
+    return await resolve_reference(session, principal, referenced_model(column), record_id, field)

@@ -20,7 +20,6 @@ from ovc_api.children.schemas import ChildCreate, ChildRead, ChildUpdate, Duplic
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Conflict, Unprocessable, error_responses
-from ovc_api.families.models import Family
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import (
     Page,
@@ -31,7 +30,12 @@ from ovc_api.pagination import (
     sort_options,
 )
 from ovc_api.revisions import RevisionRead, revisions_of
-from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped, shared_read_source
+from ovc_api.tenancy import (
+    get_visible_or_404,
+    resolve_foreign_key,
+    scoped,
+    shared_read_source,
+)
 from ovc_api.text import search_key
 
 router = APIRouter(prefix=f"{API_V1}/children", tags=["children"])
@@ -90,7 +94,7 @@ async def create_child(
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
     if body.family_id is not None:
-        await resolve_reference(session, principal, Family, body.family_id, "family_id")
+        await resolve_foreign_key(session, principal, Child.family_id, body.family_id, "family_id")
     if not body.confirm_not_duplicate:
         duplicates = await likely_duplicates(session, principal, body)
         if duplicates:
@@ -177,7 +181,9 @@ async def update_child(
             changes.pop(required)
     changes = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
     if changes.get("family_id") is not None:
-        await resolve_reference(session, principal, Family, changes["family_id"], "family_id")
+        await resolve_foreign_key(
+            session, principal, Child.family_id, changes["family_id"], "family_id"
+        )
     if body.archived is not None and body.archived != (child.archived_at is not None):
         changes["archived_at"] = utcnow() if body.archived else None
     if any(name in changes for name in NAME_FIELDS):

@@ -21,7 +21,6 @@ from ovc_api.errors import Conflict, Unprocessable, error_responses
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.organisations.models import Organisation
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
-from ovc_api.referrals.models import Referral, ReferralStatus, Urgency
 from ovc_api.referrals.schemas import (
     DecisionBody,
     DeclineBody,
@@ -34,6 +33,7 @@ from ovc_api.referrals.service import consent_summary
 from ovc_api.referrals.workflow import Side, next_status
 from ovc_api.services.models import ServiceDelivery
 from ovc_api.services.schemas import ServiceRead
+from ovc_api.sharing.models import Referral, ReferralStatus, Urgency
 from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
 from ovc_api.text import search_key
 from ovc_api.users.models import User

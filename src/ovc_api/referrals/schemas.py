@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ovc_api.cases.models import RiskLevel
 from ovc_api.clock import local_today
 from ovc_api.families.models import Relation
-from ovc_api.referrals.models import ConsentMethod, ReferralStatus, Urgency
 from ovc_api.schemas_common import StrictBody
 from ovc_api.services.models import ServiceType
+from ovc_api.sharing.models import ConsentMethod, ReferralStatus, Urgency
 
 
 class Consent(StrictBody):

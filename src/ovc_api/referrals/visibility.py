@@ -7,58 +7,24 @@ its members) and the case: never list, change or go beyond them. The sender sees
 services the receiver records under its referrals. Row-level security repeats these rules
 (migration 0004).
 
-"Accepted by the caller's organisation" is written once (:func:`accepted_by`): the same
+"Accepted by the caller's organisation" is written once, in `sharing.access`: the same
 condition admits a shared read and names the referral behind it for the audit log.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseConcern
 from ovc_api.cases.visibility import my_case_ids, sees_all_cases
 from ovc_api.children.models import Child
 from ovc_api.families.models import Family, FamilyMember
-from ovc_api.referrals.models import Referral, ReferralStatus
 from ovc_api.services.models import ServiceDelivery
-from ovc_api.tenancy import ReadSource, VisibilityRules
-
-
-def accepted_by(principal: Principal) -> ColumnElement[bool]:
-    """Referrals the caller's organisation received and accepted (and has not finished)."""
-    return and_(
-        col(Referral.receiving_organisation_id) == principal.organisation_id,
-        col(Referral.status) == ReferralStatus.accepted.value,
-    )
-
-
-@dataclass(frozen=True)
-class ThroughAcceptedReferral:
-    """Records whose `key` is the referral's `referred` column, while it is accepted."""
-
-    key: Any
-    referred: Any
-
-    def clause(self, principal: Principal) -> ColumnElement[bool]:
-        return col(self.key).in_(select(col(self.referred)).where(accepted_by(principal)))
-
-    async def source(
-        self, session: AsyncSession, principal: Principal, record: Any
-    ) -> ReadSource | None:
-        referral_id = (
-            await session.exec(
-                select(col(Referral.id)).where(
-                    accepted_by(principal), col(self.referred) == record.id
-                )
-            )
-        ).first()
-        return (referral_id, record.organisation_id) if referral_id else None
+from ovc_api.sharing.access import ThroughAcceptedReferral
+from ovc_api.sharing.models import Referral
+from ovc_api.tenancy import VisibilityRules
 
 
 def _received(principal: Principal) -> ColumnElement[bool] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from ovc_api.errors import Conflict, Forbidden
-from ovc_api.referrals.models import ReferralStatus as S
+from ovc_api.sharing.models import ReferralStatus as S
 
 
 class Side(StrEnum):

@@ -31,7 +31,6 @@ from ovc_api.pagination import (
     parse_str,
     sort_options,
 )
-from ovc_api.referrals.models import Referral, ReferralStatus
 from ovc_api.services.filters import ServiceFilters
 from ovc_api.services.models import OrganisationService, ServiceDelivery, ServiceType
 from ovc_api.services.schemas import (
@@ -42,6 +41,7 @@ from ovc_api.services.schemas import (
     ServiceRead,
     ServiceUpdate,
 )
+from ovc_api.sharing.models import Referral, ReferralStatus
 from ovc_api.tenancy import get_visible, get_visible_or_404, resolve_reference, scoped
 
 router = APIRouter(prefix=API_V1, tags=["services"])

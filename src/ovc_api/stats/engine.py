@@ -32,8 +32,8 @@ from ovc_api.ages import age_band_sql
 from ovc_api.cases.models import Case, CaseConcern, ClosureReason
 from ovc_api.children.models import Child
 from ovc_api.errors import Unprocessable
-from ovc_api.referrals.models import Referral, ReferralStatus
 from ovc_api.services.models import ServiceDelivery, ServiceType
+from ovc_api.sharing.models import Referral, ReferralStatus
 from ovc_api.stats.dimensions import PERIODS, CaseKey, Period, PeriodOf, period_label
 from ovc_api.stats.filters import CaseStatsFilters, DateRange, ServiceStatsFilters
 from ovc_api.stats.suppression import Cube, Level

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
 from ovc_api.conferences.models import ConferenceAction
-from ovc_api.referrals.models import Referral, ReferralStatus, Urgency
+from ovc_api.sharing.models import Referral, ReferralStatus, Urgency
 from ovc_api.tasks.queries import SECTION_LIMIT
 from ovc_api.tasks.schemas import (
     ConferenceActionTask,
