@@ -184,7 +184,7 @@ class Factory:
         self.client = client
 
     async def organisation(self, *, active: bool = True, kind: str = "ngo") -> uuid.UUID:
-        from ovc_api.organisations.models import Organisation
+        from ovc_api.identity.models import Organisation
 
         tag = uuid.uuid4().hex[:8]
         async with system_session(self.app) as session:
@@ -201,7 +201,7 @@ class Factory:
     async def user(
         self, organisation_id: uuid.UUID, role: str, *, login: bool = True, active: bool = True
     ) -> Actor:
-        from ovc_api.users.models import User
+        from ovc_api.identity.models import User
 
         email = f"{role}.{uuid.uuid4().hex[:10]}@example.org"
         hasher = self.app.state.password_hasher

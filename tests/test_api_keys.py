@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from ovc_api.apikeys.models import ApiKey
+from ovc_api.identity.models import ApiKey
 
 from .conftest import Actor, Tenant, system_session
 from .helpers import assert_problem, error_locs

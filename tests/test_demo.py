@@ -28,10 +28,9 @@ from ovc_api.clock import local_today
 from ovc_api.db import Database, run_migrations, set_tenant_context
 from ovc_api.demo import DEMO_CASES, DEMO_PASSWORD, DEMO_SEED, PROFILES, _DemoBuilder, _Staff
 from ovc_api.families.models import Family, FamilyMember
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation, User
 from ovc_api.settings import Settings
 from ovc_api.text import search_key
-from ovc_api.users.models import User
 
 from .conftest import make_settings, make_test_database
 

@@ -17,7 +17,7 @@ from ovc_api.children.models import Child
 from ovc_api.clock import local_today
 from ovc_api.conferences.models import CaseConference, ConferenceAction, ConferenceParticipant
 from ovc_api.db import utcnow
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation
 from ovc_api.services.models import OrganisationService, ServiceDelivery, ServiceType
 from ovc_api.sharing.models import Referral, ReferralStatus
 

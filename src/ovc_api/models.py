@@ -1,6 +1,5 @@
 """Imports every domain's table models, so Alembic and tests see the whole schema."""
 
-from ovc_api.apikeys.models import ApiKey
 from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.models import AuthSession, LoginThrottle, RefreshToken
 from ovc_api.cases.models import Case, CaseConcern, CaseStatusChange, ClosureRequest
@@ -9,11 +8,10 @@ from ovc_api.children.models import Child
 from ovc_api.conferences.models import CaseConference, ConferenceAction, ConferenceParticipant
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.idempotency import IdempotencyRecord
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import ApiKey, Organisation, User
 from ovc_api.revisions import Revision
 from ovc_api.services.models import OrganisationService, ServiceDelivery
 from ovc_api.sharing.models import Referral
-from ovc_api.users.models import User
 
 __all__ = [
     "ApiKey",

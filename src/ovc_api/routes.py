@@ -7,13 +7,13 @@ from fastapi import APIRouter
 
 from ovc_api.apikeys.routes import router as api_keys_router
 from ovc_api.audit.routes import router as audit_router
-from ovc_api.auth.routes import router as auth_router
 from ovc_api.cases.routes import router as cases_router
 from ovc_api.casework.routes import router as casework_router
 from ovc_api.children.routes import router as children_router
 from ovc_api.conferences.routes import router as conferences_router
 from ovc_api.exports.routes import router as exports_router
 from ovc_api.families.routes import router as families_router
+from ovc_api.login.routes import router as auth_router
 from ovc_api.organisations.routes import router as organisations_router
 from ovc_api.referrals.routes import router as referrals_router
 from ovc_api.reports.routes import router as reports_router

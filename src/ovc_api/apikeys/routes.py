@@ -11,13 +11,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from ovc_api import API_V1
-from ovc_api.apikeys.models import ApiKey
 from ovc_api.audit.service import record
 from ovc_api.auth.principal import ApiKeysAdmin
 from ovc_api.auth.scopes import ADMIN_SCOPES, Scope
 from ovc_api.auth.tokens import digest, new_api_key
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Forbidden, Unprocessable, error_responses
+from ovc_api.identity.models import ApiKey
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
 from ovc_api.tenancy import get_visible_or_404, scoped
 

@@ -16,9 +16,8 @@ from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.apikeys.models import ApiKey
 from ovc_api.auth.models import RefreshToken
-from ovc_api.users.models import User
+from ovc_api.identity.models import ApiKey, User
 
 
 async def _ask(

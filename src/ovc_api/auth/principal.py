@@ -19,7 +19,6 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import API_V1
-from ovc_api.apikeys.models import ApiKey
 from ovc_api.auth import lookups
 from ovc_api.auth.models import AuthSession
 from ovc_api.auth.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, Role, Scope
@@ -32,9 +31,8 @@ from ovc_api.auth.tokens import (
 )
 from ovc_api.db import Session, set_tenant_context, utcnow
 from ovc_api.errors import Forbidden, Unauthorized
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import ApiKey, Organisation, User
 from ovc_api.settings import Settings
-from ovc_api.users.models import User
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl=f"{API_V1}/auth/token", scopes=SCOPE_DESCRIPTIONS, auto_error=False

@@ -20,8 +20,8 @@ from ovc_api.cases.schemas import CASE_COLUMNS, CaseRead, ChildSummary, ordered_
 from ovc_api.children.models import Child
 from ovc_api.concurrency import apply_changes
 from ovc_api.errors import NotFound, Unprocessable
+from ovc_api.identity.models import User
 from ovc_api.tenancy import get_visible, resolve_reference, scoped, visible
-from ovc_api.users.models import User
 
 CASE_ASSIGNEE_ROLES = frozenset({Role.caseworker.value, Role.case_manager.value})
 LIST_READ_ACTION = "case.list"

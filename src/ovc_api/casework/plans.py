@@ -37,7 +37,7 @@ from ovc_api.crud import Audited
 from ovc_api.db import Session
 from ovc_api.errors import NotFound, Unprocessable, error_responses
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation
 from ovc_api.pagination import (
     Page,
     Pagination,

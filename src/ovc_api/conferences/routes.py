@@ -28,7 +28,7 @@ from ovc_api.conferences.schemas import (
 from ovc_api.db import Session
 from ovc_api.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_date, sort_options
 from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
 

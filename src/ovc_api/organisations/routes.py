@@ -15,7 +15,7 @@ from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.db import Session, unique_or_conflict
 from ovc_api.errors import Conflict, NotFound, error_responses
 from ovc_api.geography import PROVINCE_CODES, PROVINCE_NAMES, Province
-from ovc_api.organisations.models import Organisation, OrganisationKind
+from ovc_api.identity.models import Organisation, OrganisationKind
 from ovc_api.organisations.schemas import (
     OrganisationCreate,
     OrganisationRead,

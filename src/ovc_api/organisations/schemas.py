@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ovc_api.geography import Province
-from ovc_api.organisations.models import OrganisationKind
+from ovc_api.identity.models import OrganisationKind
 
 
 class OrganisationCreate(BaseModel):

@@ -19,7 +19,7 @@ from ovc_api.concurrency import apply_changes, set_etag
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Conflict, Unprocessable, error_responses
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation, User
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
 from ovc_api.referrals.schemas import (
     DecisionBody,
@@ -36,7 +36,6 @@ from ovc_api.services.schemas import ServiceRead
 from ovc_api.sharing.models import Referral, ReferralStatus, Urgency
 from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
 from ovc_api.text import search_key
-from ovc_api.users.models import User
 
 router = APIRouter(prefix=f"{API_V1}/referrals", tags=["referrals"])
 RESOURCE = "referral"

@@ -14,7 +14,7 @@ from ovc_api.csv_writer import csv_text
 from ovc_api.db import Session
 from ovc_api.errors import NotFound, error_responses
 from ovc_api.formats import Format, FormatParam
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation
 from ovc_api.reports import quarterly
 from ovc_api.reports.schemas import QuarterlyReport, ReportOrganisation
 from ovc_api.stats.render import CSV_RESPONSE, chosen_format, csv_response

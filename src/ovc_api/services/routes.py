@@ -20,7 +20,7 @@ from ovc_api.errors import Forbidden, Unprocessable, error_responses
 from ovc_api.families.models import Family
 from ovc_api.geography import Province
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation
 from ovc_api.organisations.routes import get_organisation_or_404
 from ovc_api.pagination import (
     Page,

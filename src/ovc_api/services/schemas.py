@@ -15,7 +15,7 @@ from pydantic import (
 
 from ovc_api.clock import local_today
 from ovc_api.geography import Province
-from ovc_api.organisations.models import OrganisationKind
+from ovc_api.identity.models import OrganisationKind
 from ovc_api.schemas_common import StrictBody
 from ovc_api.services.models import Currency, ServiceType
 

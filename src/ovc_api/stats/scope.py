@@ -19,7 +19,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation
 from ovc_api.tenancy import organisation_wide
 
 

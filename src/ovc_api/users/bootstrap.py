@@ -8,9 +8,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ovc_api.auth.passwords import PasswordHasher, password_problem
 from ovc_api.auth.scopes import Role
 from ovc_api.db import Database, set_tenant_context
-from ovc_api.organisations.models import Organisation, OrganisationKind
+from ovc_api.identity.models import Organisation, OrganisationKind, User
 from ovc_api.settings import Settings
-from ovc_api.users.models import User
 
 NETWORK_ORGANISATION = {"name": "OVC Network Secretariat", "short_name": "NETWORK"}
 

@@ -13,16 +13,15 @@ from ovc_api.audit.service import record
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.auth.principal import AnyPrincipal, Principal, UsersAdmin
 from ovc_api.auth.scopes import Role
-from ovc_api.auth.service import revoke_user_sessions
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.db import Session, unique_or_conflict, utcnow
 from ovc_api.errors import Conflict, Forbidden, Unprocessable, error_responses
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation, User
+from ovc_api.login.service import revoke_user_sessions
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_str, sort_options
 from ovc_api.tenancy import get_visible_or_404, scoped
 from ovc_api.text import contains_pattern
 from ovc_api.users import service
-from ovc_api.users.models import User
 from ovc_api.users.schemas import (
     MeRead,
     MeUpdate,

@@ -11,8 +11,8 @@ from ovc_api.auth.passwords import PasswordHasher, password_problem
 from ovc_api.auth.principal import Principal
 from ovc_api.auth.scopes import ASSIGNABLE_ROLES, Role
 from ovc_api.errors import Forbidden, Unprocessable
+from ovc_api.identity.models import User
 from ovc_api.tenancy import VisibilityRules
-from ovc_api.users.models import User
 
 
 def _network_admin_sees_org_admins(principal: Principal) -> ColumnElement[bool] | None:

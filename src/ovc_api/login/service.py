@@ -18,9 +18,8 @@ from ovc_api.auth.scopes import ROLE_SCOPES, Role
 from ovc_api.auth.tokens import digest, issue_access_token, new_refresh_token
 from ovc_api.db import set_tenant_context, utcnow
 from ovc_api.errors import TooManyRequests, Unauthorized
-from ovc_api.organisations.models import Organisation
+from ovc_api.identity.models import Organisation, User
 from ovc_api.settings import Settings
-from ovc_api.users.models import User
 
 BAD_LOGIN = "Incorrect email or password"
 

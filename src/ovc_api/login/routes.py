@@ -7,11 +7,11 @@ from pydantic import BaseModel, Field
 
 from ovc_api import API_V1
 from ovc_api.audit.service import record
-from ovc_api.auth import service
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.auth.principal import AnyPrincipal
 from ovc_api.db import Session
 from ovc_api.errors import BadRequest, error_responses
+from ovc_api.login import service
 
 router = APIRouter(prefix=f"{API_V1}/auth", tags=["auth"])
 

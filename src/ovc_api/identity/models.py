@@ -1,0 +1,79 @@
+"""The records a credential resolves to: the organisation, the user, the API key."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, String
+from sqlmodel import Field, SQLModel
+
+from ovc_api.db import UTCDateTime
+from ovc_api.models_base import (
+    JSONType,
+    Versioned,
+    created_field,
+    enum_field,
+    id_field,
+    organisation_fk,
+)
+
+
+class OrganisationKind(StrEnum):
+    ngo = "ngo"
+    government = "government"
+    residential_care = "residential_care"
+    other = "other"
+
+
+class Organisation(Versioned, table=True):
+    """A member of the network. Not tenant-owned: every member may read active ones."""
+
+    __tablename__ = "organisations"
+
+    id: uuid.UUID = id_field()
+    name: str = Field(sa_type=String(200), unique=True)
+    short_name: str = Field(sa_type=String(40), unique=True)
+    kind: str = enum_field(24)
+    provinces: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    contact_email: str | None = Field(default=None, sa_type=String(254))
+    contact_phone: str | None = Field(default=None, sa_type=String(40))
+    address: str | None = Field(default=None, sa_type=String(500))
+    website: str | None = Field(default=None, sa_type=String(300))
+    active: bool = Field(default=True)
+
+
+class User(Versioned, table=True):
+    """A person who logs in. Tenant-owned: visible to their own organisation only."""
+
+    __tablename__ = "users"
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = organisation_fk(index=True)
+    email: str = Field(sa_type=String(254), unique=True)
+    full_name: str = Field(sa_type=String(200))
+    role: str = enum_field(24)
+    password_hash: str = Field(sa_type=String(300))
+    active: bool = Field(default=True)
+    must_change_password: bool = Field(default=False)
+    password_changed_at: datetime = created_field()
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """A credential for an integration or script; the secret itself is never stored."""
+
+    __tablename__ = "api_keys"
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = organisation_fk(index=True)
+    label: str = Field(sa_type=String(120))
+    prefix: str = Field(sa_type=String(12), unique=True)
+    secret_digest: str = Field(sa_type=String(64))
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    created_by: uuid.UUID = Field(foreign_key="users.id")
+    created_at: datetime = created_field()
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
