@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from fastapi import Query
 from pydantic import AwareDatetime
@@ -71,3 +71,16 @@ class CaseFilters(ListFilters):
         if self.q:
             clauses.append(col(Child.search_text).like(search_pattern(self.q), escape="\\"))
         return clauses
+
+
+CaseSort = Literal[
+    "opened_on", "-opened_on", "created_at", "-created_at", "updated_at", "-updated_at"
+]
+
+
+@dataclass(frozen=True)
+class CaseListQuery(CaseFilters):
+    """The list's query parameters: its filters, then its order (exports take the filters
+    only)."""
+
+    sort: CaseSort = "-opened_on"

@@ -7,7 +7,7 @@ looked at it or changed it.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlmodel import col, select
@@ -17,7 +17,7 @@ from ovc_api.audit.models import AuditEvent
 from ovc_api.audit.service import record, record_read
 from ovc_api.auth.principal import CaseApprover, CasesReader, CasesWriter, Principal
 from ovc_api.cases.deps import CaseForApproval, CaseForRead, CaseForWrite, SharedCaseForRead
-from ovc_api.cases.filters import CaseFilters
+from ovc_api.cases.filters import CaseListQuery
 from ovc_api.cases.models import (
     Case,
     CaseStatus,
@@ -78,9 +78,6 @@ SORTS = sort_options(
     created_at=(col(Case.created_at), parse_datetime),
     updated_at=(col(Case.updated_at), parse_datetime),
 )
-CaseSort = Literal[
-    "opened_on", "-opened_on", "created_at", "-created_at", "updated_at", "-updated_at"
-]
 OLDEST_FIRST = sort_options(
     col(CaseStatusChange.id), changed_at=(col(CaseStatusChange.changed_at), parse_datetime)
 )["changed_at"]
@@ -181,14 +178,13 @@ async def list_cases(
     response: Response,
     session: Session,
     principal: CasesReader,
+    query: Annotated[CaseListQuery, Depends()],
     pagination: Pagination,
-    filters: Annotated[CaseFilters, Depends()],
-    sort: CaseSort = "-opened_on",
 ) -> Page[CaseRead]:
     statement = cases_with_children(principal, is_postgres=bool(session.info.get("is_postgres")))
-    statement = filters.apply(statement, principal)
+    statement = query.apply(statement, principal)
     rows, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[sort], request, response
+        session, statement, pagination, SORTS[query.sort], request, response
     )
     items = case_reads_from_rows(rows)
     record_read(session, principal, RESOURCE, [c.id for c in items], single=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from fastapi import Query
 from pydantic import AwareDatetime
@@ -58,3 +58,16 @@ class ChildFilters(ListFilters):
         if self.updated_since is not None:
             clauses.append(col(Child.updated_at) >= self.updated_since)
         return clauses
+
+
+ChildSort = Literal[
+    "created_at", "-created_at", "updated_at", "-updated_at", "date_of_birth", "-date_of_birth"
+]
+
+
+@dataclass(frozen=True)
+class ChildListQuery(ChildFilters):
+    """The list's query parameters: its filters, then its order (exports take the filters
+    only)."""
+
+    sort: ChildSort = "-created_at"

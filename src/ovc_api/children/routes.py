@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import col, select
@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from ovc_api import API_V1
 from ovc_api.audit.service import record, record_read
 from ovc_api.auth.principal import CasesReader, CasesWriter
-from ovc_api.children.filters import ChildFilters
+from ovc_api.children.filters import ChildListQuery
 from ovc_api.children.models import (
     Child,
 )
@@ -46,9 +46,6 @@ SORTS = sort_options(
     updated_at=(col(Child.updated_at), parse_datetime),
     date_of_birth=(col(Child.date_of_birth), parse_date),
 )
-ChildSort = Literal[
-    "created_at", "-created_at", "updated_at", "-updated_at", "date_of_birth", "-date_of_birth"
-]
 NAME_FIELDS = ("given_name_latin", "family_name_latin", "given_name_khmer", "family_name_khmer")
 
 
@@ -135,13 +132,12 @@ async def list_children(
     response: Response,
     session: Session,
     principal: CasesReader,
+    query: Annotated[ChildListQuery, Depends()],
     pagination: Pagination,
-    filters: Annotated[ChildFilters, Depends()],
-    sort: ChildSort = "-created_at",
 ) -> Page[ChildRead]:
-    statement = filters.apply(scoped(select(Child), principal, Child), principal)
+    statement = query.apply(scoped(select(Child), principal, Child), principal)
     items, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[sort], request, response
+        session, statement, pagination, SORTS[query.sort], request, response
     )
     record_read(session, principal, RESOURCE, [c.id for c in items], single=False)
     return Page(items=[ChildRead.model_validate(c) for c in items], next_cursor=next_cursor)

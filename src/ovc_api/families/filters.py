@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query
 from pydantic import AwareDatetime
@@ -49,3 +49,14 @@ class FamilyFilters(ListFilters):
         if self.updated_since is not None:
             clauses.append(col(Family.updated_at) >= self.updated_since)
         return clauses
+
+
+FamilySort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
+
+
+@dataclass(frozen=True)
+class FamilyListQuery(FamilyFilters):
+    """The list's query parameters: its filters, then its order (exports take the filters
+    only)."""
+
+    sort: FamilySort = "-created_at"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import col, select
@@ -14,7 +14,7 @@ from ovc_api.auth.principal import CasesReader, CasesWriter
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Conflict, Unprocessable, error_responses
-from ovc_api.families.filters import FamilyFilters
+from ovc_api.families.filters import FamilyListQuery
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.families.queries import family_detail, member_or_404, member_read
 from ovc_api.families.schemas import (
@@ -40,7 +40,6 @@ SORTS = sort_options(
     created_at=(col(Family.created_at), parse_datetime),
     updated_at=(col(Family.updated_at), parse_datetime),
 )
-FamilySort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 
 
 async def family_for_read(family_id: uuid.UUID, session: Session, principal: CasesReader) -> Family:
@@ -131,13 +130,12 @@ async def list_families(
     response: Response,
     session: Session,
     principal: CasesReader,
+    query: Annotated[FamilyListQuery, Depends()],
     pagination: Pagination,
-    filters: Annotated[FamilyFilters, Depends()],
-    sort: FamilySort = "-created_at",
 ) -> Page[FamilyRead]:
-    statement = filters.apply(scoped(select(Family), principal, Family), principal)
+    statement = query.apply(scoped(select(Family), principal, Family), principal)
     items, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[sort], request, response
+        session, statement, pagination, SORTS[query.sort], request, response
     )
     record_read(session, principal, RESOURCE, [f.id for f in items], single=False)
     return Page(items=[FamilyRead.model_validate(f) for f in items], next_cursor=next_cursor)

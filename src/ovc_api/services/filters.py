@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from fastapi import Query
 from pydantic import AwareDatetime
@@ -51,3 +51,16 @@ class ServiceFilters(ListFilters):
         if self.updated_since is not None:
             clauses.append(col(ServiceDelivery.updated_at) >= self.updated_since)
         return clauses
+
+
+ServiceSort = Literal[
+    "delivered_on", "-delivered_on", "created_at", "-created_at", "updated_at", "-updated_at"
+]
+
+
+@dataclass(frozen=True)
+class ServiceListQuery(ServiceFilters):
+    """The list's query parameters: its filters, then its order (exports take the filters
+    only)."""
+
+    sort: ServiceSort = "-delivered_on"

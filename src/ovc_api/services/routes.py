@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import delete
@@ -31,7 +31,7 @@ from ovc_api.pagination import (
     parse_str,
     sort_options,
 )
-from ovc_api.services.filters import ServiceFilters
+from ovc_api.services.filters import ServiceListQuery
 from ovc_api.services.models import OrganisationService, ServiceDelivery, ServiceType
 from ovc_api.services.schemas import (
     DirectoryEntry,
@@ -52,9 +52,6 @@ SORTS = sort_options(
     created_at=(col(ServiceDelivery.created_at), parse_datetime),
     updated_at=(col(ServiceDelivery.updated_at), parse_datetime),
 )
-ServiceSort = Literal[
-    "delivered_on", "-delivered_on", "created_at", "-created_at", "updated_at", "-updated_at"
-]
 BY_NAME = sort_options(col(Organisation.id), name=(col(Organisation.name), parse_str))["name"]
 
 
@@ -309,15 +306,12 @@ async def list_services(
     response: Response,
     session: Session,
     principal: CasesReader,
+    query: Annotated[ServiceListQuery, Depends()],
     pagination: Pagination,
-    filters: Annotated[ServiceFilters, Depends()],
-    sort: ServiceSort = "-delivered_on",
 ) -> Page[ServiceRead]:
-    statement = filters.apply(
-        scoped(select(ServiceDelivery), principal, ServiceDelivery), principal
-    )
+    statement = query.apply(scoped(select(ServiceDelivery), principal, ServiceDelivery), principal)
     items, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[sort], request, response
+        session, statement, pagination, SORTS[query.sort], request, response
     )
     record_read(session, principal, RESOURCE, [s.id for s in items], single=False)
     return Page(items=[ServiceRead.model_validate(s) for s in items], next_cursor=next_cursor)
