@@ -599,3 +599,27 @@ async def test_an_analyst_sees_no_child(client: httpx.AsyncClient, data: Dataset
     body = await get(client, data, "cases", group_by="district,age_band,sex")
     identifiers = {str(v) for v in data.children.values()} | {str(v) for v in data.cases.values()}
     assert not identifiers & {str(v) for row in body["rows"] for v in row.values()}
+
+
+async def test_a_birth_date_after_the_opening_day_is_an_unknown_age_everywhere(
+    client: httpx.AsyncClient, factory: Factory, tenant_a: Tenant
+) -> None:
+    """Statistics and the de-identified export band a child the same way (one age band
+    function): a birth date recorded after the case's opening day is no age at all."""
+    organisation = tenant_a.organisation_id
+    child = await factory.child(organisation, date_of_birth=date(2026, 2, 1), sex="male")
+    await factory.case(organisation, child_id=child, opened_on=date(2026, 1, 15))
+    response = await client.get(
+        f"{STATS}/cases", params={"group_by": "age_band"}, headers=tenant_a["analyst"].headers
+    )
+    assert response.status_code == 200, response.text
+    assert [(row["age_band"], row["cases"]) for row in response.json()["rows"]] == [
+        ("unknown", 1)
+    ]
+    export = await client.get(
+        "/api/v1/exports/cases",
+        params={"variant": "deidentified", "format": "ndjson"},
+        headers=tenant_a["analyst"].headers,
+    )
+    assert export.status_code == 200, export.text
+    assert [line.count('"age_band":"unknown"') for line in export.text.splitlines()] == [1]
