@@ -613,9 +613,7 @@ async def test_a_birth_date_after_the_opening_day_is_an_unknown_age_everywhere(
         f"{STATS}/cases", params={"group_by": "age_band"}, headers=tenant_a["analyst"].headers
     )
     assert response.status_code == 200, response.text
-    assert [(row["age_band"], row["cases"]) for row in response.json()["rows"]] == [
-        ("unknown", 1)
-    ]
+    assert [(row["age_band"], row["cases"]) for row in response.json()["rows"]] == [("unknown", 1)]
     export = await client.get(
         "/api/v1/exports/cases",
         params={"variant": "deidentified", "format": "ndjson"},
