@@ -63,6 +63,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     OVC_ENVIRONMENT=production \
     OVC_DATA_DIR=/var/lib/ovc-api \
     OVC_WORKERS=2 \
+    OVC_FORWARDED_ALLOW_IPS="" \
     PROMETHEUS_MULTIPROC_DIR=/tmp/ovc-metrics
 
 # The default SQLite database (when OVC_DATABASE_URL is not set) and the data directory.
@@ -75,4 +76,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # Serves only. On PostgreSQL the schema is migrated by a one-off `ovc-api migrate` (the
 # owner's credentials stay out of the serving containers); on the embedded SQLite database
 # (one container, nothing to share) --migrate-sqlite brings its schema to head first.
+# `ovc-api serve` passes OVC_FORWARDED_ALLOW_IPS to uvicorn's proxy-headers handling: set it
+# to the reverse proxy's address; empty (the default) ignores X-Forwarded-For.
 CMD ["ovc-api", "serve", "--host", "0.0.0.0", "--port", "8000", "--migrate-sqlite"]

@@ -57,6 +57,13 @@ IDENTITY: list[Endpoint] = [
     Endpoint("POST", "/api/v1/api-keys", ADMINS, body={"label": "x", "scopes": ["cases:read"]}),
     Endpoint("GET", "/api/v1/api-keys/{api_key_id}", ADMINS, tenant_owned=True),
     Endpoint("POST", "/api/v1/api-keys/{api_key_id}/revoke", ADMINS, tenant_owned=True),
+    Endpoint(
+        "POST",
+        "/api/v1/api-keys/{api_key_id}/hand-over",
+        ADMINS,
+        body={"responsible_user_id": "00000000-0000-0000-0000-000000000000"},
+        tenant_owned=True,
+    ),
     Endpoint("GET", "/api/v1/audit", ADMINS),
 ]
 

@@ -82,13 +82,16 @@ async def test_org_admin_cannot_create_network_admins_or_users_elsewhere(
 
 
 async def test_network_admin_manages_org_admins_only(
-    client: httpx.AsyncClient, tenant_a: Tenant, network_admin: Actor
+    client: httpx.AsyncClient, tenant_a: Tenant, network_admin: Actor, factory: Factory
 ) -> None:
     headers = network_admin.headers
-    org_admin = _new_user(role="org_admin", organisation_id=str(tenant_a.organisation_id))
+    # The first administrator of an organisation without one (tenant_a has one: see
+    # test_network_admin_creates_only_a_first_admin in test_network_takeover.py).
+    new_org = await factory.organisation()
+    org_admin = _new_user(role="org_admin", organisation_id=str(new_org))
     created = await client.post(USERS, json=org_admin, headers=headers)
     assert created.status_code == 201, created.text
-    assert created.json()["organisation_id"] == str(tenant_a.organisation_id)
+    assert created.json()["organisation_id"] == str(new_org)
     caseworker = _new_user(role="caseworker", organisation_id=str(tenant_a.organisation_id))
     assert_problem(await client.post(USERS, json=caseworker, headers=headers), 403)
     missing_org = _new_user(role="org_admin", organisation_id=str(uuid.uuid4()))
@@ -182,8 +185,21 @@ async def test_password_reset_by_admin(
     assert response.status_code == 200
     temporary = response.json()["temporary_password"]
     assert_problem(await client.get(f"{USERS}/me", headers=target.headers), 401)
-    assert (await factory.login(target, password=temporary)).status_code == 200
-    assert (await client.get(f"{USERS}/me", headers=target.headers)).json()["must_change_password"]
+    login = await factory.login(target, password=temporary)
+    assert login.status_code == 200
+    assert login.json()["password_change_required"] is True
+    # The temporary password's login may only set a new password (it used to read /users/me).
+    refused = assert_problem(await client.get(f"{USERS}/me", headers=target.headers), 403)
+    assert refused["type"].endswith("/password-change-required")
+    changed = await client.post(
+        f"{USERS}/me/password",
+        json={"current_password": temporary, "new_password": "Tonle-Sap-Lake-2026"},
+        headers=target.headers,
+    )
+    assert changed.status_code == 204, changed.text
+    me = await client.get(f"{USERS}/me", headers=target.headers)
+    assert me.status_code == 200
+    assert me.json()["must_change_password"] is False
 
 
 async def test_change_own_password(

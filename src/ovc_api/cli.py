@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -125,8 +125,18 @@ def serve(
         workers=workers,
         access_log=False,
         log_config=None,
-        proxy_headers=True,
+        **proxy_options(settings),
     )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy-headers handling: X-Forwarded-For is believed only from the proxies in
+    OVC_FORWARDED_ALLOW_IPS; without it the headers are ignored (uvicorn would otherwise
+    trust 127.0.0.1, or its own FORWARDED_ALLOW_IPS variable)."""
+    allowed = settings.forwarded_allow_ips.strip()
+    if not allowed:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": allowed}
 
 
 def write_openapi(path: Path) -> None:

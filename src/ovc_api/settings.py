@@ -34,6 +34,12 @@ class LogFormat(StrEnum):
     console = "console"
 
 
+class SmtpSecurity(StrEnum):
+    starttls = "starttls"
+    ssl = "ssl"
+    none = "none"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OVC_",
@@ -73,6 +79,16 @@ class Settings(BaseSettings):
     # Bearer token Prometheus must send to /metrics; unset: /metrics is open in development
     # and not served at all (404) in production.
     metrics_token: str = ""
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated
+    # IPs or networks, `*` for any); empty: the headers are ignored.
+    forwarded_allow_ips: str = ""
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = ""
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_security: SmtpSecurity = SmtpSecurity.starttls
+    smtp_timeout_seconds: int = Field(default=10, ge=1, le=120)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -109,6 +125,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'ovc.db').as_posix()}"
         if not self.migration_database_url:
             self.migration_database_url = self.database_url
+        if self.smtp_host and "@" not in self.smtp_from:
+            raise ValueError("OVC_SMTP_FROM must be an e-mail address when OVC_SMTP_HOST is set")
         if self.argon2_memory_kib < 8 * self.argon2_parallelism:
             raise ValueError("OVC_ARGON2_MEMORY_KIB must be at least 8 x OVC_ARGON2_PARALLELISM")
         if self.environment is Environment.production:

@@ -14,13 +14,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
-from sqlalchemy import update
-from sqlmodel import select
+from sqlalchemy import and_, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import API_V1
 from ovc_api.auth import lookups
 from ovc_api.auth.models import AuthSession
+from ovc_api.auth.problems import ApiKeySuspended, PasswordChangeRequired, PersonRequired
 from ovc_api.auth.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, Role, Scope
 from ovc_api.auth.tokens import (
     InvalidToken,
@@ -52,6 +53,8 @@ class Principal:
     request_id: str | None = None
     # GET/HEAD: only reads may see records shared for reading (see ovc_api.tenancy).
     read_only: bool = False
+    # Logged in with a temporary password: the credential may only set a new password.
+    password_change_required: bool = False
 
     @property
     def is_network_admin(self) -> bool:
@@ -77,7 +80,16 @@ async def _principal_from_jwt(
     await set_tenant_context(session, claims.organisation_id, relaxed_commit=relaxed_commit)
     row = (
         await session.exec(
-            select(User.role, User.active, Organisation.active, AuthSession.revoked_at)
+            select(
+                User.role,
+                User.must_change_password,
+                # One flag: user, organisation and login all still live.
+                and_(
+                    col(User.active),
+                    col(Organisation.active),
+                    col(AuthSession.revoked_at).is_(None),
+                ),
+            )
             .join(Organisation, Organisation.id == User.organisation_id)  # type: ignore[arg-type]
             .join(AuthSession, AuthSession.user_id == User.id)  # type: ignore[arg-type]
             .where(
@@ -89,8 +101,8 @@ async def _principal_from_jwt(
     ).first()
     if row is None:
         raise _invalid("The access token is invalid or expired")
-    role, user_active, org_active, revoked_at = row
-    if not user_active or not org_active or revoked_at is not None:
+    role, must_change_password, live = row
+    if not live:
         raise _invalid("The access token has been revoked")
     role = Role(role)
     if role is Role.network_admin:
@@ -103,7 +115,47 @@ async def _principal_from_jwt(
         role=role,
         user_id=claims.user_id,
         session_id=claims.session_id,
+        password_change_required=must_change_password,
     )
+
+
+@dataclass(frozen=True)
+class ApiKeyLookup:
+    """What authenticating a key needs: the key, its organisation's and responsible's state."""
+
+    api_key: ApiKey
+    organisation_active: bool
+    responsible_role: str
+    # The responsible user is active and of the key's organisation.
+    responsible_live: bool
+
+
+async def _lookup_api_key(session: AsyncSession, prefix: str) -> ApiKeyLookup | None:
+    """The key, its organisation's state and its responsible user's, read under the key's
+    organisation's row-level security (bound from ovc_api.auth.lookups first)."""
+    row = (
+        await session.exec(
+            select(
+                ApiKey,
+                Organisation.active,
+                User.role,
+                and_(col(User.active), col(User.organisation_id) == col(ApiKey.organisation_id)),
+            )
+            .join(Organisation, Organisation.id == ApiKey.organisation_id)  # type: ignore[arg-type]
+            .join(User, User.id == ApiKey.responsible_user_id)  # type: ignore[arg-type]
+            .where(ApiKey.prefix == prefix)
+        )
+    ).first()
+    return ApiKeyLookup(*row) if row is not None else None
+
+
+def api_key_effective_scopes(key_scopes: list[str], responsible_role: str) -> frozenset[str]:
+    """A key never holds more than its responsible user holds now (demotion narrows it)."""
+    try:
+        role_scopes = {s.value for s in ROLE_SCOPES[Role(responsible_role)]}
+    except ValueError:
+        return frozenset()
+    return frozenset(key_scopes) & role_scopes
 
 
 async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
@@ -114,21 +166,20 @@ async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
     if organisation_id is None:
         raise _invalid()
     await set_tenant_context(session, organisation_id)
-    row = (
-        await session.exec(
-            select(ApiKey, Organisation.active)
-            .join(Organisation, Organisation.id == ApiKey.organisation_id)  # type: ignore[arg-type]
-            .where(ApiKey.prefix == prefix)
-        )
-    ).first()
+    found = await _lookup_api_key(session, prefix)
     now = utcnow()
-    if row is None or not same_digest(key, row[0].secret_digest):
+    if found is None or not same_digest(key, found.api_key.secret_digest):
         raise _invalid()
-    api_key, org_active = row
-    if api_key.revoked_at is not None or not org_active:
+    api_key = found.api_key
+    if api_key.revoked_at is not None or not found.organisation_active:
         raise _invalid("The API key has been revoked")
     if api_key.expires_at is not None and api_key.expires_at <= now:
         raise _invalid("The API key has expired")
+    if not found.responsible_live:
+        raise ApiKeySuspended(
+            "The API key is suspended: its responsible user is deactivated. An administrator "
+            "can hand it to another responsible user."
+        )
     if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_TOUCH_INTERVAL:
         # Recorded at most once a minute: a write per request would cost a commit each.
         await session.exec(
@@ -136,7 +187,7 @@ async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
         )
     return Principal(
         organisation_id=api_key.organisation_id,
-        scopes=frozenset(api_key.scopes),
+        scopes=api_key_effective_scopes(api_key.scopes, found.responsible_role),
         api_key_id=api_key.id,
     )
 
@@ -167,14 +218,41 @@ async def authenticate(
 async def current_principal(
     security_scopes: SecurityScopes, principal: Annotated[Principal, Depends(authenticate)]
 ) -> Principal:
+    if principal.password_change_required:
+        raise PasswordChangeRequired(
+            "You logged in with a temporary password: set a new one "
+            f"(POST {API_V1}/users/me/password) before doing anything else"
+        )
     missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
     if missing:
         raise Forbidden(f"This action needs the scope(s): {', '.join(missing)}")
     return principal
 
 
+async def password_changer(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    """The one dependency a temporary password's credential passes: setting a new password."""
+    return principal
+
+
+async def current_person(
+    security_scopes: SecurityScopes, principal: Annotated[Principal, Depends(authenticate)]
+) -> Principal:
+    """A person holding the scopes: four-eyes actions must name who requested and who decided."""
+    principal = await current_principal(security_scopes, principal)
+    if principal.user_id is None:
+        raise PersonRequired(
+            "This action needs a person (four-eyes: who requested and who approved): "
+            "API keys cannot do it"
+        )
+    return principal
+
+
 def _needs(*scopes: Scope) -> Any:
     return Security(current_principal, scopes=[s.value for s in scopes])
+
+
+def _person_needs(*scopes: Scope) -> Any:
+    return Security(current_person, scopes=[s.value for s in scopes])
 
 
 # A route's signature says what it needs: `principal: UsersAdmin`.
@@ -185,6 +263,9 @@ ApiKeysAdmin = Annotated[Principal, _needs(Scope.api_keys_admin)]
 AuditReader = Annotated[Principal, _needs(Scope.audit_read)]
 CasesReader = Annotated[Principal, _needs(Scope.cases_read)]
 CasesWriter = Annotated[Principal, _needs(Scope.cases_write)]
-CaseApprover = Annotated[Principal, _needs(Scope.cases_approve)]
+# Four-eyes: closures are requested and decided by people, never by API keys.
+CaseApprover = Annotated[Principal, _person_needs(Scope.cases_approve)]
+ClosureRequester = Annotated[Principal, _person_needs(Scope.cases_write)]
+PasswordChanger = Annotated[Principal, Depends(password_changer)]
 StatsReader = Annotated[Principal, _needs(Scope.stats_read)]
 NetworkStatsReader = Annotated[Principal, _needs(Scope.stats_network)]

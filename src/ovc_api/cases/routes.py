@@ -15,7 +15,13 @@ from sqlmodel import col, select
 from ovc_api import API_V1
 from ovc_api.audit.models import AuditEvent
 from ovc_api.audit.service import record, record_read
-from ovc_api.auth.principal import CaseApprover, CasesReader, CasesWriter, Principal
+from ovc_api.auth.principal import (
+    CaseApprover,
+    CasesReader,
+    CasesWriter,
+    ClosureRequester,
+    Principal,
+)
 from ovc_api.cases.deps import CaseForApproval, CaseForRead, CaseForWrite, SharedCaseForRead
 from ovc_api.cases.filters import CaseListQuery
 from ovc_api.cases.models import (
@@ -331,7 +337,7 @@ async def request_case_closure(
     body: ClosureRequestCreate,
     response: Response,
     session: Session,
-    principal: CasesWriter,
+    principal: ClosureRequester,
     idempotency: IdempotencyDep,
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:

@@ -59,10 +59,15 @@ class User(Versioned, table=True):
     must_change_password: bool = Field(default=False)
     password_changed_at: datetime = created_field()
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The last time the network administrator reset this (member organisation's) user's
+    # password: told to the user at their next login and in /users/me.
+    password_reset_by_network_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ApiKey(SQLModel, table=True):
-    """A credential for an integration or script; the secret itself is never stored."""
+    """A named service account of the organisation (the label is its name); the secret itself
+    is never stored. A person answers for it (`responsible_user_id`): at each use the key holds
+    at most that person's current scopes, and is suspended while they are deactivated."""
 
     __tablename__ = "api_keys"
 
@@ -73,6 +78,7 @@ class ApiKey(SQLModel, table=True):
     secret_digest: str = Field(sa_type=String(64))
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     created_by: uuid.UUID = Field(foreign_key="users.id")
+    responsible_user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
     created_at: datetime = created_field()
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

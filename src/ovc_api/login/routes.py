@@ -22,7 +22,20 @@ class TokenResponse(BaseModel):
     expires_in: int = Field(description="Seconds until the access token expires")
     refresh_token: str
     refresh_expires_in: int = Field(description="Seconds until the refresh token expires")
-    scope: str = Field(description="Space-separated scopes granted")
+    scope: str = Field(
+        description="Space-separated scopes granted (none while a password change is required)"
+    )
+    password_change_required: bool = Field(
+        default=False,
+        description="Logged in with a temporary password: this login may only set a new "
+        "password (POST /api/v1/users/me/password); anything else answers 403 "
+        "`password-change-required`",
+    )
+    notices: list[str] = Field(
+        default_factory=list,
+        description="Things the user must be told, e.g. that the network administrator reset "
+        "their password, and on which date",
+    )
 
 
 class RefreshRequest(BaseModel):
@@ -45,6 +58,8 @@ def _token_response(tokens: service.IssuedTokens, response: Response) -> TokenRe
         refresh_token=tokens.refresh_token,
         refresh_expires_in=tokens.refresh_expires_in,
         scope=" ".join(tokens.scopes),
+        password_change_required=tokens.password_change_required,
+        notices=list(tokens.notices),
     )
 
 
@@ -64,7 +79,13 @@ async def login(
 ) -> TokenResponse:
     hasher: PasswordHasher = request.app.state.password_hasher
     tokens = await service.login(
-        session, request.app.state.settings, hasher, username, password, _request_info(request)
+        session,
+        request.app.state.database,
+        request.app.state.settings,
+        hasher,
+        username,
+        password,
+        _request_info(request),
     )
     return _token_response(tokens, response)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -16,7 +17,7 @@ from ovc_api.auth.models import AuthSession, RefreshToken
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.auth.scopes import ROLE_SCOPES, Role
 from ovc_api.auth.tokens import digest, issue_access_token, new_refresh_token
-from ovc_api.db import set_tenant_context, utcnow
+from ovc_api.db import Database, set_tenant_context, utcnow
 from ovc_api.errors import TooManyRequests, Unauthorized
 from ovc_api.identity.models import Organisation, User
 from ovc_api.settings import Settings
@@ -37,6 +38,17 @@ class IssuedTokens:
     refresh_token: str
     refresh_expires_in: int
     scopes: list[str]
+    password_change_required: bool = False
+    notices: tuple[str, ...] = ()
+
+
+def _notices(settings: Settings, user: User) -> tuple[str, ...]:
+    """What the user must be told at login: a reset by the network, until they act on it."""
+    at = user.password_reset_by_network_at
+    if at is None or not user.must_change_password:
+        return ()
+    day = at.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+    return (f"Your password was reset by the network administrator on {day}.",)
 
 
 async def _issue(
@@ -53,7 +65,9 @@ async def _issue(
             expires_at=auth_session.expires_at,
         )
     )
-    scopes = sorted(s.value for s in ROLE_SCOPES[Role(user.role)])
+    # A temporary password's login holds no scope: it may only set a new password.
+    change_required = user.must_change_password
+    scopes = [] if change_required else sorted(s.value for s in ROLE_SCOPES[Role(user.role)])
     access, lifetime = issue_access_token(
         settings,
         user_id=user.id,
@@ -68,11 +82,14 @@ async def _issue(
         refresh_token=refresh,
         refresh_expires_in=int((auth_session.expires_at - now).total_seconds()),
         scopes=scopes,
+        password_change_required=change_required,
+        notices=_notices(settings, user),
     )
 
 
 async def login(
     session: AsyncSession,
+    database: Database,
     settings: Settings,
     hasher: PasswordHasher,
     email: str,
@@ -81,14 +98,15 @@ async def login(
 ) -> IssuedTokens:
     email = email.strip().lower()
     now = utcnow()
-    # No tenant yet: the throttle is not tenant data; the account is looked up by a narrow
-    # function, then read under its own organisation's row-level security.
-    await set_tenant_context(session, await lookups.login_organisation(session, email))
     keys = {
         throttle.account_key(email): settings.login_max_failures,
         throttle.address_key(info.client_ip): settings.login_max_failures_per_address,
     }
-    wait = await throttle.seconds_locked(session, list(keys), now)
+    # Counted before the password is checked: racing requests cannot all reach the hash.
+    wait = await throttle.claim_attempt(database, settings, keys, now)
+    # No tenant yet: the account is looked up by a narrow function, then read under its own
+    # organisation's row-level security.
+    await set_tenant_context(session, await lookups.login_organisation(session, email))
     if wait is not None:
         record_anonymous(
             session,
@@ -101,17 +119,10 @@ async def login(
         raise TooManyRequests(
             "Too many failed logins: wait before trying again", wait, keep_changes=True
         )
-    row = (
-        await session.exec(
-            select(User, Organisation.active)
-            .join(Organisation, Organisation.id == User.organisation_id)  # type: ignore[arg-type]
-            .where(User.email == email)
-        )
-    ).first()
+    row = await _user_by_email(session, email)
     user, org_active = row if row else (None, False)
     password_ok = await hasher.verify(password, user.password_hash if user else None)
     if user is None or not password_ok or not user.active or not org_active:
-        await throttle.register_failure(session, settings, keys, now)
         record_anonymous(
             session,
             "auth.login_failed",
@@ -122,7 +133,9 @@ async def login(
             detail=None if user is None else ("inactive" if password_ok else "bad_password"),
         )
         raise Unauthorized(BAD_LOGIN, keep_changes=True)
-    await throttle.clear(session, throttle.account_key(email))
+    await throttle.forget_success(
+        session, throttle.account_key(email), throttle.address_key(info.client_ip)
+    )
     auth_session = AuthSession(
         user_id=user.id,
         organisation_id=user.organisation_id,
@@ -140,6 +153,18 @@ async def login(
         client_ip=info.client_ip,
     )
     return await _issue(session, settings, user, auth_session)
+
+
+async def _user_by_email(session: AsyncSession, email: str) -> tuple[User, bool] | None:
+    """The pre-tenant look-up of a login's user and whether its organisation is active."""
+    row = (
+        await session.exec(
+            select(User, Organisation.active)
+            .join(Organisation, Organisation.id == User.organisation_id)  # type: ignore[arg-type]
+            .where(User.email == email)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
 
 
 async def revoke_session(session: AsyncSession, session_id: uuid.UUID, reason: str) -> None:

@@ -1,4 +1,9 @@
-"""Users: org admins manage their organisation's people; the network admin manages org admins."""
+"""Users: org admins manage their organisation's people; the network admin manages org admins.
+
+A reset password is temporary: until the user sets a new one, their credential can do
+nothing else (see ovc_api.auth.principal). With SMTP configured the temporary password goes
+to the user by e-mail and is never shown to the administrator.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,14 @@ from sqlmodel import col, select
 from ovc_api import API_V1
 from ovc_api.audit.service import record
 from ovc_api.auth.passwords import PasswordHasher
-from ovc_api.auth.principal import AnyPrincipal, Principal, UsersAdmin
+from ovc_api.auth.principal import AnyPrincipal, PasswordChanger, Principal, UsersAdmin
 from ovc_api.auth.scopes import Role
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.db import Session, unique_or_conflict, utcnow
 from ovc_api.errors import Conflict, Forbidden, Unprocessable, error_responses
 from ovc_api.identity.models import Organisation, User
 from ovc_api.login.service import revoke_user_sessions
+from ovc_api.mail import mail_configured, send_mail
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_str, sort_options
 from ovc_api.tenancy import get_visible_or_404, scoped
 from ovc_api.text import contains_pattern
@@ -59,7 +65,11 @@ async def get_me(response: Response, session: Session, principal: AnyPrincipal) 
     user = await _me(session, principal)
     set_etag(response, user)
     return MeRead.model_validate(
-        {**UserRead.model_validate(user).model_dump(), "scopes": sorted(principal.scopes)}
+        {
+            **UserRead.model_validate(user).model_dump(),
+            "scopes": sorted(principal.scopes),
+            "password_reset_by_network_at": user.password_reset_by_network_at,
+        }
     )
 
 
@@ -94,11 +104,13 @@ async def update_me(
 @router.post(
     "/me/password",
     summary="Change one's own password (the current one is required); other logins end",
+    description="The one thing a login with a temporary (reset) password may do; every other "
+    "request of that login answers 403 `password-change-required` until it is done.",
     status_code=204,
     responses=error_responses(401, 403, 422),
 )
 async def change_my_password(
-    body: PasswordChange, request: Request, session: Session, principal: AnyPrincipal
+    body: PasswordChange, request: Request, session: Session, principal: PasswordChanger
 ) -> Response:
     user = await _me(session, principal)
     hasher = _hasher(request)
@@ -151,12 +163,15 @@ async def list_users(
     items, next_cursor = await fetch_page(
         session, statement, pagination, BY_EMAIL, request, response
     )
+    service.record_member_reads(session, principal, items, single=False)
     return Page(items=[UserRead.model_validate(u) for u in items], next_cursor=next_cursor)
 
 
 @router.post(
     "",
     summary="Create a user",
+    description="In one's own organisation. The network administrator may also create the "
+    "first `org_admin` of a member organisation that has no active one (403 otherwise).",
     status_code=201,
     response_model=UserRead,
     responses=error_responses(401, 403, 409, 422),
@@ -176,6 +191,7 @@ async def create_user(
         target = await session.get(Organisation, body.organisation_id)
         if target is None or not target.active:
             raise Unprocessable.field(["body", "organisation_id"], "no such organisation")
+        await service.check_may_create_member_admin(session, principal, target.id)
         organisation_id = target.id
     email = str(body.email).lower()
     password_hash = await service.validated_hash(_hasher(request), body.password, email, "password")
@@ -188,7 +204,7 @@ async def create_user(
     )
     async with unique_or_conflict(session, DUPLICATE_EMAIL):
         session.add(user)
-    record(session, principal, "user.create", resource_type="user", resource_id=user.id)
+    service.record_user_action(session, principal, user, "user.create")
     set_etag(response, user)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
     return UserRead.model_validate(user)
@@ -204,6 +220,7 @@ async def get_user(
     user_id: uuid.UUID, response: Response, session: Session, principal: UsersAdmin
 ) -> UserRead:
     user = await get_visible_or_404(session, principal, User, user_id)
+    service.record_member_reads(session, principal, [user], single=True)
     set_etag(response, user)
     return UserRead.model_validate(user)
 
@@ -226,7 +243,7 @@ async def update_user(
     service.check_may_manage(principal, user)
     changes = body.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     if "role" in changes:
-        service.check_may_assign(principal, Role(changes["role"]))
+        service.check_role_change(principal, user, Role(changes["role"]))
     if user.id == principal.user_id and (changes.get("active") is False or "role" in changes):
         raise Conflict("You cannot deactivate yourself or change your own role")
     changed = await apply_changes(session, user, changes, if_match)
@@ -234,23 +251,21 @@ async def update_user(
         await revoke_user_sessions(session, user.id, "deactivated")
     if changed:
         action = "user.deactivate" if changes.get("active") is False else "user.update"
-        record(
-            session,
-            principal,
-            action,
-            resource_type="user",
-            resource_id=user.id,
-            changed_fields=changed,
-        )
+        service.record_user_action(session, principal, user, action, changed_fields=changed)
     set_etag(response, user)
     return UserRead.model_validate(user)
 
 
 @router.post(
     "/{user_id}/reset-password",
-    summary="Reset a user's password: a temporary one is shown once, their logins end",
+    summary="Reset a user's password: a temporary one, their logins end",
+    description="The temporary password is e-mailed to the user when SMTP is configured "
+    "(`delivery: email`, 503 if the mail server refuses it and nothing changes), otherwise "
+    "shown once in this response (`delivery: response`). A login with it may only set a new "
+    "password. A reset by the network administrator is also written in the user's "
+    "organisation's audit log and told to the user at their next login.",
     response_model=PasswordResetResult,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def reset_user_password(
     user_id: uuid.UUID,
@@ -262,13 +277,25 @@ async def reset_user_password(
     user = await get_visible_or_404(session, principal, User, user_id)
     service.check_may_manage(principal, user)
     temporary = service.temporary_password()
-    await apply_changes(
-        session,
-        user,
-        {"password_hash": await _hasher(request).hash(temporary), "must_change_password": True},
-        "*",
-    )
+    changes: dict[str, object] = {
+        "password_hash": await _hasher(request).hash(temporary),
+        "must_change_password": True,
+    }
+    if service.is_member_user(principal, user):
+        changes["password_reset_by_network_at"] = utcnow()
+    await apply_changes(session, user, changes, "*")
     await revoke_user_sessions(session, user.id, "password_reset")
-    record(session, principal, "user.password_reset", resource_type="user", resource_id=user.id)
+    service.record_user_action(session, principal, user, "user.password_reset")
     response.headers["Cache-Control"] = "no-store"
-    return PasswordResetResult(temporary_password=temporary)
+    settings = request.app.state.settings
+    if mail_configured(settings):
+        await send_mail(
+            settings,
+            to=user.email,
+            subject="Your ovc-api password was reset",
+            body=service.reset_mail_body(
+                temporary, by_network="password_reset_by_network_at" in changes
+            ),
+        )
+        return PasswordResetResult(temporary_password=None, delivery="email")
+    return PasswordResetResult(temporary_password=temporary, delivery="response")

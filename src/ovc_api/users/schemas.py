@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -57,9 +58,17 @@ class UserRead(BaseModel):
 
 class MeRead(UserRead):
     scopes: list[str]
+    password_reset_by_network_at: datetime | None = Field(
+        default=None,
+        description="When the network administrator last reset your password (null: never)",
+    )
 
 
 class PasswordResetResult(BaseModel):
-    temporary_password: str = Field(
-        description="Shown once. The user must change it at next login; their sessions ended."
+    temporary_password: str | None = Field(
+        description="Shown once (null when it was e-mailed to the user). The user must change "
+        "it at next login: until then it allows nothing else; their sessions ended."
+    )
+    delivery: Literal["response", "email"] = Field(
+        description="`email` when SMTP is configured (the password went to the user's address)"
     )
