@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -37,3 +38,17 @@ class Versioned(SQLModel):
 
 def organisation_fk(**kwargs: Any) -> Any:
     return Field(foreign_key="organisations.id", nullable=False, **kwargs)
+
+
+# Cell-key perturbation of network statistics (ovc_api.stats.perturbation): every counted
+# record carries a permanent random key, never shown by the API.
+RECORD_KEY_LIMIT = 2**31
+
+
+def new_record_key() -> int:
+    return secrets.randbelow(RECORD_KEY_LIMIT)
+
+
+def record_key_field() -> Any:
+    """A random key drawn once per record: a network cell's noise derives from its records'."""
+    return Field(default_factory=new_record_key, nullable=False)

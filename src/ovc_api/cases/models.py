@@ -8,7 +8,14 @@ from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
 from ovc_api.db import UTCDateTime
-from ovc_api.models_base import Versioned, created_field, enum_field, id_field, organisation_fk
+from ovc_api.models_base import (
+    Versioned,
+    created_field,
+    enum_field,
+    id_field,
+    organisation_fk,
+    record_key_field,
+)
 
 
 class CaseStatus(StrEnum):
@@ -84,6 +91,7 @@ class Case(Versioned, table=True):
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk()
+    record_key: int = record_key_field()
     child_id: uuid.UUID = Field(foreign_key="children.id", index=True)
     family_id: uuid.UUID | None = Field(default=None, foreign_key="families.id", index=True)
     assigned_to: uuid.UUID | None = Field(default=None, foreign_key="users.id")

@@ -8,7 +8,7 @@ from sqlalchemy import Index, String
 from sqlmodel import Field
 
 from ovc_api.db import UTCDateTime
-from ovc_api.models_base import Versioned, enum_field, id_field, organisation_fk
+from ovc_api.models_base import Versioned, enum_field, id_field, organisation_fk, record_key_field
 
 
 class Sex(StrEnum):
@@ -68,6 +68,7 @@ class Child(Versioned, table=True):
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk()
+    record_key: int = record_key_field()
     family_id: uuid.UUID | None = Field(default=None, foreign_key="families.id", index=True)
     given_name_latin: str | None = Field(default=None, sa_type=String(100))
     family_name_latin: str | None = Field(default=None, sa_type=String(100))

@@ -8,7 +8,14 @@ from sqlalchemy import Column, Index, String
 from sqlmodel import Field
 
 from ovc_api.db import UTCDateTime
-from ovc_api.models_base import JSONType, Versioned, enum_field, id_field, organisation_fk
+from ovc_api.models_base import (
+    JSONType,
+    Versioned,
+    enum_field,
+    id_field,
+    organisation_fk,
+    record_key_field,
+)
 
 
 class IdPoorStatus(StrEnum):
@@ -61,6 +68,7 @@ class Family(Versioned, table=True):
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk()
+    record_key: int = record_key_field()
     name: str = Field(sa_type=String(200))
     id_poor_status: str = enum_field(16, default=IdPoorStatus.unknown.value)
     income_sources: list[str] = Field(

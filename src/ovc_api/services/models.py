@@ -8,7 +8,14 @@ from enum import StrEnum
 from sqlalchemy import Index, Numeric, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from ovc_api.models_base import Versioned, created_field, enum_field, id_field, organisation_fk
+from ovc_api.models_base import (
+    Versioned,
+    created_field,
+    enum_field,
+    id_field,
+    organisation_fk,
+    record_key_field,
+)
 
 
 class ServiceType(StrEnum):
@@ -68,6 +75,7 @@ class ServiceDelivery(Versioned, table=True):
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk()
+    record_key: int = record_key_field()
     case_id: uuid.UUID | None = Field(default=None, foreign_key="cases.id", index=True)
     child_id: uuid.UUID | None = Field(default=None, foreign_key="children.id", index=True)
     family_id: uuid.UUID | None = Field(default=None, foreign_key="families.id", index=True)

@@ -9,7 +9,14 @@ from sqlalchemy import Column, Index, String
 from sqlmodel import Field
 
 from ovc_api.db import UTCDateTime
-from ovc_api.models_base import JSONType, Versioned, enum_field, id_field, organisation_fk
+from ovc_api.models_base import (
+    JSONType,
+    Versioned,
+    enum_field,
+    id_field,
+    organisation_fk,
+    record_key_field,
+)
 
 
 class ReferralStatus(StrEnum):
@@ -46,6 +53,7 @@ class Referral(Versioned, table=True):
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk()
+    record_key: int = record_key_field()
     receiving_organisation_id: uuid.UUID = Field(foreign_key="organisations.id")
     case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
     child_id: uuid.UUID = Field(foreign_key="children.id", index=True)
