@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -520,3 +520,153 @@ async def tenant_b(factory: Factory) -> Tenant:
 @pytest_asyncio.fixture
 async def network_admin(factory: Factory) -> Actor:
     return await factory.network_admin()
+
+
+# --- a network of its own: statistics over every organisation of one database ------------
+
+
+def own_database_settings(
+    tmp_path_factory: pytest.TempPathFactory, label: str
+) -> Iterator[Settings]:
+    """Settings of a migrated database of its own (for module fixtures that need the counts
+    of ALL organisations), dropped at the end."""
+    databases = make_test_database(tmp_path_factory.mktemp(f"{label}-db"), label)
+    database = next(databases)
+    try:
+        settings = make_settings(database, Path(tmp_path_factory.mktemp(f"{label}-data")))
+        run_migrations(settings)
+        yield settings
+    finally:
+        databases.close()
+
+
+def _at(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+
+
+def _insert_order(kind: type) -> int:
+    order = ["Family", "Child", "Case", "CaseConcern", "ServiceDelivery", "Referral"]
+    return order.index(kind.__name__)
+
+
+class Rows:
+    """Case records straight into the database, many per transaction (network statistics).
+
+    `record_key`: when set, every record gets this key instead of a random one (so that
+    tests can work out each cell's perturbation by hand).
+    """
+
+    def __init__(self, record_key: int | None = None) -> None:
+        self.records: list[Any] = []
+        self.record_key = record_key
+
+    def _keyed(self, record: Any) -> Any:
+        if self.record_key is not None:
+            record.record_key = self.record_key
+        self.records.append(record)
+        return record
+
+    def child(self, org: uuid.UUID, province: str, **fields: Any) -> uuid.UUID:
+        from ovc_api.children.models import Child
+
+        values: dict[str, Any] = {
+            "sex": "female",
+            "care_arrangement": "kinship_care",
+            "date_of_birth": date(2015, 1, 1),
+            **fields,
+        }
+        child = self._keyed(Child(organisation_id=org, province=province, **values))
+        return child.id  # type: ignore[no-any-return]
+
+    def family(self, org: uuid.UUID) -> uuid.UUID:
+        from ovc_api.families.models import Family
+
+        family = self._keyed(Family(organisation_id=org, name="Household", province="battambang"))
+        return family.id  # type: ignore[no-any-return]
+
+    def cases(
+        self,
+        org: uuid.UUID,
+        n: int,
+        province: str,
+        opened: date,
+        closed: date | None = None,
+        reason: str | None = None,
+        concerns: tuple[str, ...] = ("lack_of_food",),
+        **child: Any,
+    ) -> list[uuid.UUID]:
+        from ovc_api.cases.models import Case, CaseConcern
+
+        ids = []
+        for _ in range(n):
+            case = self._keyed(
+                Case(
+                    organisation_id=org,
+                    child_id=self.child(org, province, **child),
+                    referral_source="community",
+                    risk_level="medium",
+                    status="closed" if closed else "intake",
+                    opened_on=opened,
+                    closed_on=closed,
+                    closure_reason=reason,
+                )
+            )
+            self.records += [
+                CaseConcern(case_id=case.id, concern=concern, organisation_id=org)
+                for concern in concerns
+            ]
+            ids.append(case.id)
+        return ids
+
+    def services(
+        self, org: uuid.UUID, kind: str, services: int, children: int, families: int
+    ) -> None:
+        from ovc_api.services.models import ServiceDelivery
+
+        child_ids = [self.child(org, "battambang") for _ in range(children)]
+        family_ids = [self.family(org) for _ in range(families)]
+        for i in range(services):
+            self._keyed(
+                ServiceDelivery(
+                    organisation_id=org,
+                    child_id=child_ids[i % children],
+                    family_id=family_ids[i % families],
+                    service_type=kind,
+                    delivered_on=date(2026, 2, 1),
+                    province="battambang",
+                )
+            )
+
+    def referrals(
+        self, org: uuid.UUID, receiver: uuid.UUID, case_id: uuid.UUID, n: int, created: date
+    ) -> None:
+        from ovc_api.cases.models import Case
+        from ovc_api.sharing.models import Referral
+
+        case = next(r for r in self.records if isinstance(r, Case) and r.id == case_id)
+        for _ in range(n):
+            self._keyed(
+                Referral(
+                    organisation_id=org,
+                    receiving_organisation_id=receiver,
+                    case_id=case_id,
+                    child_id=case.child_id,
+                    reason="Needs support",
+                    urgency="routine",
+                    consent_given_by="Yeay Phan",
+                    consent_relation="grandmother",
+                    consent_given_on=created,
+                    consent_method="verbal",
+                    created_at=_at(created),
+                )
+            )
+
+    async def save(self, app: FastAPI) -> None:
+        async with system_session(app) as session:
+            kinds: list[type] = []  # parent tables first: the order records were made in
+            for record in self.records:
+                if type(record) not in kinds:
+                    kinds.append(type(record))
+            for kind in sorted(kinds, key=_insert_order):
+                session.add_all([r for r in self.records if type(r) is kind])
+                await session.flush()

@@ -1,20 +1,21 @@
-"""Network statistics: exact counts across every active organisation, with small counts and
+"""Network statistics: counts across every active organisation, with small counts and
 their complements withheld, and the suppression algorithm on hand-made tables.
 
 The API tests need the counts of ALL organisations, so they run against a database and app
 of their own (built once for this module, dropped at the end). Expected numbers and withheld
 cells are worked out by hand in the comments (threshold 5: counts 1 to 4 are withheld).
+Every record of this module's network has the record key 0, so every cell's key is 0 and a
+published count n is `p(n)`, the perturbation table's entry at (0, n); the perturbation with
+random keys, and the attacks it stops, are in test_network_disclosure.py.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import httpx
@@ -23,11 +24,11 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from ovc_api.app import create_app
-from ovc_api.db import run_migrations
 from ovc_api.settings import Settings
+from ovc_api.stats.perturbation import perturbed
 from ovc_api.stats.suppression import Equation, additive_cube, suppress, suppress_cube
 
-from .conftest import Actor, Factory, make_settings, make_test_database, system_session
+from .conftest import Actor, Factory, Rows, own_database_settings
 from .helpers import assert_problem, error_locs
 
 NETWORK = "/api/v1/stats/network"
@@ -136,134 +137,7 @@ class Network:
 
 @pytest.fixture(scope="module")
 def network_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    databases = make_test_database(tmp_path_factory.mktemp("network-db"), "network")
-    database = next(databases)
-    try:
-        settings = make_settings(database, Path(tmp_path_factory.mktemp("network-data")))
-        run_migrations(settings)
-        yield settings
-    finally:
-        databases.close()
-
-
-def _at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
-
-
-def _insert_order(kind: type) -> int:
-    order = ["Family", "Child", "Case", "CaseConcern", "ServiceDelivery", "Referral"]
-    return order.index(kind.__name__)
-
-
-class Builder:
-    """Rows straight into the database, many per transaction."""
-
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    def child(self, org: uuid.UUID, province: str) -> uuid.UUID:
-        from ovc_api.children.models import Child
-
-        child = Child(
-            organisation_id=org,
-            sex="female",
-            care_arrangement="kinship_care",
-            province=province,
-            date_of_birth=date(2015, 1, 1),
-        )
-        self.records.append(child)
-        return child.id
-
-    def family(self, org: uuid.UUID) -> uuid.UUID:
-        from ovc_api.families.models import Family
-
-        family = Family(organisation_id=org, name="Household", province="battambang")
-        self.records.append(family)
-        return family.id
-
-    def cases(
-        self,
-        org: uuid.UUID,
-        n: int,
-        province: str,
-        opened: date,
-        closed: date | None = None,
-        reason: str | None = None,
-    ) -> list[uuid.UUID]:
-        from ovc_api.cases.models import Case, CaseConcern
-
-        ids = []
-        for _ in range(n):
-            case = Case(
-                organisation_id=org,
-                child_id=self.child(org, province),
-                referral_source="community",
-                risk_level="medium",
-                status="closed" if closed else "intake",
-                opened_on=opened,
-                closed_on=closed,
-                closure_reason=reason,
-            )
-            self.records += [
-                case,
-                CaseConcern(case_id=case.id, concern="lack_of_food", organisation_id=org),
-            ]
-            ids.append(case.id)
-        return ids
-
-    def services(
-        self, org: uuid.UUID, kind: str, services: int, children: int, families: int
-    ) -> None:
-        from ovc_api.services.models import ServiceDelivery
-
-        child_ids = [self.child(org, "battambang") for _ in range(children)]
-        family_ids = [self.family(org) for _ in range(families)]
-        for i in range(services):
-            self.records.append(
-                ServiceDelivery(
-                    organisation_id=org,
-                    child_id=child_ids[i % children],
-                    family_id=family_ids[i % families],
-                    service_type=kind,
-                    delivered_on=date(2026, 2, 1),
-                    province="battambang",
-                )
-            )
-
-    def referrals(
-        self, org: uuid.UUID, receiver: uuid.UUID, case_id: uuid.UUID, n: int, created: date
-    ) -> None:
-        from ovc_api.cases.models import Case
-        from ovc_api.sharing.models import Referral
-
-        case = next(r for r in self.records if isinstance(r, Case) and r.id == case_id)
-        for _ in range(n):
-            self.records.append(
-                Referral(
-                    organisation_id=org,
-                    receiving_organisation_id=receiver,
-                    case_id=case_id,
-                    child_id=case.child_id,
-                    reason="Needs support",
-                    urgency="routine",
-                    consent_given_by="Yeay Phan",
-                    consent_relation="grandmother",
-                    consent_given_on=created,
-                    consent_method="verbal",
-                    created_at=_at(created),
-                )
-            )
-
-    async def save(self, app: FastAPI) -> None:
-
-        async with system_session(app) as session:
-            kinds: list[type] = []  # parent tables first: the order records were made in
-            for record in self.records:
-                if type(record) not in kinds:
-                    kinds.append(type(record))
-            for kind in sorted(kinds, key=_insert_order):
-                session.add_all([r for r in self.records if type(r) is kind])
-                await session.flush()
+    yield from own_database_settings(tmp_path_factory, "network")
 
 
 Q1, Q2 = date(2026, 2, 15), date(2026, 5, 15)
@@ -295,7 +169,7 @@ async def build(app: FastAPI, factory: Factory) -> Network:
     """
     a, b = await factory.organisation(), await factory.organisation()
     c = await factory.organisation(active=False)
-    rows = Builder()
+    rows = Rows(record_key=0)  # every cell key 0: each cell's noise is PERTURBATION[0]
     rows.cases(a, 6, "battambang", Q1)
     rows.cases(a, 4, "battambang", Q2)
     rows.cases(a, 2, "pursat", Q1)
@@ -354,8 +228,13 @@ async def get(net: Network, path: str, actor: Actor | None = None, **params: Any
     return body
 
 
+def p(count: int) -> int:
+    """The published value of a true count in this module's network (cell key 0)."""
+    return perturbed(count, 0)
+
+
 def published(cases: int) -> dict[str, Any]:
-    return {"cases": cases, "children": cases, "suppressed": []}
+    return {"cases": p(cases), "children": p(cases), "suppressed": []}
 
 
 WITHHELD = {"cases": None, "children": None, "suppressed": ["cases", "children"]}
@@ -422,10 +301,10 @@ async def test_network_csv_marks_withheld_cells(net: Network) -> None:
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert list(csv.reader(io.StringIO(response.text))) == [
         ["province", "cases", "children", "suppressed"],
-        ["battambang", "13", "13", ""],
+        ["battambang", str(p(13)), str(p(13)), ""],
         ["kampot", "", "", "cases children"],
         ["pursat", "", "", "cases children"],
-        ["siem_reap", "8", "8", ""],
+        ["siem_reap", str(p(8)), str(p(8)), ""],
     ]
 
 
@@ -444,11 +323,13 @@ async def test_network_services(net: Network) -> None:
     # row) with it. Organisation C's counselling does not count.
     assert body["rows"] == [
         {"service_type": "emergency_food_package", **hidden},
-        {"service_type": "counselling", "services": 12, "children": 7, "families": 6,
-         "suppressed": []},
+        {"service_type": "counselling", "services": p(12), "children": p(7),
+         "families": p(6), "suppressed": []},
         {"service_type": "school_enrolment_support", **hidden},
     ]  # fmt: skip
-    assert body["totals"] == {"services": 23, "children": 18, "families": 14, "suppressed": []}
+    assert body["totals"] == {
+        "services": p(23), "children": p(18), "families": p(14), "suppressed": []
+    }  # fmt: skip
 
 
 NO_OUTCOMES = {
@@ -489,10 +370,10 @@ async def test_network_outcomes(net: Network) -> None:
             {
                 **NO_OUTCOMES,
                 "quarter": "2026-Q1",
-                "cases_closed": 15,
-                "cases_closed_reunified_with_family": 7,
-                "children_reunified": 7,
-                "school_enrolments": 5,
+                "cases_closed": p(15),
+                "cases_closed_reunified_with_family": p(7),
+                "children_reunified": p(7),
+                "school_enrolments": p(5),
                 "median_days_to_closure": 122.0,
             },
             "cases_closed_kinship_care",
@@ -504,8 +385,8 @@ async def test_network_outcomes(net: Network) -> None:
             {
                 **NO_OUTCOMES,
                 "quarter": "2026-Q2",
-                "cases_closed_reunified_with_family": 8,
-                "children_reunified": 8,
+                "cases_closed_reunified_with_family": p(8),
+                "children_reunified": p(8),
             },
             "cases_closed",
             "cases_closed_kinship_care",
@@ -524,13 +405,13 @@ async def test_network_outcomes(net: Network) -> None:
     assert body["totals"] == hide(
         {
             **NO_OUTCOMES,
-            "cases_closed": 31,
-            "cases_closed_reunified_with_family": 15,
-            "cases_closed_kinship_care": 7,
-            "children_reunified": 15,
-            "children_placed_in_kinship_care": 7,
-            "school_enrolments": 5,
-            "referrals_made": 8,
+            "cases_closed": p(31),
+            "cases_closed_reunified_with_family": p(15),
+            "cases_closed_kinship_care": p(7),
+            "children_reunified": p(15),
+            "children_placed_in_kinship_care": p(7),
+            "school_enrolments": p(5),
+            "referrals_made": p(8),
             "median_days_to_closure": 211.0,  # 15 x 122, 14 x 211, 2 x 303
         },
         "cases_closed_transferred",

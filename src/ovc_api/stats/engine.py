@@ -5,6 +5,10 @@ counts need) under the caller's scope and filters, and an outer query that group
 tables of the same facts (the rows, the grand total, and for network statistics every
 marginal table) come from one query with GROUPING SETS on PostgreSQL, one query per table on
 SQLite. What comes back to Python is at most a few thousand aggregated numbers.
+
+Network statistics are *keyed*: beside each count, the same query computes the cell's key
+(the sum of the counted records' `record_key` modulo 256, each distinct child or family
+once), from which ovc_api.stats.perturbation draws the cell's noise.
 """
 
 from __future__ import annotations
@@ -32,16 +36,21 @@ from ovc_api.ages import age_band_sql
 from ovc_api.cases.models import Case, CaseConcern, ClosureReason
 from ovc_api.children.models import Child
 from ovc_api.errors import Unprocessable
+from ovc_api.families.models import Family
+from ovc_api.identity.models import Organisation
 from ovc_api.services.models import ServiceDelivery, ServiceType
 from ovc_api.sharing.models import Referral, ReferralStatus
 from ovc_api.stats.dimensions import PERIODS, CaseKey, Period, PeriodOf, period_label
 from ovc_api.stats.filters import CaseStatsFilters, DateRange, ServiceStatsFilters
+from ovc_api.stats.network_space import NetworkCaseFilters, NetworkServiceFilters
+from ovc_api.stats.perturbation import KEY_RANGE
 from ovc_api.stats.suppression import Cube, Level
 
 ScopeRule = Callable[[Any], ColumnElement[bool]]
 Count = Callable[[Any], Any]
 MAX_GROUPS = 10_000
 CHILD_KEYS = frozenset({"province", "district", "sex", "age_band", "care_arrangement"})
+KEY_SUFFIX = "_key"  # a cube's cell key of count "cases" is stored as "cases_key"
 CASE_COUNTS = ("cases", "children")
 SERVICE_COUNTS = ("services", "children", "families")
 
@@ -69,9 +78,16 @@ async def aggregate(
     keys: Sequence[str],
     counts: Mapping[str, Count],
     levels: Sequence[Level],
+    cell_keys: Mapping[str, Count] | None = None,
 ) -> Cube:
-    """Group the facts by each level (a sub-tuple of `keys`): {level: {key: {count: n}}}."""
+    """Group the facts by each level (a sub-tuple of `keys`): {level: {key: {count: n}}}.
+
+    `cell_keys`: per count name, the measure of its cell key, stored as name + KEY_SUFFIX.
+    """
     sub = facts.subquery("facts")
+    measured = dict(counts)
+    measured.update({name + KEY_SUFFIX: key for name, key in (cell_keys or {}).items()})
+    counts = measured
     measures = [count(sub).label(name) for name, count in counts.items()]
     cube: Cube = {level: {} for level in levels}
     if _is_postgres(session) and len(levels) > 1:
@@ -116,6 +132,20 @@ def _distinct(column: str) -> Count:
     return lambda sub: func.count(distinct(sub.c[column]))
 
 
+def _key_sum(column: str, *, each_once: bool) -> Count:
+    """A cell's key: its records' keys summed (each distinct record once), modulo KEY_RANGE.
+
+    Record keys are 31-bit random integers, so SUM(DISTINCT key) counts each child (or
+    family) once however many rows of the cell name it."""
+
+    def measure(sub: Any) -> Any:
+        column_ = sub.c[column]
+        summed = func.sum(distinct(column_)) if each_once else func.sum(column_)
+        return func.coalesce(summed, 0) % KEY_RANGE
+
+    return measure
+
+
 def _in(column: Any, values: Sequence[Any] | None) -> list[Any]:
     return [] if values is None else [column.in_(values)]
 
@@ -124,9 +154,15 @@ def _in(column: Any, values: Sequence[Any] | None) -> list[Any]:
 
 
 def case_facts(
-    scope: ScopeRule, keys: Sequence[str], filters: CaseStatsFilters, *, is_postgres: bool
+    scope: ScopeRule,
+    keys: Sequence[str],
+    filters: CaseStatsFilters,
+    *,
+    is_postgres: bool,
+    keyed: bool = False,
 ) -> Any:
-    """One row per counted case (per case and concern when grouped by concern)."""
+    """One row per counted case (per case and concern when grouped by concern); keyed: with
+    the case's and the child's record keys."""
     dated = col(Case.opened_on) if filters.period_of is PeriodOf.opened else col(Case.closed_on)
     child_fields = {
         "province": filters.province,
@@ -145,20 +181,34 @@ def case_facts(
         "district": col(Child.district),
         "sex": col(Child.sex),
         "care_arrangement": col(Child.care_arrangement),
+        "closure_reason": col(Case.closure_reason),
+        "organisation_kind": col(Organisation.kind),
         "age_band": age_band_sql(
             col(Child.date_of_birth), col(Case.opened_on), is_postgres=is_postgres
         ),
     }
     for period in PERIODS:
         expressions[period] = period_label(period, dated, is_postgres=is_postgres)
+    network = filters if isinstance(filters, NetworkCaseFilters) else None
+    record_keys: list[Any] = (
+        [col(Case.record_key).label("case_key"), col(Child.record_key).label("child_key")]
+        if keyed
+        else []
+    )
     statement = select(
         col(Case.id).label("case_id"),
         col(Case.child_id).label("child_id"),
+        *record_keys,
         *[expressions[k].label(k) for k in keys],
     ).select_from(Case)
-    if CHILD_KEYS.intersection(keys) or any(v is not None for v in child_fields.values()):
+    if keyed or CHILD_KEYS.intersection(keys) or any(v is not None for v in child_fields.values()):
         statement = statement.join(Child, col(Child.id) == col(Case.child_id))
     clauses: list[Any] = [scope(Case)]
+    if "organisation_kind" in keys or (network and network.organisation_kind is not None):
+        statement = statement.join(Organisation, col(Organisation.id) == col(Case.organisation_id))
+    if network is not None:
+        clauses += _in(expressions["closure_reason"], network.closure_reason)
+        clauses += _in(expressions["organisation_kind"], network.organisation_kind)
     if CaseKey.concern in keys:
         statement = statement.join(CaseConcern, col(CaseConcern.case_id) == col(Case.id))
         clauses += _in(col(CaseConcern.concern), filters.concern)
@@ -189,12 +239,24 @@ async def case_cube(
     keys: Sequence[str],
     filters: CaseStatsFilters,
     levels: Sequence[Level],
+    *,
+    keyed: bool = False,
 ) -> Cube:
-    facts = case_facts(scope, keys, filters, is_postgres=_is_postgres(session))
+    facts = case_facts(scope, keys, filters, is_postgres=_is_postgres(session), keyed=keyed)
     # Grouped by concern, a case appears once per concern: count it once where concerns merge.
-    cases = _distinct("case_id") if CaseKey.concern in keys else _count_rows
+    by_concern = CaseKey.concern in keys
+    cases = _distinct("case_id") if by_concern else _count_rows
+    cell_keys = {
+        "cases": _key_sum("case_key", each_once=by_concern),
+        "children": _key_sum("child_key", each_once=True),
+    }
     return await aggregate(
-        session, facts, keys, {"cases": cases, "children": _distinct("child_id")}, levels
+        session,
+        facts,
+        keys,
+        {"cases": cases, "children": _distinct("child_id")},
+        levels,
+        cell_keys if keyed else None,
     )
 
 
@@ -202,13 +264,20 @@ async def case_cube(
 
 
 def service_facts(
-    scope: ScopeRule, keys: Sequence[str], filters: ServiceStatsFilters, *, is_postgres: bool
+    scope: ScopeRule,
+    keys: Sequence[str],
+    filters: ServiceStatsFilters,
+    *,
+    is_postgres: bool,
+    keyed: bool = False,
 ) -> Any:
+    """One row per service delivered; keyed: with the service's, child's and family's keys."""
     delivered = col(ServiceDelivery.delivered_on)
     expressions: dict[str, Any] = {
         "service_type": col(ServiceDelivery.service_type),
         "province": col(ServiceDelivery.province),
         "district": col(ServiceDelivery.district),
+        "organisation_kind": col(Organisation.kind),
     }
     for period in PERIODS:
         expressions[period] = period_label(period, delivered, is_postgres=is_postgres)
@@ -216,11 +285,32 @@ def service_facts(
     clauses += _in(expressions["service_type"], filters.service_type)
     clauses += _in(expressions["province"], filters.province)
     clauses += _in(expressions["district"], filters.district)
-    return select(
+    kinds = filters.organisation_kind if isinstance(filters, NetworkServiceFilters) else None
+    clauses += _in(expressions["organisation_kind"], kinds)
+    record_keys: list[Any] = (
+        [
+            col(ServiceDelivery.record_key).label("service_key"),
+            col(Child.record_key).label("child_key"),
+            col(Family.record_key).label("family_key"),
+        ]
+        if keyed
+        else []
+    )
+    statement = select(
         col(ServiceDelivery.child_id).label("child_id"),
         col(ServiceDelivery.family_id).label("family_id"),
+        *record_keys,
         *[expressions[k].label(k) for k in keys],
-    ).where(*clauses)
+    ).select_from(ServiceDelivery)
+    if keyed:
+        statement = statement.outerjoin(
+            Child, col(Child.id) == col(ServiceDelivery.child_id)
+        ).outerjoin(Family, col(Family.id) == col(ServiceDelivery.family_id))
+    if "organisation_kind" in keys or kinds is not None:
+        statement = statement.join(
+            Organisation, col(Organisation.id) == col(ServiceDelivery.organisation_id)
+        )
+    return statement.where(*clauses)
 
 
 async def service_cube(
@@ -229,14 +319,21 @@ async def service_cube(
     keys: Sequence[str],
     filters: ServiceStatsFilters,
     levels: Sequence[Level],
+    *,
+    keyed: bool = False,
 ) -> Cube:
-    facts = service_facts(scope, keys, filters, is_postgres=_is_postgres(session))
+    facts = service_facts(scope, keys, filters, is_postgres=_is_postgres(session), keyed=keyed)
     counts = {
         "services": _count_rows,
         "children": _distinct("child_id"),
         "families": _distinct("family_id"),
     }
-    return await aggregate(session, facts, keys, counts, levels)
+    cell_keys = {
+        "services": _key_sum("service_key", each_once=False),
+        "children": _key_sum("child_key", each_once=True),
+        "families": _key_sum("family_key", each_once=True),
+    }
+    return await aggregate(session, facts, keys, counts, levels, cell_keys if keyed else None)
 
 
 # --- outcomes ---------------------------------------------------------------------------
@@ -315,8 +412,14 @@ def _float(value: Any) -> float | None:
 
 
 async def outcome_data(
-    session: AsyncSession, scope: ScopeRule, period: Period, dates: DateRange
+    session: AsyncSession,
+    scope: ScopeRule,
+    period: Period,
+    dates: DateRange,
+    *,
+    keyed: bool = False,
 ) -> OutcomeData:
+    """keyed: every count with its cell key (cases, children and referrals' record keys)."""
     is_postgres = _is_postgres(session)
     key = period.value
     closed_on = col(Case.closed_on)
@@ -327,10 +430,20 @@ async def outcome_data(
             period_label(period, closed_on, is_postgres=is_postgres).label(key),
             reason.label("reason"),
             col(Case.child_id).label("child_id"),
-        ).where(*_closed(scope, dates)),
+            col(Case.record_key).label("case_key"),
+            col(Child.record_key).label("child_key"),
+        )
+        .join(Child, col(Child.id) == col(Case.child_id))
+        .where(*_closed(scope, dates)),
         (key, "reason"),
         {"cases": _count_rows, "children": _distinct("child_id")},
         [(key, "reason"), (key,), ("reason",), ()],
+        {
+            "cases": _key_sum("case_key", each_once=False),
+            "children": _key_sum("child_key", each_once=True),
+        }
+        if keyed
+        else None,
     )
     delivered = col(ServiceDelivery.delivered_on)
     services = await aggregate(
@@ -339,7 +452,10 @@ async def outcome_data(
             period_label(period, delivered, is_postgres=is_postgres).label(key),
             col(ServiceDelivery.service_type).label("service_type"),
             col(ServiceDelivery.child_id).label("child_id"),
-        ).where(
+            col(Child.record_key).label("child_key"),
+        )
+        .outerjoin(Child, col(Child.id) == col(ServiceDelivery.child_id))
+        .where(
             scope(ServiceDelivery),
             col(ServiceDelivery.service_type).in_(list(SERVICE_OUTCOMES)),
             *dates.on(delivered),
@@ -347,6 +463,7 @@ async def outcome_data(
         (key, "service_type"),
         {"children": _distinct("child_id")},
         [(key, "service_type"), ("service_type",)],
+        {"children": _key_sum("child_key", each_once=True)} if keyed else None,
     )
     data = OutcomeData(closures=closures, services=services)
     status = col(Referral.status)
@@ -365,11 +482,13 @@ async def outcome_data(
         data.referrals[name] = await aggregate(
             session,
             select(
-                period_label(period, when, is_postgres=is_postgres, timestamp=True).label(key)
+                period_label(period, when, is_postgres=is_postgres, timestamp=True).label(key),
+                col(Referral.record_key).label("referral_key"),
             ).where(scope(Referral), *conditions, *dates.on_timestamp(when)),
             (key,),
             {"n": _count_rows},
             [(key,), ()],
+            {"n": _key_sum("referral_key", each_once=False)} if keyed else None,
         )
     data.medians = await _medians(session, scope, period, dates)
     return data

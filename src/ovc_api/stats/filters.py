@@ -173,7 +173,6 @@ def organisation_case_filters(
     return replace(filters, assigned_to=sorted(set(assigned_to)) if assigned_to else None)
 
 
-NetworkCaseStatsFilters = Annotated[CaseStatsFilters, Depends(case_filters)]
 OrganisationCaseStatsFilters = Annotated[CaseStatsFilters, Depends(organisation_case_filters)]
 
 

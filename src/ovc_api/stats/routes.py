@@ -25,15 +25,18 @@ from ovc_api.stats.engine import (
     outcome_data,
     service_cube,
 )
-from ovc_api.stats.filters import (
-    Dates,
-    NetworkCaseStatsFilters,
-    OrganisationCaseStatsFilters,
-    ServiceStatsFiltersDep,
+from ovc_api.stats.filters import Dates, OrganisationCaseStatsFilters, ServiceStatsFiltersDep
+from ovc_api.stats.network_space import (
+    NETWORK_CASE_KEYS,
+    NETWORK_SERVICE_KEYS,
+    NetworkCaseFiltersDep,
+    NetworkDates,
+    NetworkPeriod,
+    NetworkServiceFiltersDep,
 )
+from ovc_api.stats.perturbation import MAX_PERTURBATION
 from ovc_api.stats.render import CSV_RESPONSE, chosen_format, table_response
 from ovc_api.stats.schemas import (
-    NETWORK_CASE_KEYS,
     CaseStatistic,
     NetworkCaseStatistic,
     NetworkOutcomeStatistic,
@@ -94,13 +97,60 @@ Only periods with at least one event appear. `from`/`to` (inclusive) apply to ea
 date. `totals` covers the whole range (each child once).
 """
 NETWORK = """
-Across every active member organisation. Small counts are withheld: a count from 1 to the
-suppression threshold minus one (setting `stats_suppression_threshold`, in
-`suppression_threshold`) is null, and so are complementary counts chosen so that no withheld
-count can be worked out from the totals, from the other rows, or from the same statistic
-grouped by fewer keys. A row's counts are withheld together and named in its `suppressed`
-list; in CSV they are empty cells and a last `suppressed` column names them.
+Across every active member organisation. No sequence of requests may give away a count small
+enough to identify a child, so network figures differ from an organisation's own in three
+ways:
+
+- **A closed query space.** Group and filter by {keys} only; each filter takes one value;
+  `from` and `to` together cover one whole quarter (2026-04-01 to 2026-06-30) or one whole
+  year (2026-01-01 to 2026-12-31), or are both left out (all time). No district, no month,
+  no list of values: any other parameter, a parameter given twice or another range is a 422
+  naming it.
+- **Perturbation.** Every published count is the true count plus a small noise of **at
+  most {max_noise}** either way (cell-key perturbation, as in the ABS TableBuilder and the UK
+  2021 census): the noise comes from a fixed table, indexed by a key derived from the
+  permanent random keys of the records the cell counts and by the count. The same cell gets
+  the same value however and whenever it is asked for, so repeating requests does not
+  average the noise away. Totals are perturbed as cells of their own: rows need not add up
+  to the totals, and a difference of published counts is never certain to be a true count.
+- **Suppression.** A count whose true value is from 1 to the suppression threshold minus one
+  (setting `stats_suppression_threshold`, in `suppression_threshold`) is null, and so are
+  complementary counts chosen so that no withheld count can be worked out from the totals,
+  from the other rows, or from the same statistic grouped by fewer keys. A row's counts are
+  withheld together and named in its `suppressed` list; in CSV they are empty cells and a
+  last `suppressed` column names them.
 """
+NETWORK_CASES = """
+Counts of cases and of distinct children, grouped by any combination of `province`, `sex`,
+`age_band`, `concern`, `closure_reason` (null: open), `organisation_kind` (of the owning
+member) and a period of opening (`quarter` or `year`; of closing with `period_of=closed`,
+which counts closed cases only). `concern`: a case with two concerns counts in both groups.
+`province` and `sex` are the child's (as recorded now); `age_band` is the child's age on the
+day the case was opened (`unknown`: no date of birth). Filters: the same keys, one value
+each, and `from`/`to` (a whole quarter or year of the `period_of` date).
+"""
+NETWORK_SERVICES = """
+Services delivered, and distinct children and distinct families they reached, grouped by
+`service_type`, `province` (where the service was delivered), `organisation_kind` (of the
+delivering member) and a period of the delivery date (`quarter` or `year`); filters: the
+same keys, one value each, and `from`/`to` (a whole quarter or year of the delivery date).
+"""
+NETWORK_COMMON = """
+Group with `group_by`, a comma-separated list of at most {max_keys} keys (at most one
+period; labels "2026-Q1", "2026"). Only groups with at least one record appear; `totals`
+counts everything the filters select, each child once. At most {max_groups} groups (more is
+a 422). JSON, or CSV with `Accept: text/csv` or `format=csv` (a header row with the group
+keys then the counts).
+"""
+
+
+def _network(keys: list[str]) -> str:
+    listed = ", ".join(f"`{key}`" for key in keys)
+    return NETWORK.format(keys=listed, max_noise=MAX_PERTURBATION)
+
+
+def _network_common() -> str:
+    return NETWORK_COMMON.format(max_keys=MAX_GROUP_KEYS, max_groups=MAX_GROUPS)
 
 
 def _common(unit: str) -> str:
@@ -196,7 +246,7 @@ async def get_outcome_statistics(
 @router.get(
     "/stats/network/cases",
     summary="Network-wide counts of cases and children, small counts withheld",
-    description=NETWORK + CASES.format(assigned="") + _common("case"),
+    description=_network(NETWORK_CASE_KEYS) + NETWORK_CASES + _network_common(),
     response_model=NetworkCaseStatistic,
     responses=RESPONSES,
 )
@@ -204,7 +254,7 @@ async def get_network_case_statistics(
     request: Request,
     session: Session,
     principal: NetworkStatsReader,
-    filters: NetworkCaseStatsFilters,
+    filters: NetworkCaseFiltersDep,
     group_by: GroupBy = None,
     requested_format: FormatParam = None,
 ) -> Response:
@@ -212,7 +262,9 @@ async def get_network_case_statistics(
     keys = parse_group_by(group_by, NETWORK_CASE_KEYS, network=True)
     threshold = _threshold(request)
     async with network_context(session, principal):
-        cube = await case_cube(session, active_network(), keys, filters, _levels(keys, True))
+        cube = await case_cube(
+            session, active_network(), keys, filters, _levels(keys, True), keyed=True
+        )
     table = cube_table(cube, keys, CASE_COUNTS, threshold=threshold)
     return table_response(
         fmt, table, filters.echo(), filename="network-case-statistics", threshold=threshold
@@ -222,7 +274,7 @@ async def get_network_case_statistics(
 @router.get(
     "/stats/network/services",
     summary="Network-wide services, children and families reached, small counts withheld",
-    description=NETWORK + SERVICES + _common("service"),
+    description=_network(NETWORK_SERVICE_KEYS) + NETWORK_SERVICES + _network_common(),
     response_model=NetworkServiceStatistic,
     responses=RESPONSES,
 )
@@ -230,15 +282,17 @@ async def get_network_service_statistics(
     request: Request,
     session: Session,
     principal: NetworkStatsReader,
-    filters: ServiceStatsFiltersDep,
+    filters: NetworkServiceFiltersDep,
     group_by: GroupBy = None,
     requested_format: FormatParam = None,
 ) -> Response:
     fmt = chosen_format(request, requested_format)
-    keys = parse_group_by(group_by, list(ServiceKey), network=True)
+    keys = parse_group_by(group_by, NETWORK_SERVICE_KEYS, network=True)
     threshold = _threshold(request)
     async with network_context(session, principal):
-        cube = await service_cube(session, active_network(), keys, filters, _levels(keys, True))
+        cube = await service_cube(
+            session, active_network(), keys, filters, _levels(keys, True), keyed=True
+        )
     table = cube_table(cube, keys, SERVICE_COUNTS, threshold=threshold)
     return table_response(
         fmt, table, filters.echo(), filename="network-service-statistics", threshold=threshold
@@ -248,8 +302,13 @@ async def get_network_service_statistics(
 @router.get(
     "/stats/network/outcomes",
     summary="Network-wide outcomes per period, small counts withheld",
-    description=NETWORK.replace("A row's counts are withheld together and named", "Named")
-    + OUTCOMES.replace("the organisation sent", "member organisations sent")
+    description=_network(["group_by", "from", "to"])
+    .replace("Group and filter by", "Ask with")
+    .replace("each filter takes one value;", "`group_by` is quarter or year;")
+    .replace("A row's counts are withheld together and named", "Named")
+    + OUTCOMES.replace("the organisation sent", "member organisations sent").replace(
+        "month, quarter or year", "quarter or year"
+    )
     + "\nA median is withheld with the count of cases closed it describes.",
     response_model=NetworkOutcomeStatistic,
     responses=RESPONSES,
@@ -258,15 +317,18 @@ async def get_network_outcome_statistics(
     request: Request,
     session: Session,
     principal: NetworkStatsReader,
-    dates: Dates,
-    group_by: OutcomePeriod = Period.quarter,
+    dates: NetworkDates,
+    group_by: Annotated[
+        NetworkPeriod, Query(description="The period of each row")
+    ] = NetworkPeriod.quarter,
     requested_format: FormatParam = None,
 ) -> Response:
     fmt = chosen_format(request, requested_format)
     threshold = _threshold(request)
+    period = Period(group_by.value)
     async with network_context(session, principal):
-        data = await outcome_data(session, active_network(), group_by, dates)
-    table = outcome_table(data, group_by.value, threshold=threshold)
+        data = await outcome_data(session, active_network(), period, dates, keyed=True)
+    table = outcome_table(data, period.value, threshold=threshold)
     return table_response(
         fmt, table, dates.echo(), filename="network-outcome-statistics", threshold=threshold
     )

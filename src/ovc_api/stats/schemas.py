@@ -15,12 +15,27 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 
 from ovc_api.ages import AgeBand
-from ovc_api.cases.models import CaseStatus, ProtectionConcern, ReferralSource, RiskLevel
+from ovc_api.cases.models import (
+    CaseStatus,
+    ClosureReason,
+    ProtectionConcern,
+    ReferralSource,
+    RiskLevel,
+)
 from ovc_api.children.models import CareArrangement, Sex
 from ovc_api.geography import Province
+from ovc_api.identity.models import OrganisationKind
 from ovc_api.services.models import ServiceType
 from ovc_api.stats.dimensions import CaseKey, Period, ServiceKey
 from ovc_api.stats.engine import CASE_COUNTS, SERVICE_COUNTS
+from ovc_api.stats.network_space import (
+    NETWORK_CASE_KEYS,
+    NETWORK_SERVICE_KEYS,
+    NetworkCaseKey,
+    NetworkPeriod,
+    NetworkServiceKey,
+)
+from ovc_api.stats.perturbation import MAX_PERTURBATION
 from ovc_api.stats.tables import OUTCOME_COUNTS
 
 PERIOD_FIELDS: dict[str, Any] = {
@@ -40,6 +55,8 @@ KEY_FIELDS: dict[str, Any] = {
     "referral_source": (ReferralSource | None, None),
     "assigned_to": (uuid.UUID | None, Field(None, description="The assignee's user id")),
     "service_type": (ServiceType | None, None),
+    "closure_reason": (ClosureReason | None, Field(None, description="null: the case is open")),
+    "organisation_kind": (OrganisationKind | None, None),
     **PERIOD_FIELDS,
 }
 SUPPRESSED: tuple[Any, Any] = (
@@ -55,7 +72,8 @@ ROW_DOC = "One group: the values of the keys named in `group_by` (only those), t
 
 def _counts(names: Sequence[str], network: bool) -> dict[str, Any]:
     if network:
-        return {name: (int | None, Field(..., ge=0)) for name in names}
+        noisy = f"Perturbed: within {MAX_PERTURBATION} of the true count; null: withheld"
+        return {name: (int | None, Field(..., ge=0, description=noisy)) for name in names}
     return {name: (int, Field(..., ge=0)) for name in names}
 
 
@@ -92,16 +110,15 @@ def _statistic(
     return model
 
 
-NETWORK_CASE_KEYS = [k.value for k in CaseKey if k is not CaseKey.assigned_to]
 CaseStatistic = _statistic("CaseStats", list(CaseKey), CaseKey, CASE_COUNTS, network=False)
 NetworkCaseStatistic = _statistic(
-    "CaseStats", NETWORK_CASE_KEYS, CaseKey, CASE_COUNTS, network=True
+    "CaseStats", NETWORK_CASE_KEYS, NetworkCaseKey, CASE_COUNTS, network=True
 )
 ServiceStatistic = _statistic(
     "ServiceStats", list(ServiceKey), ServiceKey, SERVICE_COUNTS, network=False
 )
 NetworkServiceStatistic = _statistic(
-    "ServiceStats", list(ServiceKey), ServiceKey, SERVICE_COUNTS, network=True
+    "ServiceStats", NETWORK_SERVICE_KEYS, NetworkServiceKey, SERVICE_COUNTS, network=True
 )
 
 
@@ -115,7 +132,7 @@ def _outcomes(network: bool) -> type[BaseModel]:
     row = create_model(  # type: ignore[call-overload]
         f"{prefix}OutcomeStatsRow",
         __doc__="One period (the key named in `group_by`) and its outcomes.",
-        **PERIOD_FIELDS,
+        **{k: v for k, v in PERIOD_FIELDS.items() if not network or k in list(NetworkPeriod)},
         **_counts(OUTCOME_COUNTS, network),
         median_days_to_closure=median,
         **extra,
@@ -128,7 +145,7 @@ def _outcomes(network: bool) -> type[BaseModel]:
         **extra,
     )
     fields: dict[str, Any] = {
-        "group_by": (list[Period], ...),
+        "group_by": (list[NetworkPeriod] if network else list[Period], ...),
         "filters": (dict[str, Any], ...),
         "rows": (list[row], ...),
         "totals": (totals, ...),

@@ -2,7 +2,8 @@
 
 Organisation statistics publish every number. Network statistics publish a number only
 when the suppression (ovc_api.stats.suppression) lets it through: a withheld count is
-null and named in its row's `suppressed` list.
+null and named in its row's `suppressed` list; a published one is perturbed by its cell
+key (ovc_api.stats.perturbation). Suppression decides on the true counts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from ovc_api.cases.models import (
 from ovc_api.children.models import CareArrangement, Sex
 from ovc_api.geography import Province
 from ovc_api.services.models import ServiceType
-from ovc_api.stats.engine import PLACEMENTS, REFERRAL_OUTCOMES, SERVICE_OUTCOMES, OutcomeData
+from ovc_api.stats.engine import (
+    KEY_SUFFIX,
+    PLACEMENTS,
+    REFERRAL_OUTCOMES,
+    SERVICE_OUTCOMES,
+    OutcomeData,
+)
+from ovc_api.stats.perturbation import perturbed
 from ovc_api.stats.suppression import (
     CellId,
     Cube,
@@ -102,10 +110,13 @@ def cube_table(
 
     def published(at: Level, key: Key, measured: dict[str, int]) -> dict[str, Any]:
         if threshold is None:
-            return dict(measured)
+            return {c: measured[c] for c in counts}
         hidden = key in withheld.get(at, set())
         return {
-            **{c: None if hidden else measured[c] for c in counts},
+            **{
+                c: None if hidden else perturbed(measured[c], measured[c + KEY_SUFFIX])
+                for c in counts
+            },
             "suppressed": list(counts) if hidden else [],
         }
 
@@ -116,7 +127,7 @@ def cube_table(
         }
         for key in sorted_keys(keys, list(top))
     ]
-    grand = cube[()].get((), dict.fromkeys(counts, 0))
+    grand = cube[()].get((), dict.fromkeys([*counts, *(c + KEY_SUFFIX for c in counts)], 0))
     return Table(
         list(keys), list(counts), rows, published((), (), grand), network=threshold is not None
     )
@@ -125,43 +136,61 @@ def cube_table(
 # --- outcomes ---------------------------------------------------------------------------
 
 
-def _get(cube: Cube, level: Level, key: Key, count: str) -> int:
-    return cube.get(level, {}).get(key, {}).get(count, 0)
+def _get(cube: Cube, level: Level, key: Key, count: str) -> tuple[int, int]:
+    """A count and its cell key (zero for a cell without records, or an unkeyed cube)."""
+    measured = cube.get(level, {}).get(key, {})
+    return measured.get(count, 0), measured.get(count + KEY_SUFFIX, 0)
 
 
-def _outcome_cells(data: OutcomeData, period: str) -> dict[str, dict[Any, tuple[CellId, int]]]:
-    """For each outcome count: {period label, or None for the total: (cell id, value)}."""
+OutcomeCell = tuple[CellId, int, int]  # cell id, true count, cell key
+
+
+def _outcome_cells(data: OutcomeData, period: str) -> dict[str, dict[Any, OutcomeCell]]:
+    """For each outcome count: {period label, or None for the total: (cell id, value, key)}."""
     by_reason, by_type = (period, "reason"), (period, "service_type")
-    cells: dict[str, dict[Any, tuple[CellId, int]]] = {name: {} for name in OUTCOME_COUNTS}
-    for (label,), measured in data.closures[(period,)].items():
+    cells: dict[str, dict[Any, OutcomeCell]] = {name: {} for name in OUTCOME_COUNTS}
+
+    for (label,) in data.closures[(period,)]:
         closed: CellId = ("closures", "cases", (period,), (label,))
-        cells["cases_closed"][label] = (closed, measured["cases"])
+        cells["cases_closed"][label] = (closed, *_get(data.closures, (period,), (label,), "cases"))
     cells["cases_closed"][None] = (
         ("closures", "cases", (), ()),
-        _get(data.closures, (), (), "cases"),
+        *_get(data.closures, (), (), "cases"),
     )
-    for (label, reason), measured in data.closures[by_reason].items():
+    for label, reason in data.closures[by_reason]:
         cell: CellId = ("closures", "cases", by_reason, (label, reason))
-        cells[CLOSED_BY_REASON[reason]][label] = (cell, measured["cases"])
+        cells[CLOSED_BY_REASON[reason]][label] = (
+            cell,
+            *_get(data.closures, by_reason, (label, reason), "cases"),
+        )
         if reason in PLACEMENTS:
             placed = ("placed", "children", by_reason, (label, reason))
-            cells[PLACEMENTS[reason]][label] = (placed, measured["children"])
+            cells[PLACEMENTS[reason]][label] = (
+                placed,
+                *_get(data.closures, by_reason, (label, reason), "children"),
+            )
     for reason, name in CLOSED_BY_REASON.items():
-        value = _get(data.closures, ("reason",), (reason,), "cases")
-        cells[name][None] = (("closures", "cases", ("reason",), (reason,)), value)
+        found = _get(data.closures, ("reason",), (reason,), "cases")
+        cells[name][None] = (("closures", "cases", ("reason",), (reason,)), *found)
     for reason, name in PLACEMENTS.items():
-        value = _get(data.closures, ("reason",), (reason,), "children")
-        cells[name][None] = (("placed", "children", ("reason",), (reason,)), value)
-    for (label, service_type), measured in data.services[by_type].items():
+        found = _get(data.closures, ("reason",), (reason,), "children")
+        cells[name][None] = (("placed", "children", ("reason",), (reason,)), *found)
+    for label, service_type in data.services[by_type]:
         service: CellId = ("services", "children", by_type, (label, service_type))
-        cells[SERVICE_OUTCOMES[service_type]][label] = (service, measured["children"])
+        cells[SERVICE_OUTCOMES[service_type]][label] = (
+            service,
+            *_get(data.services, by_type, (label, service_type), "children"),
+        )
     for service_type, name in SERVICE_OUTCOMES.items():
-        value = _get(data.services, ("service_type",), (service_type,), "children")
-        cells[name][None] = (("services", "children", ("service_type",), (service_type,)), value)
+        found = _get(data.services, ("service_type",), (service_type,), "children")
+        cells[name][None] = (("services", "children", ("service_type",), (service_type,)), *found)
     for name, cube in data.referrals.items():
-        for (label,), measured in cube[(period,)].items():
-            cells[name][label] = ((name, "n", (period,), (label,)), measured["n"])
-        cells[name][None] = ((name, "n", (), ()), _get(cube, (), (), "n"))
+        for (label,) in cube[(period,)]:
+            cells[name][label] = (
+                (name, "n", (period,), (label,)),
+                *_get(cube, (period,), (label,), "n"),
+            )
+        cells[name][None] = ((name, "n", (), ()), *_get(cube, (), (), "n"))
     return cells
 
 
@@ -215,12 +244,12 @@ def outcome_table(data: OutcomeData, period: str, *, threshold: int | None = Non
         values: dict[str, Any] = {}
         hidden: list[str] = []
         for name in OUTCOME_COUNTS:
-            cell, value = cells[name].get(label, (None, 0))
+            cell, value, key = cells[name].get(label, (None, 0, 0))
             if cell is not None and cell in withheld:
                 values[name] = None
                 hidden.append(name)
             else:
-                values[name] = value
+                values[name] = value if threshold is None else perturbed(value, key)
         closed = cells["cases_closed"].get(label)
         median = data.medians.get(label)
         if median is not None and closed is not None and closed[0] in withheld:
