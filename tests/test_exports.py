@@ -35,8 +35,8 @@ CASE_HEADER = (
     "birth_date_estimated,province,district,commune,village,created_at,updated_at"
 )
 DEIDENTIFIED_CASE_HEADER = (
-    "child_pseudonym,status,risk_level,concerns,referral_source,opened_on,closed_on,"
-    "closure_reason,last_contact_on,sex,age_band,province,district"
+    "child_pseudonym,status,risk_level,concerns,referral_source,opened_month,closed_month,"
+    "closure_reason,last_contact_month,sex,age_band,province,district"
 )
 PSEUDONYM = re.compile(r"^[0-9a-f]{16}$")
 EVENT_KEYS = (
@@ -288,25 +288,27 @@ async def test_deidentified_cases_drop_identity_and_band_ages_at_opening(
         "risk_level": "medium",
         "concerns": "neglect;violence",
         "referral_source": "provincial_social_affairs",
-        "closed_on": "",
+        "closed_month": "",
         "closure_reason": "",
-        "last_contact_on": "",
+        "last_contact_month": "",
         "province": "battambang",
     }
+    # Months, not days: beside the district, an exact date can point at one child.
     assert rows == [
-        {**common, "opened_on": "2020-02-29", "sex": "female", "age_band": "0-4",
+        {**common, "opened_month": "2020-02", "sex": "female", "age_band": "0-4",
          "district": "Bavel"},
-        {**common, "opened_on": "2020-03-01", "sex": "female", "age_band": "5-9",
+        {**common, "opened_month": "2020-03", "sex": "female", "age_band": "5-9",
          "district": "Bavel"},
-        {**common, "opened_on": "2026-01-14", "sex": "male", "age_band": "15-17",
+        {**common, "opened_month": "2026-01", "sex": "male", "age_band": "15-17",
          "district": "Bavel"},
-        {**common, "opened_on": "2026-01-15", "sex": "male", "age_band": "18+",
+        {**common, "opened_month": "2026-01", "sex": "male", "age_band": "18+",
          "district": "Bavel"},
-        {**common, "opened_on": "2026-02-01", "sex": "female", "age_band": "unknown",
+        {**common, "opened_month": "2026-02", "sex": "female", "age_band": "unknown",
          "district": ""},
     ]  # fmt: skip
     for secret in ("Sreyneang", "Chhun", "ស្រីនាង", "ឈុន", "Ou Lmun", "Kdol Tahen", "2015-03-01",
-                   "2008-01-15", *map(str, [child, adult, unknown, *case_ids])):  # fmt: skip
+                   "2008-01-15", "2020-02-29", "2026-01-14", "2026-01-15", "2026-02-01",
+                   *map(str, [child, adult, unknown, *case_ids])):  # fmt: skip
         assert secret not in text
     # A new export, a new key: pseudonyms link rows of one export only.
     again = await client.get(
@@ -314,6 +316,7 @@ async def test_deidentified_cases_drop_identity_and_band_ages_at_opening(
     )
     lines = _lines(again)
     assert lines[0]["concerns"] == ["neglect", "violence"]
+    assert lines[0]["opened_month"] == "2020-02" and "opened_on" not in lines[0]
     assert PSEUDONYM.match(lines[0]["child_pseudonym"])
     assert lines[0]["child_pseudonym"] not in pseudonyms
     manager = await client.get(CASES, params=DEIDENTIFIED, headers=tenant_a["org_admin"].headers)
@@ -421,18 +424,19 @@ async def test_services_export_identified_and_deidentified(
     assert rows[0]["child_pseudonym"] == rows[1]["child_pseudonym"]
     assert PSEUDONYM.match(rows[0]["child_pseudonym"])
     assert [{k: v for k, v in r.items() if k != "child_pseudonym"} for r in rows] == [
-        {"service_type": "emergency_food_package", "delivered_on": "2026-01-20",
+        {"service_type": "emergency_food_package", "delivered_month": "2026-01",
          "quantity": "1.00", "unit": "package", "cost": "25.50", "currency": "USD",
          "province": "battambang", "district": "Bavel", "under_referral": "false"},
-        {"service_type": "counselling", "delivered_on": "2026-02-03", "quantity": "",
+        {"service_type": "counselling", "delivered_month": "2026-02", "quantity": "",
          "unit": "", "cost": "", "currency": "", "province": "battambang",
          "district": "Bavel", "under_referral": "false"},
-        {"service_type": "positive_parenting", "delivered_on": "2026-03-10", "quantity": "",
+        {"service_type": "positive_parenting", "delivered_month": "2026-03", "quantity": "",
          "unit": "", "cost": "", "currency": "", "province": "battambang",
          "district": "Bavel", "under_referral": "false"},
     ]  # fmt: skip
     assert rows[2]["child_pseudonym"] == ""
     assert "Sreyneang" not in response.text and str(case_id) not in response.text
+    assert "2026-01-20" not in response.text  # the month of delivery only
 
 
 async def test_who_may_export(

@@ -83,7 +83,8 @@ def _identified_cases(principal: Principal, postgres: bool) -> Shape:
 
 def _deidentified_cases(principal: Principal, postgres: bool) -> Shape:
     """No names, free text, village or commune; the child as a per-export pseudonym; the age
-    at the case's opening as a band."""
+    at the case's opening as a band; months, not days (beside the district, an exact date
+    can point at one child)."""
     return (
         Shape(postgres=postgres)
         .derived("child_pseudonym", Pseudonyms(), col(Case.child_id))
@@ -91,10 +92,10 @@ def _deidentified_cases(principal: Principal, postgres: bool) -> Shape:
         .column("risk_level", col(Case.risk_level))
         .column("concerns", _concerns(principal), "concerns")
         .column("referral_source", col(Case.referral_source))
-        .column("opened_on", col(Case.opened_on), "date")
-        .column("closed_on", col(Case.closed_on), "date")
+        .column("opened_month", col(Case.opened_on), "month")
+        .column("closed_month", col(Case.closed_on), "month")
         .column("closure_reason", col(Case.closure_reason))
-        .column("last_contact_on", col(Case.last_contact_on), "date")
+        .column("last_contact_month", col(Case.last_contact_on), "month")
         .column("sex", col(Child.sex))
         .derived("age_band", age_band, col(Child.date_of_birth), col(Case.opened_on))
         .column("province", col(Child.province))
@@ -213,12 +214,13 @@ def _under_referral(referral_id: uuid.UUID | None) -> bool:
 
 
 def _deidentified_services(postgres: bool) -> Shape:
-    """No ids (the child as a per-export pseudonym), no free text."""
+    """No ids (the child as a per-export pseudonym), no free text; the month of delivery, not
+    the day."""
     return (
         Shape(postgres=postgres)
         .derived("child_pseudonym", Pseudonyms(), col(ServiceDelivery.child_id))
         .column("service_type", col(ServiceDelivery.service_type))
-        .column("delivered_on", col(ServiceDelivery.delivered_on), "date")
+        .column("delivered_month", col(ServiceDelivery.delivered_on), "month")
         .column("quantity", col(ServiceDelivery.quantity), "decimal")
         .column("unit", col(ServiceDelivery.unit))
         .column("cost", col(ServiceDelivery.cost), "decimal")

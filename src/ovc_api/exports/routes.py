@@ -56,7 +56,9 @@ Caseworkers cannot export (403): they see their assigned cases through the lists
 `variant=deidentified` needs stats:read or cases:all, so analysts may: no names, no free
 text, location as province and district only, the birth date as an age band ("0-4", "5-9",
 "10-14", "15-17", "18+", "unknown"; the age at the case's opening for cases, on the day of
-the export for children), no record ids (the child, where a row names one, as
+the export for children), dates as months (`opened_month`, `closed_month`,
+`last_contact_month`, `delivered_month`: YYYY-MM, never the day: beside the district, an
+exact date can point at one child), no record ids (the child, where a row names one, as
 `child_pseudonym`: a keyed hash under a random key thrown away after the export, so it
 groups one export's rows of the same child and links to nothing else). Filters that single
 children out (names, ids, commune) answer 422 in de-identified exports.

@@ -25,7 +25,9 @@ from sqlalchemy import Text, cast, func
 from ovc_api.cases.schemas import CONCERN_ORDER
 from ovc_api.csv_writer import CsvWriter
 
-Kind = Literal["text", "uuid", "date", "datetime", "bool", "decimal", "concerns", "pg_timestamp"]
+Kind = Literal[
+    "text", "uuid", "date", "month", "datetime", "bool", "decimal", "concerns", "pg_timestamp"
+]
 Row = Sequence[Any]
 Convert = Callable[[Any], Any]
 CONCERN_SEPARATOR = ";"
@@ -63,6 +65,11 @@ def _pg_utc_iso(text: str) -> str:
     return f"{text[:10]}T{clock}Z"
 
 
+def _month(value: date) -> str:
+    """YYYY-MM: de-identified exports give the month of an event, never its day."""
+    return f"{value.year:04d}-{value.month:02d}"
+
+
 def _two_places(value: Decimal) -> str:
     return f"{value:.2f}"
 
@@ -88,6 +95,7 @@ _CONVERSIONS: dict[Kind, tuple[Convert | None, Convert | None]] = {
     "text": (None, None),
     "uuid": (str, str),
     "date": (date.isoformat, date.isoformat),
+    "month": (_month, _month),
     "datetime": (_utc_iso, _utc_iso),
     "bool": (_csv_bool, None),
     "decimal": (_two_places, _two_places),
@@ -101,6 +109,8 @@ def _rendered_by_postgres(expression: Any, kind: Kind) -> tuple[Any, Kind]:
     export's own format: no Python object per value, nothing to print again."""
     if kind in ("uuid", "date", "decimal"):  # dashed UUIDs, ISO dates, "25.50" for numeric(,2)
         return cast(expression, Text), "text"
+    if kind == "month":
+        return func.to_char(expression, "YYYY-MM"), "text"
     if kind == "datetime":
         return cast(func.timezone("UTC", expression), Text), "pg_timestamp"
     return expression, kind
