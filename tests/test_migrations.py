@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 import ovc_api.models  # noqa: F401
@@ -46,5 +47,53 @@ def test_upgrade_downgrade_upgrade_and_models_match(fresh_database) -> None:  # 
             assert context.get_current_revision() == head_revision()
             diff = compare_metadata(context, metadata)
             assert diff == [], f"models and migrations differ: {diff}"
+    finally:
+        engine.dispose()
+
+
+def test_record_keys_are_drawn_for_existing_rows_and_new_ones(fresh_database) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0007: rows that exist get a random record key each (not one shared value),
+    and a row inserted without one gets its own from the server default."""
+    config = alembic_config(fresh_database.owner_url, fresh_database.app_url)
+    command.upgrade(config, "0004")
+    engine = create_engine(_sync(fresh_database.owner_url))
+    postgres = fresh_database.is_postgres
+    org = uuid.uuid4()
+
+    def ident(value: uuid.UUID) -> str:
+        return str(value) if postgres else value.hex
+
+    def insert_families(conn, count: int) -> None:  # type: ignore[no-untyped-def]
+        if postgres:  # the owner obeys row-level security too: bind it to the organisation
+            conn.execute(text("SELECT set_config('ovc.org_id', :org, true)"), {"org": str(org)})
+        for _ in range(count):
+            conn.execute(
+                text(
+                    "INSERT INTO families (created_at, updated_at, version, id, organisation_id,"
+                    " name, id_poor_status, income_sources, province) VALUES ('2026-01-01"
+                    " 00:00:00', '2026-01-01 00:00:00', 1, :id, :org, 'Household', 'unknown',"
+                    " '[]', 'kandal')"
+                ),
+                {"id": ident(uuid.uuid4()), "org": ident(org)},
+            )
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (created_at, updated_at, version, id, name,"
+                    " short_name, kind, provinces, active) VALUES ('2026-01-01 00:00:00',"
+                    " '2026-01-01 00:00:00', 1, :id, 'NGO', 'N', 'ngo', '[]', true)"
+                ),
+                {"id": ident(org)},
+            )
+            insert_families(conn, 40)
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            insert_families(conn, 10)
+            keys = [row[0] for row in conn.execute(text("SELECT record_key FROM families"))]
+        assert len(keys) == 50
+        assert all(0 <= key < 2**31 for key in keys)
+        assert len(set(keys)) >= 45  # 31-bit random values: collisions are vanishingly rare
     finally:
         engine.dispose()
