@@ -31,7 +31,7 @@ from ovc_api.app import create_app
 from ovc_api.exports.shapes import age_band
 from ovc_api.settings import Settings
 
-from .conftest import Actor, Factory, Rows, own_database_settings
+from .conftest import Actor, Factory, Rows, Tenant, own_database_settings
 from .helpers import assert_problem, error_locs
 
 NETWORK = "/api/v1/stats/network"
@@ -402,3 +402,28 @@ async def test_the_closed_space_answers_its_own_keys(gen: Generated) -> None:
     assert kinds["filters"]["organisation_kind"] == ["residential_care"]
     services = await table(gen, "services", group_by="organisation_kind,quarter", **YEAR)
     assert services["group_by"] == ["organisation_kind", "quarter"]
+
+
+# --- the record keys are the secret ----------------------------------------------------------
+
+
+async def test_record_keys_never_leave_the_database(
+    client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
+) -> None:
+    """A reader who knew the records' keys could undo the perturbation: no read, list or
+    export shows them."""
+    org = tenant_a.organisation_id
+    case_id = await factory.case(org)
+    manager = tenant_a["org_admin"].headers
+    case = (await client.get(f"/api/v1/cases/{case_id}", headers=manager)).json()
+    child_id = case["child_id"]
+    texts = [
+        (await client.get(f"/api/v1/cases/{case_id}", headers=manager)).text,
+        (await client.get(f"/api/v1/children/{child_id}", headers=manager)).text,
+        (await client.get("/api/v1/cases", headers=manager)).text,
+        (await client.get("/api/v1/exports/cases", headers=manager)).text,
+        (await client.get("/api/v1/exports/children", headers=manager)).text,
+    ]
+    assert all("record_key" not in text for text in texts)
+    contract = await client.get("/openapi.json")
+    assert contract.status_code == 200 and "record_key" not in contract.text
