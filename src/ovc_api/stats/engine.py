@@ -146,6 +146,17 @@ def _key_sum(column: str, *, each_once: bool) -> Count:
     return measure
 
 
+def _case_key() -> Any:
+    """A case's key for its cell: its child's key in the low bits (the ones the cell key
+    keeps), its own in the high bits (so that SUM(DISTINCT) still sees each case once).
+
+    Where each child of a cell has one case, cases and children are the same number; with
+    the same cell key they get the same noise, and publishing both says no more than one.
+    (Two independent noises of one number would narrow it down.)"""
+    own, child = col(Case.record_key), col(Child.record_key)
+    return own - own % KEY_RANGE + child % KEY_RANGE
+
+
 def _in(column: Any, values: Sequence[Any] | None) -> list[Any]:
     return [] if values is None else [column.in_(values)]
 
@@ -191,9 +202,7 @@ def case_facts(
         expressions[period] = period_label(period, dated, is_postgres=is_postgres)
     network = filters if isinstance(filters, NetworkCaseFilters) else None
     record_keys: list[Any] = (
-        [col(Case.record_key).label("case_key"), col(Child.record_key).label("child_key")]
-        if keyed
-        else []
+        [_case_key().label("case_key"), col(Child.record_key).label("child_key")] if keyed else []
     )
     statement = select(
         col(Case.id).label("case_id"),
@@ -424,17 +433,18 @@ async def outcome_data(
     key = period.value
     closed_on = col(Case.closed_on)
     reason = func.coalesce(col(Case.closure_reason), ClosureReason.other.value)
+    closed_facts: Any = select(
+        period_label(period, closed_on, is_postgres=is_postgres).label(key),
+        reason.label("reason"),
+        col(Case.child_id).label("child_id"),
+    )
+    if keyed:
+        closed_facts = closed_facts.add_columns(
+            _case_key().label("case_key"), col(Child.record_key).label("child_key")
+        ).join(Child, col(Child.id) == col(Case.child_id))
     closures = await aggregate(
         session,
-        select(
-            period_label(period, closed_on, is_postgres=is_postgres).label(key),
-            reason.label("reason"),
-            col(Case.child_id).label("child_id"),
-            col(Case.record_key).label("case_key"),
-            col(Child.record_key).label("child_key"),
-        )
-        .join(Child, col(Child.id) == col(Case.child_id))
-        .where(*_closed(scope, dates)),
+        closed_facts.where(*_closed(scope, dates)),
         (key, "reason"),
         {"cases": _count_rows, "children": _distinct("child_id")},
         [(key, "reason"), (key,), ("reason",), ()],
@@ -446,16 +456,18 @@ async def outcome_data(
         else None,
     )
     delivered = col(ServiceDelivery.delivered_on)
+    served: Any = select(
+        period_label(period, delivered, is_postgres=is_postgres).label(key),
+        col(ServiceDelivery.service_type).label("service_type"),
+        col(ServiceDelivery.child_id).label("child_id"),
+    )
+    if keyed:
+        served = served.add_columns(col(Child.record_key).label("child_key")).outerjoin(
+            Child, col(Child.id) == col(ServiceDelivery.child_id)
+        )
     services = await aggregate(
         session,
-        select(
-            period_label(period, delivered, is_postgres=is_postgres).label(key),
-            col(ServiceDelivery.service_type).label("service_type"),
-            col(ServiceDelivery.child_id).label("child_id"),
-            col(Child.record_key).label("child_key"),
-        )
-        .outerjoin(Child, col(Child.id) == col(ServiceDelivery.child_id))
-        .where(
+        served.where(
             scope(ServiceDelivery),
             col(ServiceDelivery.service_type).in_(list(SERVICE_OUTCOMES)),
             *dates.on(delivered),

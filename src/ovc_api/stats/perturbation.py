@@ -18,7 +18,10 @@ TableBuilder, the UK 2021 census):
 2. Cell-key perturbation (this module): every counted record carries a permanent random
    key (`record_key`, drawn once when the record is made: migration 0007). A cell's key is
    the sum of its records' keys modulo 256, computed in the same aggregate query as its
-   count (for a count of distinct children, the children's keys, each child once). The
+   count (for a count of distinct children, the children's keys, each child once; a case
+   counts with its child's key, so that where each child has one case the counts of cases
+   and of children, the same number, get the same noise instead of two independent ones
+   that together would narrow it down). The
    published value is the count plus the noise found in a fixed table at (cell key,
    min(count, 32)): at most 2 away from the true count, zero on average for counts of 3 and
    more, never making a non-zero count zero or negative. Totals and marginals are cells of
