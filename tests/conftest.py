@@ -593,8 +593,10 @@ class Rows:
         closed: date | None = None,
         reason: str | None = None,
         concerns: tuple[str, ...] = ("lack_of_food",),
+        child_id: uuid.UUID | None = None,
         **child: Any,
     ) -> list[uuid.UUID]:
+        """`n` cases, each of a new child (or all of the child `child_id`)."""
         from ovc_api.cases.models import Case, CaseConcern
 
         ids = []
@@ -602,7 +604,7 @@ class Rows:
             case = self._keyed(
                 Case(
                     organisation_id=org,
-                    child_id=self.child(org, province, **child),
+                    child_id=child_id or self.child(org, province, **child),
                     referral_source="community",
                     risk_level="medium",
                     status="closed" if closed else "intake",

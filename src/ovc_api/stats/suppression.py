@@ -21,6 +21,10 @@ protected together: each table over S must agree with its marginals over S minus
 Complements are only ever chosen among parts, so the pattern of a marginal table depends on
 that table and its own marginals alone: a request grouped by (province) withholds exactly
 the province cells that one grouped by (province, quarter) assumes withheld.
+
+This protects one request's tables. Against combining requests (other filters, periods,
+groupings), network figures also live in a closed query space and are perturbed: see
+ovc_api.stats.perturbation.
 """
 
 from __future__ import annotations
