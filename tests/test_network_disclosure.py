@@ -31,7 +31,7 @@ from ovc_api.app import create_app
 from ovc_api.exports.shapes import age_band
 from ovc_api.settings import Settings
 
-from .conftest import Actor, Factory, Rows, Tenant, own_database_settings
+from .conftest import Actor, Factory, Rows, Tenant, own_database_settings, system_session
 from .helpers import assert_problem, error_locs
 
 NETWORK = "/api/v1/stats/network"
@@ -355,13 +355,11 @@ async def test_the_same_cell_always_gets_the_same_noise(gen: Generated) -> None:
     key once however many cases it has; for cases, each case with its child's key (where
     each child has one case, cases and children, the same number, get the same noise)."""
     from ovc_api.children.models import Child
-    from ovc_api.db import set_tenant_context
     from ovc_api.stats.perturbation import KEY_RANGE, perturbed
 
     first = await table(gen, "cases", group_by="province", **YEAR)
     assert await table(gen, "cases", group_by="province", **YEAR) == first
-    async with gen.app.state.database.session() as session, session.begin():
-        await set_tenant_context(session, None, system=True)
+    async with system_session(gen.app) as session:
         keys = dict((await session.exec(select(Child.id, Child.record_key))).all())
     twice = {c.child_id for c in gen.cases if c.province == "battambang"}
     assert len(twice) < gen.count(province="battambang")  # some children have two cases
