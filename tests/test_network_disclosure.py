@@ -27,8 +27,8 @@ import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from ovc_api.ages import age_band
 from ovc_api.app import create_app
-from ovc_api.exports.shapes import age_band
 from ovc_api.settings import Settings
 
 from .conftest import Actor, Factory, Rows, Tenant, own_database_settings, system_session
@@ -143,7 +143,7 @@ def _generate(
                 province,
                 child["district"],
                 child["sex"],
-                age_band(born, opened),
+                age_band(born, opened).value,
                 concerns,
                 opened,
                 closed,
