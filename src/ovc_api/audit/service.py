@@ -38,7 +38,7 @@ def record(
             changed_fields=sorted(changed_fields) if changed_fields is not None else None,
             via_referral_id=via_referral_id,
             case_id=case_id,
-            record_ids=[str(i) for i in record_ids] if record_ids is not None else None,
+            record_ids=list(record_ids) if record_ids is not None else None,
             request_id=principal.request_id,
             client_ip=principal.client_ip,
             detail=detail,

@@ -7,12 +7,21 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, cast, delete, exists, func, literal, or_
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.models import AuditEvent
+from ovc_api.audit.models import UUID_BYTES, AuditEvent
 from ovc_api.auth.principal import Principal
 from ovc_api.auth.scopes import Role
 from ovc_api.cases.models import Case, CaseConcern, ProtectionConcern
@@ -151,11 +160,18 @@ async def update_case(
 
 
 def _listed_in(session: AsyncSession, case_id: uuid.UUID) -> ColumnElement[bool]:
-    """A list read's `record_ids` (a JSON array of id strings) contains this case's id."""
+    """A list read's `record_ids` contains this case's id.
+
+    PostgreSQL: `uuid[] @> ARRAY[id]`. SQLite: the 16 bytes of the id at an id boundary of
+    the packed ids (instr finds the first occurrence; a misaligned one before an aligned one
+    would need 16 bytes straddling two random ids to equal it).
+    """
+    ids = col(AuditEvent.record_ids)
     if session.info.get("is_postgres"):
-        return cast(col(AuditEvent.record_ids), JSONB).contains([str(case_id)])
-    each = func.json_each(col(AuditEvent.record_ids)).table_valued("value")
-    return exists(select(literal(1)).select_from(each).where(each.c.value == str(case_id)))
+        uuids = postgresql.ARRAY(postgresql.UUID(as_uuid=True))
+        return type_coerce(ids, uuids).contains(type_coerce([case_id], uuids))
+    position = func.instr(type_coerce(ids, LargeBinary), literal(case_id.bytes, LargeBinary))
+    return and_(position > 0, position % UUID_BYTES == 1)
 
 
 def access_log(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Any:
