@@ -1,4 +1,5 @@
-"""The `ovc-api` command: serve, migrate, create-admin, openapi, demo; and, against a running
+"""The `ovc-api` command: serve, migrate, create-admin, openapi, demo, backup, restore, audit;
+and, against a running
 server (`--url`/OVC_URL, API key in OVC_API_KEY), stats, report and export for scripts.
 
 Errors are one line on stderr and a non-zero exit code (1 for a failure, 2 for bad
@@ -71,8 +72,12 @@ def migrate(settings: Settings, revision: str = "head") -> None:
     from ovc_api.db import run_migrations
 
     _prepare_sqlite_dir(settings)
+    from ovc_api.audit.archive import ensure_partitions
+    from ovc_api.audit.partitions import MONTHS_AHEAD
+
     try:
         run_migrations(settings, revision)
+        ensure_partitions(settings.migration_database_url, MONTHS_AHEAD)
     except (SQLAlchemyError, OSError) as exc:
         raise CommandError(
             f"cannot migrate the database at {_safe_url(settings.migration_database_url)}: "
@@ -195,6 +200,97 @@ def demo(settings: Settings, host: str, port: int, serve_after: bool) -> None:
         serve(demo_settings, host, port, 1)
 
 
+def backup(settings: Settings, out: Path) -> str:
+    from ovc_api.backup import BackupError, backup_postgres, backup_sqlite, sqlite_path
+
+    try:
+        database = sqlite_path(settings.database_url)
+        if database is None:
+            backup_postgres(settings.migration_database_url, out)
+            return f"wrote {out} (pg_dump -Fc of {_safe_url(settings.migration_database_url)})"
+        snapshot = backup_sqlite(database, out)
+    except (BackupError, OSError) as exc:
+        raise CommandError(str(exc)) from exc
+    rows = sum(snapshot.row_counts.values())
+    return f"wrote {out}: {rows:,} rows, content sha256 {snapshot.checksum}"
+
+
+def restore(settings: Settings, source: Path, force: bool) -> str:
+    from ovc_api.backup import BackupError, restore_postgres, restore_sqlite, sqlite_path
+
+    try:
+        database = sqlite_path(settings.database_url)
+        if database is None:
+            if not force and _has_schema(settings.migration_database_url):
+                raise CommandError(
+                    "the database already holds an ovc-api schema: stop the API and pass "
+                    "--force to replace it with the backup"
+                )
+            restore_postgres(settings.migration_database_url, source)
+            migrate(settings)  # grants the application role its privileges again
+            return f"restored {source} into {_safe_url(settings.migration_database_url)}"
+        snapshot = restore_sqlite(source, database, force=force)
+    except (BackupError, OSError) as exc:
+        raise CommandError(str(exc)) from exc
+    rows = sum(snapshot.row_counts.values())
+    return f"restored {source} into {database}: {rows:,} rows, content sha256 {snapshot.checksum}"
+
+
+def _has_schema(url: str) -> bool:
+    from sqlalchemy import inspect
+
+    from ovc_api.audit.archive import sync_engine
+
+    engine = sync_engine(url)
+    try:
+        with engine.connect() as connection:
+            return inspect(connection).has_table("alembic_version")
+    except SQLAlchemyError as exc:
+        raise CommandError(
+            f"cannot reach the database at {_safe_url(url)}: {_first_line(exc)}"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+def audit_archive(
+    settings: Settings, before: date, out: Path, force: bool, operator: str | None
+) -> str:
+    import getpass
+
+    from ovc_api.audit.archive import ArchiveRefused, archive
+
+    try:
+        result = archive(
+            settings.migration_database_url,
+            before=before,
+            out=out,
+            retention_years=settings.audit_retention_years,
+            operator=operator or getpass.getuser(),
+            force=force,
+        )
+    except ArchiveRefused as exc:
+        raise CommandError(str(exc)) from exc
+    except (SQLAlchemyError, OSError, RuntimeError) as exc:
+        raise CommandError(f"nothing archived: {_first_line(exc)}") from exc
+    dropped = ", ".join(result.dropped_partitions) or "none"
+    return (
+        f"archived {result.events:,} events before {before} to {out} "
+        f"(sha256 {result.sha256}); partitions dropped: {dropped}"
+    )
+
+
+def audit_partitions(settings: Settings, months_ahead: int) -> str:
+    from ovc_api.audit.archive import ensure_partitions
+
+    try:
+        created = ensure_partitions(settings.migration_database_url, months_ahead)
+    except SQLAlchemyError as exc:
+        raise CommandError(f"cannot create partitions: {_first_line(exc)}") from exc
+    made = ", ".join(f"{m:%Y-%m}" for m in created) or "none needed"
+    return f"audit partitions created: {made}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ovc-api", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -233,6 +329,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--host", default="127.0.0.1")
     demo_cmd.add_argument("--port", type=int, default=8000)
     demo_cmd.add_argument("--no-serve", action="store_true", help="load the data and exit")
+    backup_cmd = commands.add_parser(
+        "backup", help="back up the database (SQLite online backup, or pg_dump -Fc as the owner)"
+    )
+    backup_cmd.add_argument("--out", type=Path, required=True, help="a new file")
+    restore_cmd = commands.add_parser("restore", help="restore a backup made by `backup`")
+    restore_cmd.add_argument("--from", dest="source", type=Path, required=True)
+    restore_cmd.add_argument(
+        "--force", action="store_true", help="replace a database that is in use or not empty"
+    )
+
+    audit_cmd = commands.add_parser("audit", help="audit log storage (as the schema owner)")
+    audit_commands = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    archive_cmd = audit_commands.add_parser(
+        "archive", help="export whole months of events before DATE to a file, then remove them"
+    )
+    archive_cmd.add_argument("--before", type=_iso_date, required=True, metavar="YYYY-MM-01")
+    archive_cmd.add_argument(
+        "--out", type=Path, required=True, help="NDJSON file (gzip-compressed if it ends in .gz)"
+    )
+    archive_cmd.add_argument(
+        "--force", action="store_true", help="archive events inside the retention period"
+    )
+    archive_cmd.add_argument("--operator", help="who archives (default: the login name)")
+    partitions_cmd = audit_commands.add_parser(
+        "partitions", help="create this month's and the next months' partitions (PostgreSQL)"
+    )
+    partitions_cmd.add_argument("--months-ahead", type=int, default=3)
     _add_client_commands(commands)
     return parser
 
@@ -263,6 +386,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"network administrator {args.email} created")
         elif args.command == "demo":
             demo(settings, args.host, args.port, not args.no_serve)
+        elif args.command == "backup":
+            print(backup(settings, args.out))
+        elif args.command == "restore":
+            print(restore(settings, args.source, args.force))
+        elif args.command == "audit" and args.audit_command == "archive":
+            print(audit_archive(settings, args.before, args.out, args.force, args.operator))
+        elif args.command == "audit":
+            if not 0 <= args.months_ahead <= 120:
+                raise CommandError("--months-ahead must be 0-120")
+            print(audit_partitions(settings, args.months_ahead))
     except CommandError as exc:
         print(f"ovc-api: error: {exc}", file=sys.stderr)
         return 1

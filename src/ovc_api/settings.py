@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_security: SmtpSecurity = SmtpSecurity.starttls
     smtp_timeout_seconds: int = Field(default=10, ge=1, le=120)
+    # Record-keeping horizon for child-protection files: `ovc-api audit archive` keeps these.
+    audit_retention_years: int = Field(default=7, ge=1, le=100)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
