@@ -672,3 +672,14 @@ class Rows:
             for kind in sorted(kinds, key=_insert_order):
                 session.add_all([r for r in self.records if type(r) is kind])
                 await session.flush()
+
+
+def use_settings_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point the `ovc-api` command (which reads the environment) at these settings' database."""
+    monkeypatch.setenv("OVC_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("OVC_MIGRATION_DATABASE_URL", settings.migration_database_url)
+    monkeypatch.setenv("OVC_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("OVC_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("OVC_ARGON2_MEMORY_KIB", "8")
+    monkeypatch.setenv("OVC_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("OVC_ARGON2_PARALLELISM", "1")

@@ -110,8 +110,9 @@ def _export(connection: Connection, before: datetime, temporary: Path) -> int:
             else None
         )
         sink: IO[bytes] = gz if gz is not None else raw  # type: ignore[assignment]
-        result = connection.execution_options(stream_results=True, yield_per=EXPORT_BATCH)
-        for row in result.execute(statement):
+        # Per statement: Connection.execution_options would stream every later statement too.
+        streamed = statement.execution_options(stream_results=True, yield_per=EXPORT_BATCH)
+        for row in connection.execute(streamed):
             line = {key: _jsonable(value) for key, value in row._mapping.items()}
             sink.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode())
             sink.write(b"\n")
