@@ -55,8 +55,10 @@ def _insert(engine, events: list[dict[str, object]], as_json: bool) -> None:  # 
         rows = []
         for event in events:
             page = event["ids"]
-            value = json.dumps([str(i) for i in page]) if as_json else "{%s}" % ",".join(
-                str(i) for i in page
+            value = (
+                json.dumps([str(i) for i in page])
+                if as_json
+                else "{" + ",".join(str(i) for i in page) + "}"
             )
             rows.append({**event, "org": org, "user": user, "ids": value})
         connection.execute(statement, rows)
