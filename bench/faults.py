@@ -170,10 +170,11 @@ async def client_loop(
     async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits) as http:
         while not stop.is_set():
             key, given = str(uuid.uuid4()), random_name()
+            body = child_body(given, family)  # the same body on every retry of this key
             stats.attempted_names.add(given)
             started = time.monotonic()
             while True:
-                outcome, retry_after = await _post_once(http, headers, key, given, family, stats)
+                outcome, retry_after = await _post_once(http, headers, key, body, stats)
                 if outcome in ("201", "200"):
                     stats.acked[key] = given
                     stats.ack_times.append(time.monotonic())
@@ -190,14 +191,13 @@ async def _post_once(
     http: httpx.AsyncClient,
     headers: dict[str, str],
     key: str,
-    given: str,
-    family: str,
+    body: dict[str, Any],
     stats: Stats,
 ) -> tuple[str, float]:
     try:
         response = await http.post(
             CHILDREN,
-            json=child_body(given, family),
+            json=body,
             headers={**headers, "Idempotency-Key": key},
         )
     except httpx.ConnectError:
