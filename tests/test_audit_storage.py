@@ -99,10 +99,11 @@ def fresh_database(tmp_path: Path) -> Iterator[TestDatabase]:
 def test_migration_packs_and_unpacks_existing_ids(fresh_database: TestDatabase) -> None:
     config = alembic_config(fresh_database.owner_url, fresh_database.app_url)
     command.upgrade(config, "0004")
+    engine = sync_engine(fresh_database.owner_url)
+    security_before = _row_security(engine)
     ids = [uuid.uuid4() for _ in range(3)]
     listed, single = uuid.uuid4(), uuid.uuid4()
     at = datetime(2025, 2, 14, 9, 30, tzinfo=UTC)
-    engine = sync_engine(fresh_database.owner_url)
     try:
         with engine.begin() as connection:
             _system(connection)
@@ -127,6 +128,9 @@ def test_migration_packs_and_unpacks_existing_ids(fresh_database: TestDatabase) 
                 ],
             )
         command.upgrade(config, "head")
+        if fresh_database.is_postgres:
+            # Every policy and flag on the table survives the rebuild, whoever added it.
+            assert _row_security(engine) == security_before
         with engine.begin() as connection:
             _system(connection)
             rows = dict(
@@ -149,6 +153,7 @@ def test_migration_packs_and_unpacks_existing_ids(fresh_database: TestDatabase) 
                 assert rows[listed] == b"".join(i.bytes for i in ids)
             assert rows[single] is None
         command.downgrade(config, "0004")
+        assert _row_security(engine) == security_before
         with engine.begin() as connection:
             _system(connection)
             rows = dict(connection.execute(sa.select(old.c.id, old.c.record_ids)).all())
@@ -156,6 +161,25 @@ def test_migration_packs_and_unpacks_existing_ids(fresh_database: TestDatabase) 
             assert rows[single] is None
     finally:
         engine.dispose()
+
+
+def _row_security(engine: Engine) -> object:
+    with engine.begin() as connection:
+        if connection.dialect.name != "postgresql":
+            return None
+        flags = connection.execute(
+            text(
+                "SELECT relrowsecurity, relforcerowsecurity FROM pg_class "
+                "WHERE oid = 'public.audit_events'::regclass"
+            )
+        ).one()
+        policies = connection.execute(
+            text(
+                "SELECT policyname, permissive, roles::text, cmd, qual, with_check "
+                "FROM pg_policies WHERE tablename = 'audit_events' ORDER BY policyname"
+            )
+        ).all()
+        return tuple(flags), [tuple(p) for p in policies]
 
 
 # --- PostgreSQL: partitions ------------------------------------------------------------

@@ -5,6 +5,8 @@ a blob of packed 16-byte ids on SQLite. On PostgreSQL `audit_events` is rebuilt 
 partitioned by month of `at` (primary key `(id, at)`, as partitioning requires), with a
 default partition and a partition per month from the oldest event to three months ahead
 (see ovc_api.audit.partitions). Downgrade rebuilds today's table (ids as JSON text).
+Row-level security (flags and every policy on the table, whichever revision added them) is
+read from the catalogue and recreated on the rebuilt table, both ways.
 
 Revision ID: 0008
 Revises: 0004
@@ -14,6 +16,7 @@ Create Date: 2026-11-29
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -21,12 +24,6 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from ovc_api.audit import partitions
-from ovc_api.migration_helpers import (
-    add_policy,
-    disable_tenant_rls,
-    drop_policy,
-    enable_tenant_rls,
-)
 
 revision: str = "0008"
 down_revision: str | None = "0004"
@@ -43,12 +40,6 @@ INDEXES = {
 COLUMNS = (
     "id, organisation_id, at, actor_user_id, actor_api_key_id, action, resource_type, "
     "resource_id, changed_fields, via_referral_id, request_id, client_ip, detail, case_id"
-)
-# The policy of 0004: a read through a referral is logged in the owner's log by the receiver.
-RECEIVER_AUDIT = (
-    "via_referral_id IN (SELECT id FROM referrals "
-    "WHERE receiving_organisation_id = ovc_current_org() AND organisation_id = "
-    "audit_events.organisation_id)"
 )
 BATCH = 1000
 
@@ -91,22 +82,64 @@ def _create_table(name: str, record_ids_type: sa.types.TypeEngine, partitioned: 
     )
 
 
-def _set_aside(old_name: str) -> None:
+@dataclass(frozen=True)
+class Security:
+    """Row-level security of today's table, whoever added it (this revision rebuilds it)."""
+
+    enabled: bool
+    forced: bool
+    policies: list[str]  # CREATE POLICY statements
+
+
+def _security() -> Security:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return Security(False, False, [])
+    enabled, forced = bind.execute(
+        sa.text(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class "
+            "WHERE oid = 'public.audit_events'::regclass"
+        )
+    ).one()
+    policies = []
+    for name, permissive, roles, command, using, check in bind.execute(
+        sa.text(
+            "SELECT policyname, permissive, roles, cmd, qual, with_check FROM pg_policies "
+            "WHERE schemaname = 'public' AND tablename = 'audit_events' ORDER BY policyname"
+        )
+    ):
+        to = ", ".join(r if r == "public" else f'"{r}"' for r in roles)
+        statement = f'CREATE POLICY "{name}" ON audit_events AS {permissive} FOR {command} TO {to}'
+        if using is not None:
+            statement += f" USING ({using})"
+        if check is not None:
+            statement += f" WITH CHECK ({check})"
+        policies.append(statement)
+    return Security(bool(enabled), bool(forced), policies)
+
+
+def _set_aside(old_name: str) -> Security:
     """Rename today's table out of the way (its index names are taken over by the new one)."""
+    security = _security()
     for index in INDEXES:
         op.drop_index(index, table_name="audit_events")
-    disable_tenant_rls("audit_events")
-    drop_policy("audit_events", "receiver_audits_referred_reads")
     op.rename_table("audit_events", old_name)
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"ALTER TABLE {old_name} RENAME CONSTRAINT pk_audit_events TO pk_{old_name}")
+    return security
 
 
-def _finish() -> None:
+def _finish(security: Security) -> None:
     for index, columns in INDEXES.items():
         op.create_index(index, "audit_events", columns, unique=False)
-    enable_tenant_rls("audit_events")
-    add_policy("audit_events", "receiver_audits_referred_reads", RECEIVER_AUDIT, command="INSERT")
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    if security.enabled:
+        op.execute("ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY")
+    if security.forced:
+        op.execute("ALTER TABLE audit_events FORCE ROW LEVEL SECURITY")
+    for statement in security.policies:
+        op.execute(statement)
 
 
 def _copy_sqlite(source: str, convert: object) -> None:
@@ -145,7 +178,7 @@ def _unpack(value: object) -> str | None:
 def upgrade() -> None:
     bind = op.get_bind()
     is_postgres = bind.dialect.name == "postgresql"
-    _set_aside("audit_events_0004")
+    security = _set_aside("audit_events_0004")
     _create_table("audit_events", PACKED_IDS, partitioned=is_postgres)
     if not is_postgres:
         _copy_sqlite("audit_events_0004", _pack)
@@ -166,13 +199,13 @@ def upgrade() -> None:
             "AS t(e, n) ORDER BY n) END FROM audit_events_0004"
         )
     op.drop_table("audit_events_0004")
-    _finish()
+    _finish(security)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     is_postgres = bind.dialect.name == "postgresql"
-    _set_aside("audit_events_0008")
+    security = _set_aside("audit_events_0008")
     _create_table("audit_events", JSON_TYPE, partitioned=False)
     if not is_postgres:
         _copy_sqlite("audit_events_0008", _unpack)
@@ -184,4 +217,4 @@ def downgrade() -> None:
     op.drop_table("audit_events_0008")
     if is_postgres:
         op.execute(f"DROP SCHEMA IF EXISTS {partitions.SCHEMA} CASCADE")
-    _finish()
+    _finish(security)
