@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, LargeBinary, select, text, type_coerce
 from sqlalchemy.exc import DBAPIError
 
@@ -98,7 +99,10 @@ def fresh_database(tmp_path: Path) -> Iterator[TestDatabase]:
 
 def test_migration_packs_and_unpacks_existing_ids(fresh_database: TestDatabase) -> None:
     config = alembic_config(fresh_database.owner_url, fresh_database.app_url)
-    command.upgrade(config, "0004")
+    # The revision before this one (0004 today; whatever the chain puts before it later).
+    before = ScriptDirectory.from_config(config).get_revision("0008").down_revision
+    assert isinstance(before, str)
+    command.upgrade(config, before)
     engine = sync_engine(fresh_database.owner_url)
     security_before = _row_security(engine)
     ids = [uuid.uuid4() for _ in range(3)]
@@ -152,7 +156,7 @@ def test_migration_packs_and_unpacks_existing_ids(fresh_database: TestDatabase) 
             else:
                 assert rows[listed] == b"".join(i.bytes for i in ids)
             assert rows[single] is None
-        command.downgrade(config, "0004")
+        command.downgrade(config, before)
         assert _row_security(engine) == security_before
         with engine.begin() as connection:
             _system(connection)
