@@ -28,9 +28,9 @@ from ovc_api.audit import partitions
 from ovc_api.audit.models import AuditEvent
 from ovc_api.db import utcnow
 from ovc_api.organisations.models import Organisation
+from ovc_api.users.bootstrap import NETWORK_ORGANISATION
 
 ARCHIVE_ACTION = "audit.archive"
-NETWORK_SHORT_NAME = "NETWORK"
 EXPORT_BATCH = 2000
 
 
@@ -156,11 +156,12 @@ def _remove(connection: Connection, before: datetime, before_month: date) -> lis
 
 
 def _network_organisation(connection: Connection) -> uuid.UUID | None:
+    """The archive event goes to the network secretariat's log, where its admin reads it."""
     table = Organisation.__table__  # type: ignore[attr-defined]
-    found = connection.execute(
-        select(table.c.id).where(table.c.short_name == NETWORK_SHORT_NAME)
+    found: uuid.UUID | None = connection.execute(
+        select(table.c.id).where(table.c.short_name == NETWORK_ORGANISATION["short_name"])
     ).scalar()
-    return found if isinstance(found, uuid.UUID) or found is None else uuid.UUID(str(found))
+    return found
 
 
 def archive(
