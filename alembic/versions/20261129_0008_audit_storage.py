@@ -9,7 +9,7 @@ Row-level security (flags and every policy on the table, whichever revision adde
 read from the catalogue and recreated on the rebuilt table, both ways.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29
 """
 
@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql
 from ovc_api.audit import partitions
 
 revision: str = "0008"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -178,15 +178,15 @@ def _unpack(value: object) -> str | None:
 def upgrade() -> None:
     bind = op.get_bind()
     is_postgres = bind.dialect.name == "postgresql"
-    security = _set_aside("audit_events_0004")
+    security = _set_aside("audit_events_unpacked")
     _create_table("audit_events", PACKED_IDS, partitioned=is_postgres)
     if not is_postgres:
-        _copy_sqlite("audit_events_0004", _pack)
+        _copy_sqlite("audit_events_unpacked", _pack)
     else:
         connection = bind
         partitions.create_default_partition(connection)
         today = datetime.now(UTC).date()
-        oldest = connection.execute(sa.text("SELECT min(at) FROM audit_events_0004")).scalar()
+        oldest = connection.execute(sa.text("SELECT min(at) FROM audit_events_unpacked")).scalar()
         first = partitions.add_months(partitions.month_start(today), -1)
         if oldest is not None:
             first = min(first, partitions.month_start(oldest.astimezone(UTC).date()))
@@ -196,25 +196,25 @@ def upgrade() -> None:
             f"INSERT INTO audit_events ({COLUMNS}, record_ids) SELECT {COLUMNS}, "
             "CASE WHEN jsonb_typeof(record_ids) = 'array' THEN ARRAY("
             "SELECT e::uuid FROM jsonb_array_elements_text(record_ids) WITH ORDINALITY "
-            "AS t(e, n) ORDER BY n) END FROM audit_events_0004"
+            "AS t(e, n) ORDER BY n) END FROM audit_events_unpacked"
         )
-    op.drop_table("audit_events_0004")
+    op.drop_table("audit_events_unpacked")
     _finish(security)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     is_postgres = bind.dialect.name == "postgresql"
-    security = _set_aside("audit_events_0008")
+    security = _set_aside("audit_events_partitioned")
     _create_table("audit_events", JSON_TYPE, partitioned=False)
     if not is_postgres:
-        _copy_sqlite("audit_events_0008", _unpack)
+        _copy_sqlite("audit_events_partitioned", _unpack)
     else:
         op.execute(
             f"INSERT INTO audit_events ({COLUMNS}, record_ids) SELECT {COLUMNS}, "
-            "to_jsonb(record_ids::text[]) FROM audit_events_0008"
+            "to_jsonb(record_ids::text[]) FROM audit_events_partitioned"
         )
-    op.drop_table("audit_events_0008")
+    op.drop_table("audit_events_partitioned")
     if is_postgres:
         op.execute(f"DROP SCHEMA IF EXISTS {partitions.SCHEMA} CASCADE")
     _finish(security)
