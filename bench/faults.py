@@ -480,6 +480,11 @@ def main() -> int:
     parser.add_argument("--give-up", type=float, default=45.0, help="seconds to retry one key")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--owner-superuser",
+        action="store_true",
+        help="make the schema owner a superuser (diagnostic only: it bypasses row-level security)",
+    )
     args = parser.parse_args()
     if not 1 <= args.clients <= 64:
         parser.error("--clients must be 1-64")
@@ -495,7 +500,9 @@ def main() -> int:
         print(f"PostgreSQL in {pg.data}, port {pg.port}; logs in {root}", flush=True)
         pg.init()
         pg.start()
-        pg.admin("CREATE ROLE ovc_owner LOGIN")
+        # As in production the owner is not a superuser; --owner-superuser is a diagnostic
+        # switch (superusers bypass row-level security, so it hides problems, not finds them).
+        pg.admin("CREATE ROLE ovc_owner LOGIN" + (" SUPERUSER" if args.owner_superuser else ""))
         pg.admin("CREATE ROLE ovc_app LOGIN NOSUPERUSER NOBYPASSRLS")
         pg.admin("CREATE DATABASE ovc OWNER ovc_owner")
         env = {
@@ -525,7 +532,13 @@ def main() -> int:
                 start_new_session=True,
             )  # fmt: skip
         asyncio.run(wait_http(base, "/readyz", time.monotonic() + 60))
-        token = asyncio.run(set_up_caseworker(base, admin_email))
+        try:
+            token = asyncio.run(set_up_caseworker(base, admin_email))
+        except httpx.HTTPStatusError as exc:
+            where = f"{exc.request.method} {exc.request.url.path}"
+            status = exc.response.status_code
+            print(f"set-up failed: {where} answered {status} (logs: --keep)", file=sys.stderr)
+            return 1
         family = "Faultfam" + "".join(random.choices(string.ascii_lowercase, k=8))
         stats = Stats()
         print(f"{args.clients} clients writing children (family name {family})", flush=True)
