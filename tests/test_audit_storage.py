@@ -236,6 +236,13 @@ def test_the_app_role_reaches_partitions_only_through_the_parent(settings: Setti
 # --- archiving --------------------------------------------------------------------------
 
 
+def test_the_archive_event_goes_to_the_network_secretariat() -> None:
+    from ovc_api.audit.archive import NETWORK_SHORT_NAME
+    from ovc_api.users.bootstrap import NETWORK_ORGANISATION
+
+    assert NETWORK_ORGANISATION["short_name"] == NETWORK_SHORT_NAME
+
+
 def test_archive_refuses_part_months_and_the_retention_period(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,

@@ -27,10 +27,12 @@ from sqlalchemy.engine import Connection, make_url
 from ovc_api.audit import partitions
 from ovc_api.audit.models import AuditEvent
 from ovc_api.db import utcnow
-from ovc_api.organisations.models import Organisation
-from ovc_api.users.bootstrap import NETWORK_ORGANISATION
+from ovc_api.identity.models import Organisation
 
 ARCHIVE_ACTION = "audit.archive"
+# The network secretariat's short name (users.bootstrap, which audit may not import; a test
+# keeps the two equal).
+NETWORK_SHORT_NAME = "NETWORK"
 EXPORT_BATCH = 2000
 
 
@@ -159,7 +161,7 @@ def _network_organisation(connection: Connection) -> uuid.UUID | None:
     """The archive event goes to the network secretariat's log, where its admin reads it."""
     table = Organisation.__table__  # type: ignore[attr-defined]
     found: uuid.UUID | None = connection.execute(
-        select(table.c.id).where(table.c.short_name == NETWORK_ORGANISATION["short_name"])
+        select(table.c.id).where(table.c.short_name == NETWORK_SHORT_NAME)
     ).scalar()
     return found
 
