@@ -9,7 +9,7 @@ Row-level security (flags and every policy on the table, whichever revision adde
 read from the catalogue and recreated on the rebuilt table, both ways.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-29
 """
 
@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql
 from ovc_api.audit import partitions
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
