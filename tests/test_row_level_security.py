@@ -338,3 +338,72 @@ async def test_nobody_joins_another_organisations_conference(
             **conference,
             b=org_b,
         )
+
+
+def test_lookups_work_when_the_schema_owner_is_no_superuser(tmp_path: Any) -> None:
+    """The README's production set-up: an ordinary owner role (row-level security applies to
+    it too, FORCE) and the app role. The pre-tenant look-ups run as that owner and must still
+    find the account (they found nothing, so every login answered 401, found by
+    bench/faults.py; the tests' own owner is a superuser, which hid it)."""
+    from sqlalchemy import create_engine as create_sync_engine
+    from sqlalchemy.engine import make_url
+
+    from ovc_api.db import run_migrations
+
+    from .conftest import make_settings
+
+    admin_url = make_url(os.environ["OVC_TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    suffix = uuid.uuid4().hex[:10]
+    db_name, owner, app = f"ovc_test_owner_{suffix}", f"ovc_own_{suffix}", f"ovc_app_{suffix}"
+    admin = create_sync_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{owner}" LOGIN NOSUPERUSER NOBYPASSRLS'))
+        conn.execute(text(f'CREATE ROLE "{app}" LOGIN NOSUPERUSER NOBYPASSRLS'))
+        conn.execute(text(f'CREATE DATABASE "{db_name}" OWNER "{owner}"'))
+    base = admin_url.set(database=db_name)
+    owner_url = base.set(username=owner, password=None)
+    app_url = base.set(username=app, password=None)
+    try:
+        from .conftest import TestDatabase
+
+        database = TestDatabase(
+            owner_url=owner_url.render_as_string(hide_password=False),
+            app_url=app_url.render_as_string(hide_password=False),
+        )
+        run_migrations(make_settings(database, tmp_path))
+        org_id, email = uuid.uuid4(), f"admin-{suffix}@owner.example.org"
+        owner_engine = create_sync_engine(owner_url)
+        with owner_engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (id, name, short_name, kind, provinces, active,"
+                    " created_at, updated_at, version) VALUES (:id, 'Owner test NGO', :short,"
+                    " 'ngo', '[]', true, now(), now(), 1)"
+                ),
+                {"id": org_id, "short": f"OWN{suffix[:5]}".upper()},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, organisation_id, email, full_name, role,"
+                    " password_hash, active, must_change_password, password_changed_at,"
+                    " created_at, updated_at, version) VALUES (:id, :org, :email,"
+                    " 'Owner test admin', 'org_admin', 'x', true, false, now(), now(), now(), 1)"
+                ),
+                {"id": uuid.uuid4(), "org": org_id, "email": email},
+            )
+        owner_engine.dispose()
+        app_engine = create_sync_engine(app_url)
+        with app_engine.connect() as conn:
+            found = conn.execute(text("SELECT ovc_login_organisation(:e)"), {"e": email})
+            assert found.scalar_one() == org_id
+            # ...and the app role still cannot open the owner's switch.
+            conn.execute(text("SELECT set_config('ovc.system', 'on', false)"))
+            assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+        app_engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{app}"'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{owner}"'))
+        admin.dispose()

@@ -45,6 +45,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp"
+# The look-ups run as the owner, whom row-level security binds too (FORCE): each opens the
+# owner's switch around its one query and puts the caller's value back, so an ordinary,
+# non-superuser owner finds the account. (A `SET ovc.system` clause on the function would
+# need a superuser to create it; the switch opens nothing to the app role either way.)
+LOOKUP_BODY = """
+DECLARE
+    previous text := coalesce(current_setting('ovc.system', true), '');
+    found uuid;
+BEGIN
+    PERFORM set_config('ovc.system', 'on', true);
+    {query} INTO found;
+    PERFORM set_config('ovc.system', previous, true);
+    RETURN found;
+END
+"""
 LOOKUPS = {
     "ovc_login_organisation(p_email text)": (
         "SELECT organisation_id FROM public.users WHERE email = p_email"
@@ -191,7 +206,7 @@ def upgrade() -> None:
     for signature, body in LOOKUPS.items():
         op.execute(
             f"CREATE OR REPLACE FUNCTION {signature} RETURNS uuid "
-            f"LANGUAGE sql STABLE {DEFINER} AS $$ {body} $$"
+            f"LANGUAGE plpgsql VOLATILE {DEFINER} AS $$ {LOOKUP_BODY.format(query=body)} $$"
         )
         op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
     op.execute("CREATE SCHEMA IF NOT EXISTS ovc_network")
