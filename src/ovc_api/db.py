@@ -7,6 +7,7 @@ as a transaction-local setting that row-level security policies read.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,9 +68,46 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+@dataclass(frozen=True)
+class Timeouts:
+    """Bounds on waiting for the database; 0 turns one off. See the README's configuration."""
+
+    connect_seconds: float = 5
+    statement_seconds: float = 30
+    idle_in_transaction_seconds: float = 60
+    pool_checkout_seconds: float = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Timeouts:
+        return cls(
+            connect_seconds=settings.database_connect_timeout_seconds,
+            statement_seconds=settings.database_statement_timeout_seconds,
+            idle_in_transaction_seconds=settings.database_idle_in_transaction_timeout_seconds,
+            pool_checkout_seconds=settings.database_pool_timeout_seconds,
+        )
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+def create_engine(
+    url: str, pool_size: int = 10, *, timeouts: Timeouts | None = None
+) -> AsyncEngine:
+    """An engine that never writes bound parameters (children's names) into exceptions or
+    logs (`hide_parameters`), and never waits on the database without a bound.
+
+    Without ``timeouts`` (migrations) only the connect timeout applies: a schema change may
+    rightly take longer than any request.
+    """
+    limits = timeouts or Timeouts(statement_seconds=0, idle_in_transaction_seconds=0)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # SQLite's "connect timeout" is how long a writer waits for the lock.
+        engine = create_async_engine(
+            url,
+            hide_parameters=True,
+            connect_args={"timeout": max(limits.connect_seconds, 30)},
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -80,9 +118,27 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
             cursor.close()
 
         return engine
+    connect_args: dict[str, Any] = {}
+    if limits.connect_seconds > 0:
+        # libpq counts whole seconds and ignores values below 2.
+        connect_args["connect_timeout"] = max(2, math.ceil(limits.connect_seconds))
+    options = [
+        f"-c statement_timeout={_milliseconds(limits.statement_seconds)}",
+        f"-c idle_in_transaction_session_timeout="
+        f"{_milliseconds(limits.idle_in_transaction_seconds)}",
+    ]
+    connect_args["options"] = " ".join(options)
     # No pre-ping: it costs a round trip on every request. A connection found dead raises
     # once, is invalidated by the pool, and the next request gets a fresh one.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    return create_async_engine(
+        url,
+        hide_parameters=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        pool_timeout=limits.pool_checkout_seconds,
+        connect_args=connect_args,
+    )
 
 
 @dataclass
@@ -95,9 +151,14 @@ class Database:
     def from_settings(cls, settings: Settings, *, owner: bool = False) -> Database:
         """The application role's database; ``owner``: the schema owner's (the migration
         URL), for command-line administration only (demo data, the first administrator):
-        on PostgreSQL only the owner can open every organisation's rows (``system``)."""
+        on PostgreSQL only the owner can open every organisation's rows (``system``).
+        The owner's engine, like migrations', is not bound by the requests' timeouts."""
         url = settings.migration_database_url if owner else settings.database_url
-        engine = create_engine(url, settings.database_pool_size)
+        engine = create_engine(
+            url,
+            settings.database_pool_size,
+            timeouts=None if owner else Timeouts.from_settings(settings),
+        )
         return cls(
             engine=engine,
             sessionmaker=async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
@@ -252,3 +313,94 @@ def run_migrations(settings: Settings, revision: str = "head") -> None:
     command.upgrade(
         alembic_config(settings.migration_database_url, settings.database_url), revision
     )
+
+
+# --- database faults: what a request can do about a failing database ----------------------
+
+# Serialization failure and deadlock: the transaction was rolled back, running it again is
+# safe and usually succeeds.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# The database is down, restarting, overloaded or cancelled the statement for taking too
+# long: the client should come back later (503 with Retry-After), not see a server fault.
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+UNAVAILABLE_SQLSTATES = frozenset({"57014", "55P03", "25P03", "58030"})
+SQLITE_UNAVAILABLE = frozenset(
+    {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_FULL", "SQLITE_NOMEM"}
+)
+_SQLITE_UNAVAILABLE_MESSAGES = ("database is locked", "unable to open database", "disk i/o")
+
+
+@dataclass(frozen=True)
+class DatabaseFault:
+    """A database error classified without reading its message into any output."""
+
+    kind: str  # "retry" (serialization, deadlock), "disconnected" or "unavailable"
+    sqlstate: str | None
+    error_class: str
+
+    def repeatable(self, method: str) -> bool:
+        """Whether the request may run again as if it had not: its transaction certainly
+        rolled back (serialization failure, deadlock), or its connection dropped and it is
+        a read (a write's commit may have landed before the connection went)."""
+        return self.kind == "retry" or (
+            self.kind == "disconnected" and method in {"GET", "HEAD", "OPTIONS"}
+        )
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a DBAPI error (psycopg's `sqlstate`), or SQLite's error name."""
+    orig = getattr(exc, "orig", None) or exc
+    for attribute in ("sqlstate", "pgcode", "sqlite_errorname"):
+        value = getattr(orig, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def error_class(exc: BaseException) -> str:
+    """`module.Class` of the driver's exception (or of `exc` when it wraps none)."""
+    orig = getattr(exc, "orig", None) or exc
+    kind = type(orig)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def database_fault(exc: BaseException) -> DatabaseFault | None:
+    """Classify an exception that reached the top of a request; None for anything that is
+    not the database being unavailable (a bug in a statement stays a 500)."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        return database_fault(exc.exceptions[0])
+    if isinstance(exc, PoolTimeout):
+        return DatabaseFault("unavailable", None, error_class(exc))
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return DatabaseFault("unavailable", None, error_class(exc))
+    if not isinstance(exc, DBAPIError):
+        return None
+    state = sqlstate_of(exc)
+    name = error_class(exc)
+    if state in RETRYABLE_SQLSTATES:
+        return DatabaseFault("retry", state, name)
+    if exc.connection_invalidated:
+        return DatabaseFault("disconnected", state, name)
+    if name.startswith("sqlite3."):
+        message = str(getattr(exc, "orig", exc)).lower()
+        if (
+            state in SQLITE_UNAVAILABLE
+            or (state or "").startswith("SQLITE_IOERR")
+            or any(m in message for m in _SQLITE_UNAVAILABLE_MESSAGES)
+        ):
+            return DatabaseFault("unavailable", state, name)
+        return None
+    if state is None:
+        # No SQLSTATE at all: the driver failed before or outside the server (connection
+        # refused, server closed the connection unexpectedly, network timeout).
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        if isinstance(exc, OperationalError | InterfaceError):
+            return DatabaseFault("disconnected", None, name)
+        return None
+    if state in UNAVAILABLE_SQLSTATES or state.startswith(UNAVAILABLE_SQLSTATE_PREFIXES):
+        return DatabaseFault("unavailable", state, name)
+    return None

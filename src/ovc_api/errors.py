@@ -123,6 +123,10 @@ class TooManyRequests(ProblemError):
 class ServiceUnavailable(ProblemError):
     status, title, slug = 503, "Service Unavailable", "unavailable"
 
+    def __init__(self, detail: str | None = None, retry_after: int = 1, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, retry_after))})
+        super().__init__(detail, **kwargs)
+
 
 _STATUS_TITLES = {cls.status: cls for cls in ProblemError.__subclasses__()}
 

@@ -7,14 +7,17 @@ headers, which may hold names, passwords or tokens.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hmac
 import json
 import logging
+import logging.config
 import os
+import random
 import re
-import sys
 import time
+import traceback
 import uuid
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ovc_api.db import DatabaseFault, database_fault, sqlstate_of
 from ovc_api.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, NotFound, Unauthorized
 from ovc_api.settings import Environment, LogFormat, Settings
 
@@ -53,7 +57,46 @@ LATENCY = Histogram(
 )
 
 
+def safe_traceback(exc: BaseException) -> str:
+    """A traceback with frames and exception classes but no exception messages.
+
+    Messages are where personal data hides: SQLAlchemy's carry the statement and its
+    parameters, PostgreSQL's say "Failing row contains (...)" or "invalid input syntax:
+    <value>", pydantic's echo the input. Database errors show their SQLSTATE instead.
+    """
+
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    parts: list[str] = []
+    for index, item in enumerate(reversed(chain)):
+        if index:
+            parts.append("\nwhich led to:\n")
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(item.__traceback__))
+        orig = getattr(item, "orig", None)
+        state = sqlstate_of(item)
+        described = f"{type(item).__module__}.{type(item).__qualname__}"
+        if orig is not None:
+            described += f" ({type(orig).__module__}.{type(orig).__qualname__})"
+        if state:
+            described += f" sqlstate={state}"
+        parts.append(described + " [message withheld]\n")
+    return "".join(parts).rstrip("\n")
+
+
+def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str | None:
+    if not record.exc_info or record.exc_info[1] is None:
+        return None
+    return safe_traceback(record.exc_info[1])
+
+
 class JsonFormatter(logging.Formatter):
+    converter = staticmethod(time.gmtime)
     _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
         "message",
         "asctime",
@@ -73,13 +116,21 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in self._RESERVED and not key.startswith("_"):
                 entry[key] = value
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        exc_text = _exception_text(self, record)
+        if exc_text:
+            entry["exc"] = exc_text
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 class ConsoleFormatter(logging.Formatter):
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return safe_traceback(ei[1]) if ei and ei[1] is not None else ""
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 (logging's name)
+        return stack_info
+
     def format(self, record: logging.LogRecord) -> str:
+        record.exc_text = None  # never reuse a text another formatter made with messages
         base = super().format(record)
         extras = {
             k: v
@@ -91,22 +142,45 @@ class ConsoleFormatter(logging.Formatter):
         return f"{base} [{request_id or '-'}] {suffix}".rstrip()
 
 
+def logging_config(settings: Settings) -> dict[str, Any]:
+    """The logging set-up as a `dictConfig`: the workers apply it, and so does the serving
+    master (passed to uvicorn as `log_config`), so worker starts, deaths and respawns are
+    logged in the same format as requests."""
+    formatter: dict[str, Any] = (
+        {"()": "ovc_api.observability.JsonFormatter"}
+        if settings.log_format is LogFormat.json
+        else {
+            "()": "ovc_api.observability.ConsoleFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"ovc": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "ovc",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": settings.log_level},
+        "loggers": {
+            # Requests are logged by RequestContextMiddleware (route template, no query).
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "CRITICAL"},
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # Statements are not logged even at DEBUG: they are noise, and literals in them
+            # could be personal data; parameters are hidden by the engines in any case.
+            "sqlalchemy.engine": {"level": "WARNING"},
+        },
+    }
+
+
 def configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format is LogFormat.json:
-        formatter: logging.Formatter = JsonFormatter()
-        formatter.converter = time.gmtime
-    else:
-        formatter = ConsoleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).disabled = True
-    for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+    logging.config.dictConfig(logging_config(settings))
+    logging.getLogger("uvicorn.access").disabled = True
 
 
 def _problem(status: int, title: str, slug: str, detail: str, path: str, request_id: str) -> bytes:
@@ -179,7 +253,7 @@ class RequestContextMiddleware:
                 body = _problem(status, title, slug, detail, scope["path"], request_id)
                 await send_with_id({"type": "http.response.body", "body": body})
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self._run(scope, self._limited(receive), send_with_id, status_holder)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -197,6 +271,54 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+    async def _run(
+        self, scope: Scope, receive: Receive, send: Send, status_holder: list[int]
+    ) -> None:
+        """Run the app, answering for what escapes it, so the connection survives.
+
+        Database faults (down, restarting, overloaded, a timeout) answer 503 with
+        `Retry-After`; a serialization failure or deadlock (and a dropped connection, for a
+        read) first runs the request again, its body replayed, up to TRANSACTION_ATTEMPTS
+        times. Anything else answers a 500 problem. Handled here rather than by Starlette's
+        server-error middleware, which re-raises after its 500 so that the server closes
+        the client's keep-alive connection. A failure after the response started (a stream
+        broken off) cannot be answered: the response is left incomplete, so the server
+        closes the connection and the client sees the truncation.
+        """
+        recorded: list[Message] = []
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        attempt = 1
+        while True:
+            try:
+                await self.app(scope, _replaying(receive, recorded), tracking_send)
+                return
+            except Exception as exc:
+                fault = database_fault(exc)
+                if (
+                    not started
+                    and fault is not None
+                    and fault.repeatable(scope["method"])
+                    and attempt < TRANSACTION_ATTEMPTS
+                ):
+                    _log_failure(scope, exc, fault, status=None, attempt=attempt)
+                    await asyncio.sleep(RETRY_PAUSE_SECONDS * attempt * (0.5 + random.random()))  # noqa: S311
+                    attempt += 1
+                    continue
+                status = 500 if fault is None else 503
+                _log_failure(scope, exc, fault, status=None if started else status, attempt=attempt)
+                if started:
+                    return
+                status_holder[0] = status
+                await _send_failure(scope, tracking_send, status)
+                return
 
     def _reject(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str, str] | None:
         if scope["method"] not in _BODY_METHODS:
@@ -252,6 +374,84 @@ class RequestContextMiddleware:
             return message
 
         return wrapped
+
+
+TRANSACTION_ATTEMPTS = 3
+
+
+def _replaying(receive: Receive, recorded: list[Message]) -> Receive:
+    """A receive that hands over the body messages an earlier attempt read, then reads on
+    (and records) from the client."""
+    replay = iter(list(recorded))
+
+    async def replaying_receive() -> Message:
+        for message in replay:
+            return message
+        message = await receive()
+        if message["type"] == "http.request":
+            recorded.append(message)
+        return message
+
+    return replaying_receive
+
+
+RETRY_PAUSE_SECONDS = 0.05
+UNAVAILABLE_RETRY_AFTER_SECONDS = 1
+errors_logger = logging.getLogger("ovc_api.errors")
+
+
+def _log_failure(
+    scope: Scope, exc: Exception, fault: DatabaseFault | None, *, status: int | None, attempt: int
+) -> None:
+    """One structured line per failure: classes, SQLSTATE, route; never the message (it may
+    carry the statement, its parameters or a row's values). The traceback, also without
+    messages, only at DEBUG."""
+    route = getattr(scope.get("route"), "path", None) or "<unmatched>"
+    retrying = status is None and fault is not None and attempt < TRANSACTION_ATTEMPTS
+    extra = {
+        "method": scope["method"],
+        "route": route,
+        "error_class": f"{type(exc).__module__}.{type(exc).__qualname__}",
+        "db_error_class": fault.error_class if fault else None,
+        "sqlstate": fault.sqlstate if fault else sqlstate_of(exc),
+        "fault": fault.kind if fault else None,
+        "attempt": attempt,
+        "status": status,
+    }
+    debug = errors_logger.isEnabledFor(logging.DEBUG)
+    if retrying:
+        errors_logger.warning("database conflict: running the request again", extra=extra)
+    elif status is None:
+        errors_logger.error("response broken off", extra=extra, exc_info=exc if debug else None)
+    elif fault is not None:
+        errors_logger.error("database unavailable", extra=extra, exc_info=exc if debug else None)
+    else:
+        errors_logger.error("unhandled error", extra=extra, exc_info=exc if debug else None)
+
+
+async def _send_failure(scope: Scope, send: Send, status: int) -> None:
+    request_id = scope.get("state", {}).get("request_id", "")
+    if status == 503:
+        title, slug = "Service Unavailable", "unavailable"
+        detail = "The database is unavailable or overloaded; retry after the given delay."
+        headers = [(b"retry-after", str(UNAVAILABLE_RETRY_AFTER_SECONDS).encode())]
+    else:
+        title, slug = "Internal Server Error", "internal"
+        detail = "An unexpected error occurred; quote the request id when reporting it."
+        headers = []
+    body = _problem(status, title, slug, detail, scope["path"], request_id)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def reset_metrics_directory(directory: Path) -> None:

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     migration_database_url: str = ""
     database_pool_size: int = Field(default=10, ge=1, le=200)
     workers: int = Field(default=1, ge=1, le=64)
+    # Bounds on waiting for the database (seconds; 0 turns a timeout off where allowed).
+    database_connect_timeout_seconds: float = Field(default=5, ge=0, le=300)
+    database_statement_timeout_seconds: float = Field(default=30, ge=0, le=24 * 3600)
+    database_idle_in_transaction_timeout_seconds: float = Field(default=60, ge=0, le=24 * 3600)
+    database_pool_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    export_statement_timeout_seconds: float = Field(default=900, ge=0, le=24 * 3600)
+    readyz_timeout_seconds: float = Field(default=2, gt=0, le=60)
+    shutdown_timeout_seconds: int = Field(default=30, ge=1, le=3600)
     secret_key: str = ""
     jwt_issuer: str = "ovc-api"
     jwt_audience: str = "ovc-api"
