@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -38,17 +39,21 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     summary="Ready for traffic: database reachable and schema at the expected revision",
+    description="Answers within OVC_READYZ_TIMEOUT_SECONDS: a database that does not "
+    "answer in time is `unreachable` (503).",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "Not ready"}, **error_responses(500)},
 )
 async def readyz(request: Request) -> Readiness | JSONResponse:
     database: Database = request.app.state.database
+    timeout = request.app.state.settings.readyz_timeout_seconds
     try:
-        await require_schema_at_head(database.engine)
+        async with asyncio.timeout(timeout):
+            await require_schema_at_head(database.engine)
     except SchemaNotAtHead as exc:
         body = Readiness(status="unavailable", database="not_migrated", detail=str(exc))
         return JSONResponse(body.model_dump(), status_code=503)
-    except (SQLAlchemyError, OSError):
+    except (SQLAlchemyError, OSError, TimeoutError):
         body = Readiness(
             status="unavailable", database="unreachable", detail="database is unreachable"
         )

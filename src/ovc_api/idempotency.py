@@ -1,7 +1,9 @@
 """`Idempotency-Key` on POST: a retry gets the first response back, not a second record.
 
 The key is remembered per organisation and caller for 24 hours with a digest of the request
-body; the same key with a different body is a client error (422).
+body; the same key with a different body is a client error (422). A retry that arrives while
+the first request is still in flight gets 409 with `Retry-After`: resent after that delay, it
+gets the first response.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Column, Index, String, Text, delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
-from ovc_api.db import Session, unique_or_conflict, utcnow
-from ovc_api.errors import Unprocessable
+from ovc_api.db import Session, utcnow
+from ovc_api.errors import Conflict, Unprocessable
 from ovc_api.models_base import JSONType, created_field, id_field, organisation_fk
 
 RETENTION = timedelta(hours=24)
+IN_PROGRESS_RETRY_AFTER_SECONDS = 1
 REPLAYED_HEADERS = ("etag", "location")
 
 
@@ -115,10 +119,17 @@ class Idempotency:
             body=result.model_dump_json(),
             headers={k: v for k, v in response.headers.items() if k.lower() in REPLAYED_HEADERS},
         )
-        async with unique_or_conflict(
-            self.session, "A request with this Idempotency-Key is already being processed"
-        ):
-            self.session.add(record)
+        self.session.add(record)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            # Another request with this key committed first (it was in flight when this one
+            # looked): resending after a moment gets its stored response.
+            raise Conflict(
+                "A request with this Idempotency-Key is already being processed: "
+                "retry after the delay in Retry-After to get its response",
+                headers={"Retry-After": str(IN_PROGRESS_RETRY_AFTER_SECONDS)},
+            ) from exc
 
 
 def _caller(principal: Any) -> uuid.UUID:

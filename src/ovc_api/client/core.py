@@ -2,8 +2,9 @@
 
 Scripts run unattended, so the client does the tedious parts itself: it follows `next_cursor`
 to the end of a listing, waits and retries when the server says it is busy (429/503 with
-`Retry-After`), refreshes a login's access token once when it expires, and turns every error
-response into an exception that carries the server's problem+json.
+`Retry-After`), refreshes a login's access token once when it expires, checks that a streamed
+export arrived whole, and turns every error response into an exception that carries the
+server's problem+json.
 """
 
 from __future__ import annotations
@@ -25,15 +26,24 @@ from typing import Any, Literal, Self, TypeVar, overload
 import httpx
 
 from ovc_api import __version__
-from ovc_api.client.errors import NetworkError, error_from_response, parse_retry_after
+from ovc_api.client.errors import (
+    IncompleteDownload,
+    NetworkError,
+    error_from_response,
+    parse_retry_after,
+)
 from ovc_api.client.models import Case, Child, Family, Referral, Resource, Service
 
 __all__ = ["API_PREFIX", "Client", "Download", "ProgressCallback"]
 
 API_PREFIX = "/api/v1"
 DEFAULT_PAGE_SIZE = 200  # the server's maximum: fewest round trips
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Methods a retry cannot turn into a second effect (RFC 9110 idempotent methods).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 503})
+# A 409 with Retry-After: the same Idempotency-Key is still being processed; waiting and
+# resending gets its response. A 409 without it (a duplicate, a workflow rule) is final.
+IN_PROGRESS_STATUS = 409
 MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "ndjson": "application/x-ndjson"}
 # Path segments a caller may choose (stats kind, export resource): never a path of its own.
 _SEGMENT = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -90,6 +100,41 @@ class _RowCounter:
         """Data rows at the end, counting a last line without a newline."""
         records = self.records + (0 if self.ends_with_newline else 1)
         return max(records - 1, 0) if self.csv else records
+
+
+CSV_END = re.compile(rb"^# end rows=(\d+)\r?\n?$")
+
+
+class _EndLine:
+    """Holds back the last line of a stream until another follows it, so the export's end
+    line (`# end rows=N`, `{"_end":true,"rows":N}`) is checked and kept out of the file."""
+
+    def __init__(self, fmt: str) -> None:
+        self.csv = fmt == "csv"
+        self.tail = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The bytes that are certainly not the last line."""
+        data = self.tail + chunk
+        cut = data.rfind(b"\n", 0, len(data) - 1) + 1
+        self.tail = data[cut:]
+        return data[:cut]
+
+    def expected_rows(self) -> int | None:
+        """The row count the end line announces, or None when the stream has none."""
+        if self.csv:
+            match = CSV_END.match(self.tail)
+            return int(match.group(1)) if match else None
+        if not self.tail.endswith(b"\n"):
+            return None
+        try:
+            end = json.loads(self.tail)
+        except ValueError:
+            return None
+        if not isinstance(end, dict) or end.get("_end") is not True:
+            return None
+        rows = end.get("rows")
+        return rows if isinstance(rows, int) and not isinstance(rows, bool) else None
 
 
 def _text(value: Any) -> str:
@@ -228,14 +273,16 @@ class Client:
 
     def _take_tokens(self, body: dict[str, Any]) -> None:
         self._credential = body["access_token"]
-        self._refresh_token = body.get("refresh_token")
+        self._refresh_token = body.get("refresh_token") or self._refresh_token
 
     def _refresh(self) -> None:
-        refresh_token, self._refresh_token = self._refresh_token, None
+        """Trade the refresh token for new tokens. The old one is kept until new ones arrive:
+        a refresh that fails (server busy, network blip) leaves the session usable, and the
+        next request tries again."""
         response = self._request(
             "POST",
             f"{API_PREFIX}/auth/refresh",
-            body={"refresh_token": refresh_token},
+            body={"refresh_token": self._refresh_token},
             authenticate=False,
         )
         self._take_tokens(response.json())
@@ -257,16 +304,17 @@ class Client:
         """Send with retries; return a success response or raise ApiError / NetworkError.
 
         Retried, with the wait the server asks for (`Retry-After`) or exponential backoff:
-        429, 503 and broken connections, only for requests safe to repeat (GET, or a POST
-        carrying an Idempotency-Key); failures to connect, for any request. A 401 on a login
-        session refreshes the tokens once and resends.
+        429, 503, a 409 with `Retry-After` (the same Idempotency-Key still in progress) and
+        broken connections, only for requests safe to repeat (GET, PUT, DELETE, or a POST
+        carrying an Idempotency-Key); failures to connect, for any request. A 401 on a
+        login session refreshes the tokens once and resends.
         """
         extra = dict(headers or {})
         content = None
         if body is not None:
             content = _dumps(body)
             extra["Content-Type"] = "application/json"
-        repeatable = method in SAFE_METHODS or "Idempotency-Key" in extra
+        repeatable = method in IDEMPOTENT_METHODS or "Idempotency-Key" in extra
         query = httpx.QueryParams(tuple(query_params(params or {})))
         attempt = 0
         refreshed = False
@@ -295,7 +343,12 @@ class Client:
                 self._refresh()
                 refreshed = True
                 continue
-            if status in RETRY_STATUSES and repeatable and attempt < self.max_retries:
+            in_progress = status == IN_PROGRESS_STATUS and "retry-after" in response.headers
+            if (
+                (status in RETRY_STATUSES or in_progress)
+                and repeatable
+                and attempt < self.max_retries
+            ):
                 delay = self._retry_delay(response, attempt)
                 if delay is not None:
                     response.close()
@@ -500,8 +553,10 @@ class Client:
     ) -> int:
         """Stream an export (`cases`, `children`, `services`) to a file; return its row count.
 
-        Memory stays bounded whatever the size. The file appears only when complete: a
-        failed export leaves no partial file behind.
+        Memory stays bounded whatever the size. The file appears only when complete: the
+        server ends every export with a line announcing its row count, which is checked
+        (IncompleteDownload when it is missing or wrong: the stream was cut off) and left
+        out of the file. A failed export leaves no partial file behind.
         """
         if format not in ("csv", "ndjson"):
             raise ValueError("format must be 'csv' or 'ndjson'")
@@ -514,6 +569,7 @@ class Client:
             params=params,
             count=format,
             progress=progress,
+            check_end=True,
         )
         return download.rows
 
@@ -525,8 +581,12 @@ class Client:
         params: Mapping[str, Any] | None = None,
         count: Literal["csv", "ndjson"] | None = None,
         progress: ProgressCallback | None = None,
+        check_end: bool = False,
     ) -> Download:
         """Stream any GET to a file, counting CSV or NDJSON rows on the way if asked.
+
+        With ``check_end`` (exports), the stream's last line must be the export's end line
+        with the row count received; it is not written to the file.
 
         The file is written under a temporary name beside the target and renamed when
         complete; it is opened before the request, so an unwritable target costs no export.
@@ -538,6 +598,7 @@ class Client:
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, str(target)) from exc
         counter = _RowCounter(count)
+        end = _EndLine(count) if check_end and count else None
         written = 0
         accept = MEDIA_TYPES.get(count or "", "*/*")
         try:
@@ -546,7 +607,8 @@ class Client:
                     "GET", api_path, params=params, headers={"Accept": accept}, stream=True
                 )
                 try:
-                    for chunk in response.iter_bytes():
+                    for received in response.iter_bytes():
+                        chunk = end.feed(received) if end else received
                         out.write(chunk)
                         written += len(chunk)
                         counter.feed(chunk)
@@ -554,6 +616,8 @@ class Client:
                             progress(counter.complete_rows, written)
                 finally:
                     response.close()
+            if end is not None:
+                _check_end(api_path, end, counter.rows)
             os.replace(partial, target)
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
@@ -565,6 +629,18 @@ class Client:
         if progress is not None:
             progress(counter.rows, written)
         return Download(path=target, bytes=written, rows=counter.rows)
+
+
+def _check_end(api_path: str, end: _EndLine, rows: int) -> None:
+    expected = end.expected_rows()
+    if expected is None:
+        raise IncompleteDownload(
+            f"the export {api_path} was cut off after {rows} rows: it lacks its end line"
+        )
+    if expected != rows:
+        raise IncompleteDownload(
+            f"the export {api_path} announced {expected} rows but {rows} arrived"
+        )
 
 
 def _network_error(request: httpx.Request, exc: httpx.HTTPError, attempts: int) -> NetworkError:

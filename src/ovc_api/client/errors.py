@@ -20,6 +20,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "IncompleteDownload",
     "NetworkError",
     "NotFound",
     "OvcError",
@@ -40,6 +41,11 @@ class OvcError(Exception):
 
 class NetworkError(OvcError):
     """The server could not be reached, or the connection broke (after any retries)."""
+
+
+class IncompleteDownload(NetworkError):
+    """An export ended without its end line (`# end rows=N` / `{"_end":true,...}`), or with
+    a row count that differs from the rows received: it was cut off; no file was written."""
 
 
 class ApiError(OvcError):

@@ -69,6 +69,12 @@ booleans are `true`/`false`, empty cells are nulls, concerns are joined with `;`
 NDJSON has one JSON object per line with the same columns. Always a download
 (`Content-Disposition: attachment`), streamed as it is read, whatever its size.
 
+**End:** the last line of every export says it is complete and how many data rows it has:
+CSV `# end rows=N` (after the last record, a line of its own: skip it when reading, e.g.
+pandas `skipfooter=1`), NDJSON `{"_end":true,"rows":N}`. An export without it was cut off
+(server restart, database failure, network) and must not be used; the Python client and
+`ovc-api export` check it, remove it from the file and raise on a truncated stream.
+
 **Scope:** the caller's organisation's own records only, never records shared with it
 through a referral. Every export is audited (variant and filters, not the rows).
 """
@@ -176,6 +182,9 @@ async def _chunks(
 ) -> AsyncIterator[bytes]:
     """The header, then one chunk per batch the cursor hands over.
 
+    The last line carries the row count (see **End:** in ACCESS): only a stream that
+    reached it is whole.
+
     The query runs here, on the first chunk, not before the response starts: a client that
     hangs up before reading leaves no half-read cursor behind; one that hangs up later gets
     it closed, so the connection goes back to the pool with its transaction ended.
@@ -183,11 +192,14 @@ async def _chunks(
     if header := encoder.header():
         yield header
     result = await run()
+    count = 0
     try:
         async for rows in result.partitions():
+            count += len(rows)
             yield encoder.encode(rows)
     finally:
         await result.close()
+    yield encoder.trailer(count)
 
 
 async def _export(
@@ -214,11 +226,17 @@ async def _export(
         # PostgreSQL plans a cursor for its first 10% of rows (an index walk with a random
         # read per row); an export reads them all: plan for the whole, as COPY would. The
         # shape reads dates and timestamps as PostgreSQL writes them in the ISO style.
+        # The export's own timeouts replace the requests' short ones: each batch fetched,
+        # and each pause while the client reads, is bounded by the export setting instead.
+        timeout = str(round(request.app.state.settings.export_statement_timeout_seconds * 1000))
         await connection.execute(
             text(
                 "SELECT set_config('cursor_tuple_fraction', '1', true),"
-                " set_config('DateStyle', 'ISO', true)"
-            )
+                " set_config('DateStyle', 'ISO', true),"
+                " set_config('statement_timeout', :timeout, true),"
+                " set_config('idle_in_transaction_session_timeout', :timeout, true)"
+            ),
+            {"timeout": timeout},
         )
     options = statement.execution_options(yield_per=BATCH_ROWS)
     variant = "" if caller.variant is Variant.identified else f"-{caller.variant}"

@@ -212,6 +212,14 @@ class Encoder:
     def encode(self, rows: Iterable[Row]) -> bytes:
         raise NotImplementedError
 
+    def trailer(self, rows: int) -> bytes:
+        """The last line of every export, with its row count: a stream broken off (a server
+        shut down, a database gone) lacks it, so a short file cannot pass for a whole one."""
+        raise NotImplementedError
+
+
+# The end-of-export line: CSV `# end rows=N`, NDJSON `{"_end":true,"rows":N}`.
+CSV_END_PREFIX = "# end rows="
 
 class CsvEncoder(Encoder):
     """CSV through the API's one writer (ovc_api.csv_writer: RFC 4180, formulas defused,
@@ -231,6 +239,9 @@ class CsvEncoder(Encoder):
         lines.append("")
         return "\r\n".join(lines).encode()
 
+    def trailer(self, rows: int) -> bytes:
+        return f"{CSV_END_PREFIX}{rows}\r\n".encode()
+
 
 class NdjsonEncoder(Encoder):
     """One JSON object per line (UTF-8, not ASCII-escaped), the same columns as the CSV."""
@@ -245,3 +256,6 @@ class NdjsonEncoder(Encoder):
     def encode(self, rows: Iterable[Row]) -> bytes:
         dumps, row = self._dumps, self._row
         return "".join([dumps(row(r)) + "\n" for r in rows]).encode()
+
+    def trailer(self, rows: int) -> bytes:
+        return self._dumps({"_end": True, "rows": rows}).encode() + b"\n"
