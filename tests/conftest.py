@@ -8,6 +8,9 @@ row-level security applies to the app exactly as in production, and drops both a
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -19,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import text
@@ -683,3 +687,40 @@ def use_settings_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Non
     monkeypatch.setenv("OVC_ARGON2_MEMORY_KIB", "8")
     monkeypatch.setenv("OVC_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("OVC_ARGON2_PARALLELISM", "1")
+
+
+# --- a live server (uvicorn in a thread), for the client and connection-level tests -------
+
+
+class LiveServer:
+    """The app served by uvicorn on 127.0.0.1 in a background thread (own event loop)."""
+
+    def __init__(self, settings: Settings, app: FastAPI | None = None) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))  # a free port, held until uvicorn takes it
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(
+            app or create_app(settings), lifespan="on", log_config=None, access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.server.started:
+                if httpx.get(f"{self.url}/healthz").status_code == 200:
+                    return self
+            elif not self.thread.is_alive():
+                break
+            time.sleep(0.05)
+        raise RuntimeError("the live server did not start")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.socket.close()

@@ -5,30 +5,26 @@ made to misbehave on cue."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 
-from ovc_api.app import create_app
 from ovc_api.client import (
     Case,
     Child,
     Client,
     Conflict,
     Forbidden,
+    IncompleteDownload,
     NetworkError,
     NotFound,
     RateLimited,
@@ -41,47 +37,10 @@ from ovc_api.client import (
 )
 from ovc_api.settings import Settings
 
-from .conftest import PASSWORD, Factory
+from .conftest import PASSWORD, Factory, LiveServer
 
 API = "/api/v1"
 KEY_SCOPES = ["cases:read", "cases:write", "cases:all", "stats:read", "audit:read"]
-
-
-# --- a live server, shared with tests/test_cli_client.py --------------------------------
-
-
-class LiveServer:
-    """The app served by uvicorn on 127.0.0.1 in a background thread (own event loop)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))  # a free port, held until uvicorn takes it
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            create_app(settings), lifespan="on", log_config=None, access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.server.started:
-                if httpx.get(f"{self.url}/healthz").status_code == 200:
-                    return self
-            elif not self.thread.is_alive():
-                break
-            time.sleep(0.05)
-        raise RuntimeError("the live server did not start")
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.socket.close()
 
 
 @dataclass(frozen=True)
@@ -441,6 +400,61 @@ def test_a_post_is_retried_only_with_an_idempotency_key() -> None:
     assert [r.headers.get("idempotency-key") for r in seen] == [None, "k1", "k1"]
 
 
+def test_a_failed_refresh_keeps_the_refresh_token_for_the_next_call() -> None:
+    tokens = {"access_token": "a2", "refresh_token": "r2", "token_type": "bearer"}
+    handler, seen = scripted(
+        problem(401),  # the access token expired
+        problem(503),  # the refresh meets a busy server: not retried (a POST without a key)
+        problem(401),  # the next call: still expired
+        httpx.Response(200, json=tokens),  # this refresh works
+        ok(),
+    )
+    with Client(
+        "http://ovc.test",
+        token="a1",
+        refresh_token="r1",
+        transport=httpx.MockTransport(handler),
+        sleep=lambda _: None,
+    ) as ovc:
+        with pytest.raises(ServiceUnavailable):
+            ovc.get(f"{API}/users/me")
+        assert ovc.get(f"{API}/users/me") == {"ok": True}
+    refreshes = [json.loads(r.content) for r in seen if r.url.path.endswith("/auth/refresh")]
+    assert refreshes == [{"refresh_token": "r1"}, {"refresh_token": "r1"}]
+    assert seen[-1].headers["authorization"] == "Bearer a2"
+
+
+def test_an_in_flight_idempotent_post_is_awaited_not_raised() -> None:
+    in_progress = problem(409, {"Retry-After": "2"})
+    handler, seen = scripted(in_progress, httpx.Response(201, json={"id": "x"}))
+    sleeps: list[float] = []
+    with fake_client(handler, sleeps) as ovc:
+        assert ovc.post(f"{API}/families", {"name": "x"}, idempotency_key="k1") == {"id": "x"}
+    assert (len(seen), sleeps) == (2, [2.0])
+    # A conflict without Retry-After (a duplicate, a rule) is final; so is one on a POST
+    # without a key, which the server cannot have been processing.
+    handler, seen = scripted(problem(409), problem(409, {"Retry-After": "1"}))
+    with fake_client(handler, sleeps) as ovc:
+        with pytest.raises(Conflict):
+            ovc.post(f"{API}/families", {"name": "x"}, idempotency_key="k2")
+        with pytest.raises(Conflict):
+            ovc.post(f"{API}/families", {"name": "x"})
+    assert len(seen) == 2
+
+
+def test_503_and_broken_connections_are_retried_on_idempotent_methods() -> None:
+    handler, seen = scripted(
+        problem(503, {"Retry-After": "1"}),
+        httpx.RemoteProtocolError("server disconnected without sending a response"),
+        ok(),
+    )
+    sleeps: list[float] = []
+    with fake_client(handler, sleeps) as ovc:
+        response = ovc._request("DELETE", f"{API}/api-keys/{uuid.uuid4()}")
+    assert response.status_code == 200
+    assert [r.method for r in seen] == ["DELETE"] * 3 and sleeps == [1.0, 1.0]
+
+
 def test_create_methods_add_an_idempotency_key_so_retries_are_safe() -> None:
     child = {
         "id": str(uuid.uuid4()),
@@ -530,7 +544,7 @@ def test_export_counts_csv_rows_with_quoted_newlines_and_reports_progress(
         b'second ""quoted"" line"\r\n2,plain\r',
         b'\n3,"a, b"\r\n',
     ]
-    handler = streamed(chunks)
+    handler = streamed([*chunks, b"# end rows=3\r\n"])
     calls: list[tuple[int, int]] = []
     target = tmp_path / "cases.csv"
     with fake_client(handler, []) as ovc:
@@ -543,9 +557,12 @@ def test_export_counts_csv_rows_with_quoted_newlines_and_reports_progress(
             opened_from=date(2026, 1, 1),
         )
     assert rows == 3
+    # The end line is checked and left out of the file.
     assert target.read_bytes() == b"".join(chunks)
-    sizes = [sum(map(len, chunks[: i + 1])) for i in range(3)]
-    assert calls == [(0, sizes[0]), (1, sizes[1]), (3, sizes[2]), (3, sizes[2])]
+    # Progress trails by a line (the last line received might be the end line).
+    size = len(b"".join(chunks))
+    assert calls[-2:] == [(3, size), (3, size)]
+    assert [r for r, _ in calls] == sorted(r for r, _ in calls)
     request = handler.requests[0]  # type: ignore[attr-defined]
     assert request.url.path == f"{API}/exports/cases"
     assert dict(request.url.params) == {
@@ -558,7 +575,7 @@ def test_export_counts_csv_rows_with_quoted_newlines_and_reports_progress(
 
 
 def test_export_counts_ndjson_lines(tmp_path: Path) -> None:
-    handler = streamed([b'{"id": 1}\n{"id"', b': 2}\n{"id": 3}'])
+    handler = streamed([b'{"id": 1}\n{"id"', b': 2}\n{"id": 3}\n{"_end":true', b',"rows":3}\n'])
     with fake_client(handler, []) as ovc:
         assert ovc.export("children", tmp_path / "c.ndjson", format="ndjson") == 3
 
@@ -569,6 +586,29 @@ def test_a_broken_download_leaves_no_file(tmp_path: Path) -> None:
     with fake_client(handler, []) as ovc, pytest.raises(NetworkError) as error:
         ovc.export("cases", target)
     assert "broke off after 7 bytes" in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "chunks", "reason"),
+    [
+        ("csv", [b"id\r\n1\r\n2\r\n"], "lacks its end line"),
+        ("csv", [b"id\r\n1\r\n", b"# end rows=2\r\n"], "announced 2 rows but 1 arrived"),
+        ("csv", [b"id\r\n1\r\n# end rows=1"], "lacks its end line"),
+        ("ndjson", [b'{"id":1}\n{"id":2}\n'], "lacks its end line"),
+        ("ndjson", [b'{"id":1}\n{"_end":true,"rows":2}\n'], "announced 2 rows but 1 arrived"),
+        ("ndjson", [b'{"id":1}\n{"_end":false,"rows":1}\n'], "lacks its end line"),
+    ],
+)
+def test_a_truncated_export_raises_and_leaves_no_file(
+    tmp_path: Path, fmt: Literal["csv", "ndjson"], chunks: list[bytes], reason: str
+) -> None:
+    """A stream that ends cleanly but short (a proxy, a server stopped mid-export) must not
+    pass for a whole export."""
+    target = tmp_path / f"cases.{fmt}"
+    with fake_client(streamed(chunks), []) as ovc, pytest.raises(IncompleteDownload) as error:
+        ovc.export("cases", target, format=fmt)
+    assert reason in str(error.value)
     assert list(tmp_path.iterdir()) == []
 
 

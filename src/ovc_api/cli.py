@@ -91,9 +91,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 async def _check_ready(settings: Settings) -> None:
-    from ovc_api.db import SchemaNotAtHead, create_engine, require_schema_at_head
+    from ovc_api.db import SchemaNotAtHead, Timeouts, create_engine, require_schema_at_head
 
-    engine = create_engine(settings.database_url, 1)
+    engine = create_engine(settings.database_url, 1, timeouts=Timeouts.from_settings(settings))
     try:
         await require_schema_at_head(engine)
     except SchemaNotAtHead as exc:
@@ -109,14 +109,19 @@ async def _check_ready(settings: Settings) -> None:
 def serve(
     settings: Settings, host: str, port: int, workers: int, *, migrate_sqlite: bool = False
 ) -> None:
+    """Serve with uvicorn. Logging is set up here, before uvicorn starts, and handed to it
+    (`log_config`) so the master process (worker starts, deaths and respawns) logs like the
+    workers. SIGTERM stops accepting connections and gives requests in flight
+    OVC_SHUTDOWN_TIMEOUT_SECONDS to finish; the workers then close their connection pools."""
     import uvicorn
 
-    from ovc_api.observability import reset_metrics_directory
+    from ovc_api.observability import configure_logging, logging_config, reset_metrics_directory
 
     if migrate_sqlite and settings.is_sqlite:
         # The embedded database belongs to this one process tree: nothing else to race with.
         migrate(settings)
     asyncio.run(_check_ready(settings))
+    configure_logging(settings)
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         reset_metrics_directory(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
     elif workers > 1:
@@ -129,8 +134,9 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
-        log_config=None,
+        log_config=logging_config(settings),
         **proxy_options(settings),
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 

@@ -27,6 +27,7 @@ import httpx
 
 from ovc_api import __version__
 from ovc_api.client.errors import (
+    ApiError,
     IncompleteDownload,
     NetworkError,
     error_from_response,
@@ -102,7 +103,7 @@ class _RowCounter:
         return max(records - 1, 0) if self.csv else records
 
 
-CSV_END = re.compile(rb"^# end rows=(\d+)\r?\n?$")
+CSV_END = re.compile(rb"^# end rows=(\d+)\r\n$")
 
 
 class _EndLine:
@@ -277,14 +278,20 @@ class Client:
 
     def _refresh(self) -> None:
         """Trade the refresh token for new tokens. The old one is kept until new ones arrive:
-        a refresh that fails (server busy, network blip) leaves the session usable, and the
-        next request tries again."""
-        response = self._request(
-            "POST",
-            f"{API_PREFIX}/auth/refresh",
-            body={"refresh_token": self._refresh_token},
-            authenticate=False,
-        )
+        a refresh that fails for a passing reason (server busy, network blip) leaves the
+        session usable, and the next request tries again; only the server refusing the
+        token (401, 400) ends the session."""
+        try:
+            response = self._request(
+                "POST",
+                f"{API_PREFIX}/auth/refresh",
+                body={"refresh_token": self._refresh_token},
+                authenticate=False,
+            )
+        except ApiError as exc:
+            if exc.status in (400, 401):
+                self._refresh_token = None
+            raise
         self._take_tokens(response.json())
 
     # --- the one place requests are sent -------------------------------------------------
@@ -599,7 +606,7 @@ class Client:
             raise OSError(exc.errno, exc.strerror, str(target)) from exc
         counter = _RowCounter(count)
         end = _EndLine(count) if check_end and count else None
-        written = 0
+        written = received = 0
         accept = MEDIA_TYPES.get(count or "", "*/*")
         try:
             with out:
@@ -607,8 +614,9 @@ class Client:
                     "GET", api_path, params=params, headers={"Accept": accept}, stream=True
                 )
                 try:
-                    for received in response.iter_bytes():
-                        chunk = end.feed(received) if end else received
+                    for data in response.iter_bytes():
+                        received += len(data)
+                        chunk = end.feed(data) if end else data
                         out.write(chunk)
                         written += len(chunk)
                         counter.feed(chunk)
@@ -622,7 +630,7 @@ class Client:
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
             raise NetworkError(
-                f"the download of {api_path} broke off after {written} bytes: {reason}"
+                f"the download of {api_path} broke off after {received} bytes: {reason}"
             ) from exc
         finally:
             partial.unlink(missing_ok=True)

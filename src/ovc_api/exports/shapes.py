@@ -221,6 +221,7 @@ class Encoder:
 # The end-of-export line: CSV `# end rows=N`, NDJSON `{"_end":true,"rows":N}`.
 CSV_END_PREFIX = "# end rows="
 
+
 class CsvEncoder(Encoder):
     """CSV through the API's one writer (ovc_api.csv_writer: RFC 4180, formulas defused,
     a fast path for ordinary lines); export cells are already text or None."""
