@@ -56,17 +56,26 @@ def _years_before(day: date, years: int) -> date:
 
 
 def _rows(response: httpx.Response) -> list[dict[str, str]]:
+    """The data rows, after checking the end line (`# end rows=N`) announces them all."""
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
-    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8"), newline="")))
+    text = response.content.decode("utf-8")
+    body, end, count = text.rpartition("# end rows=")
+    assert end and body.endswith("\r\n") and count.endswith("\r\n"), text[-200:]
+    rows = list(csv.DictReader(io.StringIO(body, newline="")))
+    assert int(count) == len(rows)
+    return rows
 
 
 def _lines(response: httpx.Response) -> list[dict[str, Any]]:
+    """The data lines, after checking the end line (`{"_end":true,"rows":N}`)."""
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/x-ndjson"
     text = response.content.decode("utf-8")
     assert text.endswith("\n")
-    return [json.loads(line) for line in text.split("\n")[:-1]]
+    *lines, end = [json.loads(line) for line in text.split("\n")[:-1]]
+    assert end == {"_end": True, "rows": len(lines)}
+    return lines
 
 
 async def _two_cases(factory: Factory, tenant: Tenant) -> dict[str, uuid.UUID]:
@@ -145,6 +154,7 @@ async def test_identified_case_csv_is_exact_and_khmer_names_round_trip(
         '"Grandmother said ""no"", then\nagreed, later",Sreyneang,Chhun,ស្រីនាង,ឈុន,female,'
         "2015-03-01,false,battambang,Bavel,Kdol Tahen,Ou Lmun,"
         "2026-01-15T09:30:00Z,2026-01-15T09:30:00Z\r\n"
+        "# end rows=2\r\n"
     )
     assert response.content.decode("utf-8") == expected
     parsed = _rows(response)
@@ -688,8 +698,9 @@ async def test_exports_stream_in_batches_of_rows(
         assert [m["more_body"] for m in bodies] == [True] * (len(bodies) - 1) + [False]
         lines = [m["body"].count(b"\n") for m in bodies]
         # One chunk per batch of the server-side cursor (1000 rows), not a write per row and
-        # not the whole file: [header,] 1000 rows, 500 rows, the end.
-        assert lines == ([1] if fmt == "csv" else []) + [1000, 500, 0], fmt
+        # not the whole file: [header,] 1000 rows, 500 rows, the end line with the count,
+        # the end of the body.
+        assert lines == ([1] if fmt == "csv" else []) + [1000, 500, 1, 0], fmt
     joined = b"".join(m["body"] for m in (await _call(app, CASES, "", token))[1:])
     assert len(_rows(httpx.Response(200, content=joined, headers={
         "content-type": "text/csv; charset=utf-8"}))) == 1500  # fmt: skip

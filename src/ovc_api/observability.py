@@ -30,7 +30,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -142,6 +142,21 @@ class ConsoleFormatter(logging.Formatter):
         return f"{base} [{request_id or '-'}] {suffix}".rstrip()
 
 
+# Loggers that write statements, their parameters or rows below WARNING.
+STATEMENT_LOGGERS = ("sqlalchemy.engine", "aiosqlite", "psycopg", "asyncpg")
+
+
+class NoStatements(logging.Filter):
+    """Drops the database layers' INFO/DEBUG records whoever turned them on: SQLAlchemy's
+    statements and rows, aiosqlite's "executing ... (parameters)", the drivers' notices.
+    Statements may hold literals, parameters and rows hold children's records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return not record.name.startswith(STATEMENT_LOGGERS)
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     """The logging set-up as a `dictConfig`: the workers apply it, and so does the serving
     master (passed to uvicorn as `log_config`), so worker starts, deaths and respawns are
@@ -158,10 +173,12 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"ovc": formatter},
+        "filters": {"no_statements": {"()": "ovc_api.observability.NoStatements"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "ovc",
+                "filters": ["no_statements"],
                 "stream": "ext://sys.stderr",
             }
         },
@@ -171,9 +188,9 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "CRITICAL"},
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
-            # Statements are not logged even at DEBUG: they are noise, and literals in them
-            # could be personal data; parameters are hidden by the engines in any case.
-            "sqlalchemy.engine": {"level": "WARNING"},
+            # Statements are not logged even at DEBUG (see NoStatements); parameters are
+            # hidden by the engines in any case.
+            **{name: {"level": "WARNING"} for name in STATEMENT_LOGGERS},
         },
     }
 
@@ -300,6 +317,8 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, _replaying(receive, recorded), tracking_send)
                 return
+            except ClientDisconnect:
+                raise  # the client left: nobody to answer, nothing failed here
             except Exception as exc:
                 fault = database_fault(exc)
                 if (
