@@ -5,14 +5,20 @@ rerun the request, and no log line carries a child's name."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
 import os
+import signal
 import socket
+import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,7 +34,7 @@ from ovc_api.db import Session
 from ovc_api.observability import JsonFormatter
 from ovc_api.settings import Settings
 
-from .conftest import LiveServer, Tenant
+from .conftest import TEST_SECRET, LiveServer, Tenant
 from .helpers import assert_problem
 
 CHILD_NAME = "Sokhalina"  # a child's name that must never reach a log
@@ -454,3 +460,133 @@ async def _terminate_pooled_connection(app: FastAPI, settings: Settings) -> None
     conninfo = owner.set(drivername="postgresql").render_as_string(hide_password=False)
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
         await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+# --- idempotency: a retry racing the first request ------------------------------------------
+
+
+async def test_a_retry_racing_its_in_flight_first_attempt_gets_409_with_retry_after(
+    client: httpx.AsyncClient, tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry looked before the first attempt committed (simulated: it sees no stored
+    response), so the key's unique index stops it: 409 with Retry-After, which the client
+    waits for and resends, getting the first response."""
+    from ovc_api.idempotency import Idempotency
+
+    worker = tenant_a["caseworker"]
+    headers = {**worker.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"given_name_latin": "Dara", "family_name_latin": uuid.uuid4().hex[:8]}
+    body |= {"sex": "male", "province": "battambang", "care_arrangement": "parents"}
+    body["confirm_not_duplicate"] = True  # the racing attempt really inserts a second child
+    first = await client.post("/api/v1/children", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    real_replay = Idempotency.replay
+
+    async def not_yet_visible(self: Idempotency, principal: Any, payload: Any) -> None:
+        await real_replay(self, principal, payload)  # sets the digest and the caller
+
+    monkeypatch.setattr(Idempotency, "replay", not_yet_visible)
+    racing = await client.post("/api/v1/children", json=body, headers=headers)
+    problem = assert_problem(racing, 409)
+    assert "already being processed" in problem["detail"]
+    assert racing.headers["retry-after"] == "1"
+    monkeypatch.setattr(Idempotency, "replay", real_replay)
+    resent = await client.post("/api/v1/children", json=body, headers=headers)
+    assert resent.json() == first.json() and resent.headers["idempotent-replayed"] == "true"
+    listed = await client.get(
+        "/api/v1/children",
+        params={"q": body["family_name_latin"]},
+        headers=tenant_a["case_manager"].headers,
+    )
+    assert [c["id"] for c in listed.json()["items"]] == [first.json()["id"]]
+
+
+# --- the serving master: logs and shutdown ----------------------------------------------------
+
+
+def test_the_serving_master_logs_worker_deaths_and_respawns_as_json(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`ovc-api serve --workers 2`: every line on stderr, the master's included, is JSON; a
+    killed worker is logged and replaced; SIGTERM ends it all cleanly."""
+    port = _closed_port()
+    env = {
+        **os.environ,
+        "OVC_DATABASE_URL": settings.database_url,
+        "OVC_MIGRATION_DATABASE_URL": settings.migration_database_url,
+        "OVC_SECRET_KEY": TEST_SECRET,
+        "OVC_DATA_DIR": str(tmp_path),
+        "OVC_ARGON2_MEMORY_KIB": "8",
+        "OVC_ARGON2_TIME_COST": "1",
+        "OVC_ARGON2_PARALLELISM": "1",
+        "OVC_LOG_FORMAT": "json",
+        "OVC_SHUTDOWN_TIMEOUT_SECONDS": "5",
+    }
+    executable = str(Path(sys.executable).parent / "ovc-api")
+    command = [executable, "serve", "--workers", "2", "--port", str(port)]
+    server = subprocess.Popen(  # noqa: S603
+        command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in server.stderr or []:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        workers = _wait_for(lambda: _worker_pids(lines, 2), "two workers")
+        _wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200, "up")
+        os.kill(workers[0], signal.SIGKILL)
+        _wait_for(lambda: _worker_pids(lines, 3), "a respawned worker")
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        with contextlib.suppress(ProcessLookupError):  # any worker left: its own group
+            os.killpg(server.pid, signal.SIGKILL)
+    reader.join(timeout=5)
+    entries = [json.loads(line) for line in lines]  # every line: JSON
+    messages = [entry["msg"] for entry in entries]
+    assert f"Child process [{workers[0]}] died" in messages
+    assert any(m.startswith("Started parent process") for m in messages)
+    assert any(m.startswith("Stopping parent process") for m in messages)
+
+
+def _worker_pids(lines: list[str], count: int) -> list[int] | None:
+    pids = [
+        int(line.split("[", 1)[1].split("]", 1)[0])
+        for line in list(lines)
+        if "Started server process [" in line
+    ]
+    return pids if len(pids) >= count else None
+
+
+def _wait_for(check: Any, what: str, seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except httpx.HTTPError:
+            result = None
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_serve_hands_uvicorn_the_logging_and_the_shutdown_bound(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from ovc_api import cli
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    cli.serve(settings.model_copy(update={"shutdown_timeout_seconds": 7}), "127.0.0.1", 1, 1)
+    assert seen["timeout_graceful_shutdown"] == 7
+    assert seen["log_config"]["handlers"]["stderr"]["filters"] == ["no_statements"]
