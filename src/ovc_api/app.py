@@ -29,9 +29,19 @@ DESCRIPTION = """
 Case management for orphans and vulnerable children, for a network of child-welfare NGOs.
 
 Every error is `application/problem+json` (RFC 9457). A record of another organisation
-answers 404 exactly like a missing one. Lists are keyset-paginated (`limit`, `cursor`,
+answers 404 exactly like a missing one. A database outage, overload or timeout answers 503
+with `Retry-After` (never 500): retry after that delay; a POST safely only with its
+`Idempotency-Key`. Lists are keyset-paginated (`limit`, `cursor`,
 `next_cursor`, `Link: rel="next"`).
 """
+
+
+UNAVAILABLE_RESPONSE: dict[str, Any] = {
+    "description": "The database is unavailable, overloaded or too slow (a restart, a "
+    "timeout, a conflict that persisted): retry after the delay in `Retry-After`",
+    "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -117,7 +127,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         tags=TAGS,
     )
     problem_ref = {"$ref": "#/components/schemas/Problem"}
-    for path_item in schema.get("paths", {}).values():
+    for path, path_item in schema.get("paths", {}).items():
         for operation in path_item.values():
             responses = operation.get("responses", {})
             if "422" in responses:
@@ -125,6 +135,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     "description": "Invalid input",
                     "content": {PROBLEM_CONTENT_TYPE: {"schema": problem_ref}},
                 }
+            if path.startswith("/api/"):
+                responses.setdefault("503", {"$ref": "#/components/responses/Unavailable"})
+    schema.setdefault("components", {}).setdefault("responses", {})["Unavailable"] = (
+        UNAVAILABLE_RESPONSE
+    )
     components = schema.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
