@@ -590,3 +590,45 @@ def test_serve_hands_uvicorn_the_logging_and_the_shutdown_bound(
     cli.serve(settings.model_copy(update={"shutdown_timeout_seconds": 7}), "127.0.0.1", 1, 1)
     assert seen["timeout_graceful_shutdown"] == 7
     assert seen["log_config"]["handlers"]["stderr"]["filters"] == ["no_statements"]
+
+
+@postgres_only
+async def test_a_real_serialization_conflict_is_rerun_and_both_writes_land(
+    settings: Settings,
+) -> None:
+    """Two overlapping read-then-write transactions at REPEATABLE READ: the second's update
+    fails with 40001 once the first commits; the request runs again and succeeds."""
+    from sqlalchemy.engine import make_url
+
+    owner = make_url(settings.migration_database_url).set(drivername="postgresql")
+    role = make_url(settings.database_url).username
+    conninfo = owner.render_as_string(hide_password=False)
+    table = f"fault_counter_{uuid.uuid4().hex[:8]}"
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
+        await admin.execute(f"CREATE TABLE {table} (n integer NOT NULL)")
+        await admin.execute(f"INSERT INTO {table} VALUES (0)")
+        await admin.execute(f'GRANT SELECT, UPDATE ON {table} TO "{role}"')
+    app = create_app(settings)
+    both_read = asyncio.Barrier(2)
+    attempts: list[int] = []
+
+    @app.post("/bump")
+    async def bump(session: Session) -> dict[str, int]:
+        await session.exec(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))  # type: ignore[call-overload]
+        value = (await session.exec(text(f"SELECT n FROM {table}"))).scalar_one()  # type: ignore[call-overload]
+        attempts.append(value)
+        if len(attempts) <= 2:
+            await asyncio.wait_for(both_read.wait(), timeout=10)  # both read 0
+        await session.exec(text(f"UPDATE {table} SET n = :n"), params={"n": value + 1})  # type: ignore[call-overload]
+        return {"n": value + 1}
+
+    try:
+        async with app.router.lifespan_context(app), _http(app) as http:
+            first, second = await asyncio.gather(http.post("/bump"), http.post("/bump"))
+    finally:
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
+            final = await (await admin.execute(f"SELECT n FROM {table}")).fetchone()
+            await admin.execute(f"DROP TABLE {table}")
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    assert sorted([first.json()["n"], second.json()["n"]]) == [1, 2]
+    assert final == (2,) and sorted(attempts) == [0, 0, 1]

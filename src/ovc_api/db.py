@@ -173,7 +173,12 @@ class Database:
 
 @asynccontextmanager
 async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
-    """A transaction: commit on success, roll back on any error."""
+    """A transaction: commit on success, roll back on any error.
+
+    A serialization failure or deadlock rolls back here like any error; the request is then
+    run again, its unit of work with it, by RequestContextMiddleware (a block cannot be
+    re-entered from inside a context manager), up to TRANSACTION_ATTEMPTS times.
+    """
     async with database.session() as session:
         try:
             yield session
