@@ -565,7 +565,7 @@ def _worker_pids(lines: list[str], count: int) -> list[int] | None:
     return pids if len(pids) >= count else None
 
 
-def _wait_for(check: Any, what: str, seconds: float = 60) -> Any:
+def _wait_for(check: Any, what: str, seconds: float = 120) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -589,6 +589,7 @@ def test_serve_hands_uvicorn_the_logging_and_the_shutdown_bound(
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
     cli.serve(settings.model_copy(update={"shutdown_timeout_seconds": 7}), "127.0.0.1", 1, 1)
     assert seen["timeout_graceful_shutdown"] == 7
+    assert seen["timeout_worker_healthcheck"] == 30
     assert seen["log_config"]["handlers"]["stderr"]["filters"] == ["no_statements"]
 
 

@@ -137,6 +137,7 @@ def serve(
         log_config=logging_config(settings),
         **proxy_options(settings),
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout_seconds,
     )
 
 

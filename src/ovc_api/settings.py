@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     export_statement_timeout_seconds: float = Field(default=900, ge=0, le=24 * 3600)
     readyz_timeout_seconds: float = Field(default=2, gt=0, le=60)
     shutdown_timeout_seconds: int = Field(default=30, ge=1, le=3600)
+    worker_healthcheck_timeout_seconds: int = Field(default=30, ge=1, le=600)
     secret_key: str = ""
     jwt_issuer: str = "ovc-api"
     jwt_audience: str = "ovc-api"
