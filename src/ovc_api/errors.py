@@ -202,9 +202,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception(
+    """Last resort, for an error outside RequestContextMiddleware (which answers for the
+    app's own): the traceback, messages withheld by the formatters, only at DEBUG."""
+    logger.error(
         "unhandled error",
-        extra={"request_id": getattr(request.state, "request_id", None)},
+        extra={
+            "request_id": getattr(request.state, "request_id", None),
+            "error_class": f"{type(exc).__module__}.{type(exc).__qualname__}",
+        },
+        exc_info=exc if logger.isEnabledFor(logging.DEBUG) else None,
     )
     return problem_response(
         request,
