@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,34 @@ def test_the_keep_alive_connection_survives_a_database_outage(settings: Settings
                 status, body = _exchange(connection, "/needs-the-database")
                 assert status == 503, body
             assert _exchange(connection, "/healthz")[0] == 200
+
+
+def test_a_stream_broken_by_the_database_ends_without_its_last_chunk(
+    settings: Settings,
+) -> None:
+    """A failure after the response started cannot become a 503: the response is left
+    incomplete (no final chunk) so the client sees a broken stream, never a short body that
+    looks whole; the export's own end line is then missing too."""
+    from fastapi.responses import StreamingResponse
+
+    app = create_app(settings)
+
+    async def rows() -> AsyncIterator[bytes]:
+        yield b"id\r\n1\r\n"
+        raise _db_error(psycopg.errors.AdminShutdown("terminating connection"))
+
+    @app.get("/broken-export")
+    async def broken_export() -> StreamingResponse:
+        return StreamingResponse(rows(), media_type="text/csv")
+
+    with LiveServer(settings, app) as server, httpx.Client(base_url=server.url) as http:
+        with (
+            pytest.raises(httpx.RemoteProtocolError),
+            http.stream("GET", "/broken-export") as response,
+        ):
+            assert response.status_code == 200
+            b"".join(response.iter_bytes())
+        assert http.get("/healthz").status_code == 200  # a new connection: the server is fine
 
 
 # --- logs -------------------------------------------------------------------------------------
