@@ -42,7 +42,7 @@ from _common import (
 
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.db import run_migrations
-from ovc_api.demo import DISTRICTS, FAMILY_NAMES, GIVEN_NAMES, VILLAGES
+from ovc_api.demo.tables import DISTRICTS, FAMILY_NAMES, GIVEN_NAMES, VILLAGES
 from ovc_api.settings import Settings
 from ovc_api.text import search_key
 

@@ -498,6 +498,25 @@ class Factory:
         async with system_session(self.app) as session:
             session.add(record)
 
+    @asynccontextmanager
+    async def as_service(self, actor: Actor) -> AsyncIterator[tuple[Any, Any]]:
+        """A unit of work bound to `actor`'s organisation and the principal a service gets:
+        services are called as a job, the CLI or the demo would call them, without HTTP."""
+        from ovc_api.auth.principal import Principal
+        from ovc_api.auth.scopes import ROLE_SCOPES, Role
+        from ovc_api.db import set_tenant_context, unit_of_work
+
+        role = Role(actor.role)
+        principal = Principal(
+            organisation_id=actor.organisation_id,
+            scopes=frozenset(scope.value for scope in ROLE_SCOPES[role]),
+            role=role,
+            user_id=actor.user_id,
+        )
+        async with unit_of_work(self.app.state.database) as session:
+            await set_tenant_context(session, actor.organisation_id)
+            yield session, principal
+
     async def network_admin(self) -> Actor:
         from ovc_api.users.bootstrap import network_organisation
 

@@ -26,7 +26,7 @@ from ovc_api.casework.models import CasePlanAction, FollowUp, FollowUpStatus
 from ovc_api.children.models import Child
 from ovc_api.clock import local_today
 from ovc_api.db import Database, run_migrations, set_tenant_context
-from ovc_api.demo import DEMO_CASES, DEMO_PASSWORD, DEMO_SEED, PROFILES, _DemoBuilder, _Staff
+from ovc_api.demo import DEMO_CASES, DEMO_PASSWORD, DEMO_SEED, PROFILES, DemoBuilder, Staff
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.identity.models import Organisation, User
 from ovc_api.settings import Settings
@@ -128,6 +128,15 @@ async def test_closed_cases_have_a_reason_and_every_step_recorded(demo: Database
     assert {c.status for c in cases} == {s.value for s in CaseStatus}
 
 
+async def test_the_demo_obeys_the_closure_rules_of_the_api(demo: Database) -> None:
+    """Loaded through the services: nobody approved their own closure request, and no closure
+    date lies in the future (the API refuses both)."""
+    requests = await _all(demo, select(ClosureRequest))
+    decided = [r for r in requests if r.decided_by is not None]
+    assert decided and [r for r in decided if r.decided_by == r.requested_by] == []
+    assert [r for r in requests if r.closed_on > local_today()] == []
+
+
 async def test_names_are_nfc_in_both_scripts_and_searchable(demo: Database) -> None:
     children = await _all(demo, select(Child))
     assert len(children) == 300
@@ -188,7 +197,7 @@ def _comparable(rows: list[SQLModel]) -> list[tuple[str, dict[str, Any]]]:
 
 def test_the_demo_is_the_same_on_every_run() -> None:
     organisation = Organisation(name="KFSO", short_name="KFSO", kind="ngo")
-    staff = _Staff(
+    staff = Staff(
         organisation,
         User(
             organisation_id=organisation.id,
@@ -207,7 +216,7 @@ def test_the_demo_is_the_same_on_every_run() -> None:
     )
     runs = []
     for _ in range(2):
-        builder = _DemoBuilder(DEMO_SEED, date(2026, 11, 23), None)
+        builder = DemoBuilder(DEMO_SEED, date(2026, 11, 23), None)
         assert builder.build(staff, PROFILES["KFSO"]) == 120
         runs.append(_comparable(builder.rows))
     assert runs[0] == runs[1]
@@ -269,7 +278,7 @@ async def test_referrals_in_every_state_and_conferences(
     demo: Database, demo_client: httpx.AsyncClient
 ) -> None:
     from ovc_api.conferences.models import CaseConference, ConferenceAction
-    from ovc_api.demo_sharing import REFERRALS
+    from ovc_api.demo.tables import REFERRALS
     from ovc_api.services.models import ServiceDelivery
     from ovc_api.sharing.models import Referral, ReferralStatus
 

@@ -7,6 +7,9 @@ One zone per deployment (`OVC_TIMEZONE`), set once at start-up.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -21,3 +24,25 @@ def configure(name: str) -> None:
 
 def local_today() -> date:
     return datetime.now(_zone).date()
+
+
+_recording_at: ContextVar[datetime | None] = ContextVar("recording_at", default=None)
+
+
+@contextmanager
+def recording_at(moment: datetime) -> Iterator[None]:
+    """Stamp what is written meanwhile (created, changed, audited) as of `moment`.
+
+    Only for replaying history that happened earlier, as the demo does when it records its
+    cases through the services; a request never sets it.
+    """
+    token = _recording_at.set(moment)
+    try:
+        yield
+    finally:
+        _recording_at.reset(token)
+
+
+def recording_moment() -> datetime | None:
+    """The moment set by `recording_at`, if any (`db.utcnow` answers it)."""
+    return _recording_at.get()

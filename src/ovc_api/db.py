@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api.clock import recording_moment
 from ovc_api.errors import Conflict, ProblemError
 from ovc_api.settings import Settings
 
@@ -42,7 +43,7 @@ metadata: MetaData = SQLModel.metadata
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return recording_moment() or datetime.now(UTC)
 
 
 def new_id() -> uuid.UUID:

@@ -15,28 +15,28 @@ from fastapi import Depends
 
 from ovc_api.auth.principal import CaseApprover, CasesReader, CasesWriter
 from ovc_api.cases.models import Case
+from ovc_api.cases.service import case_in_scope
 from ovc_api.db import Session
-from ovc_api.tenancy import get_visible_or_404
 
 
 async def case_for_read(case_id: uuid.UUID, session: Session, principal: CasesReader) -> Case:
     """A case of the caller's own organisation: for its sub-resources, history and logs."""
-    return await get_visible_or_404(session, principal, Case, case_id, shared=False)
+    return await case_in_scope(session, principal, case_id)
 
 
 async def shared_case_for_read(
     case_id: uuid.UUID, session: Session, principal: CasesReader
 ) -> Case:
     """The case record itself, which an accepted referral also shares (read-only)."""
-    return await get_visible_or_404(session, principal, Case, case_id, shared=True)
+    return await case_in_scope(session, principal, case_id, shared=True)
 
 
 async def case_for_write(case_id: uuid.UUID, session: Session, principal: CasesWriter) -> Case:
-    return await get_visible_or_404(session, principal, Case, case_id, shared=False)
+    return await case_in_scope(session, principal, case_id)
 
 
 async def case_for_approval(case_id: uuid.UUID, session: Session, principal: CaseApprover) -> Case:
-    return await get_visible_or_404(session, principal, Case, case_id, shared=False)
+    return await case_in_scope(session, principal, case_id)
 
 
 CaseForRead = Annotated[Case, Depends(case_for_read)]

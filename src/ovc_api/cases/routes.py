@@ -1,20 +1,20 @@
 """Cases: one child's episode of support, its status workflow, closure approvals and history.
 
-Every read and write is audited with the case id, so the case's access log can show who
-looked at it or changed it.
+HTTP only: each handler calls one operation of `cases/service.py` (where the rules and the
+audit live) and answers through `http_epilogue`.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from sqlmodel import col, select
+from sqlmodel import col
 
 from ovc_api import API_V1
+from ovc_api import http_epilogue as http
 from ovc_api.audit.models import AuditEvent
-from ovc_api.audit.service import record, record_read
 from ovc_api.auth.principal import (
     CaseApprover,
     CasesReader,
@@ -22,25 +22,15 @@ from ovc_api.auth.principal import (
     ClosureRequester,
     Principal,
 )
+from ovc_api.cases import service
 from ovc_api.cases.deps import CaseForApproval, CaseForRead, CaseForWrite, SharedCaseForRead
 from ovc_api.cases.filters import CaseListQuery
 from ovc_api.cases.models import (
     Case,
-    CaseStatus,
     CaseStatusChange,
     ClosureRequest,
-    ClosureRequestStatus,
 )
-from ovc_api.cases.queries import (
-    access_log,
-    add_concerns,
-    case_read,
-    case_reads,
-    case_reads_from_rows,
-    cases_with_children,
-    resolve_assignee,
-    update_case,
-)
+from ovc_api.cases.queries import case_read, case_reads, case_reads_from_rows, cases_with_children
 from ovc_api.cases.schemas import (
     AccessLogEntry,
     CaseCreate,
@@ -54,36 +44,25 @@ from ovc_api.cases.schemas import (
     StatusChangeRead,
     TransitionCreate,
 )
-from ovc_api.cases.visibility import sees_all_cases
-from ovc_api.cases.workflow import check_transition, status_change
-from ovc_api.children.models import Child
-from ovc_api.concurrency import IfMatch, apply_changes, set_etag
-from ovc_api.crud import Audited
-from ovc_api.db import Session, utcnow
-from ovc_api.errors import Conflict, Forbidden, NotFound, Unprocessable, error_responses
-from ovc_api.families.models import Family
+from ovc_api.concurrency import IfMatch
+from ovc_api.db import Session
+from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.pagination import (
-    Page,
-    Pagination,
-    fetch_page,
-    parse_date,
-    parse_datetime,
-    sort_options,
-)
-from ovc_api.revisions import RevisionRead, revisions_of
-from ovc_api.tenancy import resolve_reference, scoped, shared_read_source
+from ovc_api.pagination import Page, Pagination, parse_date, parse_datetime, sort_options
+from ovc_api.revisions import RevisionRead
 
 router = APIRouter(prefix=f"{API_V1}/cases", tags=["cases"])
-RESOURCE = "case"
-CLOSURE = "closure_request"
-CLOSURE_REQUESTS = Audited(CLOSURE, ClosureRequestRead)
+RESOURCE = service.RESOURCE
+CLOSURE = service.CLOSURE
 SORTS = sort_options(
     col(Case.id),
     opened_on=(col(Case.opened_on), parse_date),
     created_at=(col(Case.created_at), parse_datetime),
     updated_at=(col(Case.updated_at), parse_datetime),
 )
+CaseSort = Literal[
+    "opened_on", "-opened_on", "created_at", "-created_at", "updated_at", "-updated_at"
+]
 OLDEST_FIRST = sort_options(
     col(CaseStatusChange.id), changed_at=(col(CaseStatusChange.changed_at), parse_datetime)
 )["changed_at"]
@@ -99,12 +78,12 @@ OptionalIfMatch = Annotated[
         description="Optional: the ETag of the case as last read (stale values get 412)",
     ),
 ]
-ASSIGN_NEEDS_ALL = "Assigning a case to someone else needs the cases:all scope (a case manager)"
 
 
-async def _read(session: Session, principal: Principal, case: Case, response: Response) -> CaseRead:
-    set_etag(response, case)
-    return await case_read(session, principal, case)
+async def _shown(
+    session: Session, principal: Principal, case: Case, response: Response
+) -> CaseRead:
+    return http.shown(response, case, await case_read(session, principal, case))
 
 
 @router.post(
@@ -123,54 +102,11 @@ async def create_case(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    assignee = body.assigned_to or principal.user_id
-    if assignee is None:
-        raise Unprocessable.field(
-            ["body", "assigned_to"], "required when the caller is not a person (API key)"
-        )
-    if assignee != principal.user_id and not sees_all_cases(principal):
-        raise Forbidden(ASSIGN_NEEDS_ALL)
-    child = await resolve_reference(session, principal, Child, body.child_id, "child_id")
-    if child.archived_at is not None:
-        raise Unprocessable.field(["body", "child_id"], "the child's record is archived")
-    family_id = body.family_id
-    if family_id is not None:
-        await resolve_reference(session, principal, Family, family_id, "family_id")
-    else:
-        family_id = child.family_id
-    await resolve_assignee(session, principal, assignee)
-    if child.date_of_birth is not None and body.opened_on < child.date_of_birth:
-        raise Unprocessable.field(["body", "opened_on"], "cannot be before the child's birth")
-    case = Case(
-        organisation_id=principal.organisation_id,
-        child_id=child.id,
-        family_id=family_id,
-        assigned_to=assignee,
-        referral_source=body.referral_source.value,
-        referral_source_detail=body.referral_source_detail,
-        risk_level=body.risk_level.value,
-        status=CaseStatus.intake.value,
-        opened_on=body.opened_on,
-        summary=body.summary,
-        created_by=principal.user_id,
-    )
-    session.add(case)
-    await session.flush()
-    add_concerns(session, case, [c.value for c in body.concerns])
-    session.add(status_change(case, principal, None))
-    record(
-        session,
-        principal,
-        "case.create",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-    )
-    response.headers["Location"] = f"{API_V1}/cases/{case.id}"
-    set_etag(response, case)
+    case, child = await service.open_case(session, principal, body)
     (result,) = await case_reads(session, principal, [(case, child)])
-    await idempotency.remember(201, result, response)
-    return result
+    return await http.created(
+        response, idempotency, case, result, location=f"{API_V1}/cases/{case.id}"
+    )
 
 
 @router.get(
@@ -189,12 +125,17 @@ async def list_cases(
 ) -> Page[CaseRead]:
     statement = cases_with_children(principal, is_postgres=bool(session.info.get("is_postgres")))
     statement = query.apply(statement, principal)
-    rows, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[query.sort], request, response
+    return await http.page(
+        session,
+        principal,
+        statement,
+        case_reads_from_rows,
+        pagination,
+        SORTS[query.sort],
+        request,
+        response,
+        audit_as=RESOURCE,
     )
-    items = case_reads_from_rows(rows)
-    record_read(session, principal, RESOURCE, [c.id for c in items], single=False)
-    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get(
@@ -206,9 +147,8 @@ async def list_cases(
 async def get_case(
     case: SharedCaseForRead, response: Response, session: Session, principal: CasesReader
 ) -> CaseRead:
-    via = await shared_read_source(session, principal, case)
-    record_read(session, principal, RESOURCE, [case.id], case_id=case.id, via_referral=via)
-    return await _read(session, principal, case, response)
+    await service.read_case(session, principal, case)
+    return await _shown(session, principal, case, response)
 
 
 @router.patch(
@@ -225,31 +165,8 @@ async def update_case_record(
     principal: CasesWriter,
     if_match: IfMatch = None,
 ) -> CaseRead:
-    changes = body.model_dump(exclude_unset=True, exclude={"concerns", "status"})
-    for required in ("risk_level", "referral_source", "assigned_to"):
-        if required in changes and changes[required] is None:
-            raise Unprocessable.field(["body", required], "cannot be null")
-    if "concerns" in body.model_fields_set and body.concerns is None:
-        raise Unprocessable.field(["body", "concerns"], "cannot be null")
-    changes = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
-    if "assigned_to" in changes and changes["assigned_to"] != case.assigned_to:
-        if not sees_all_cases(principal):
-            raise Forbidden(ASSIGN_NEEDS_ALL)
-        await resolve_assignee(session, principal, changes["assigned_to"])
-    if changes.get("family_id") is not None:
-        await resolve_reference(session, principal, Family, changes["family_id"], "family_id")
-    changed = await update_case(session, case, changes, body.concerns, if_match, principal)
-    if changed:
-        record(
-            session,
-            principal,
-            "case.update",
-            resource_type=RESOURCE,
-            resource_id=case.id,
-            case_id=case.id,
-            changed_fields=changed,
-        )
-    return await _read(session, principal, case, response)
+    await service.correct_case(session, principal, case, body, if_match=if_match)
+    return await _shown(session, principal, case, response)
 
 
 @router.post(
@@ -269,60 +186,9 @@ async def transition_case(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    check_transition(case.status, body.to_status)
-    previous = case.status
-    await apply_changes(session, case, {"status": body.to_status.value}, if_match or "*", principal)
-    session.add(status_change(case, principal, previous, note=body.note))
-    record(
-        session,
-        principal,
-        "case.transition",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-        changed_fields=["status"],
-        detail=f"{previous}->{case.status}",
-    )
-    result = await _read(session, principal, case, response)
-    await idempotency.remember(200, result, response)
-    return result
-
-
-async def _closure_request(
-    session: Session, principal: Principal, case: Case, closure_request_id: uuid.UUID
-) -> ClosureRequest:
-    """A closure request of this case (another case's, even a visible one, is a 404)."""
-    statement = scoped(select(ClosureRequest), principal, ClosureRequest).where(
-        col(ClosureRequest.id) == closure_request_id, col(ClosureRequest.case_id) == case.id
-    )
-    request = (await session.exec(statement)).first()
-    if request is None:
-        raise NotFound()
-    return request
-
-
-def _check_pending(request: ClosureRequest) -> None:
-    if request.status != ClosureRequestStatus.pending:
-        raise Conflict(
-            f"This closure request is already {request.status}: only a pending one can be decided"
-        )
-
-
-async def _decide(
-    session: Session,
-    principal: Principal,
-    request: ClosureRequest,
-    status: ClosureRequestStatus,
-    comment: str | None,
-) -> None:
-    _check_pending(request)
-    decision = {
-        "status": status.value,
-        "decided_by": principal.user_id,
-        "decided_at": utcnow(),
-        "decision_comment": comment,
-    }
-    await apply_changes(session, request, decision, "*", principal)
+    await service.transition(session, principal, case, body, if_match=if_match)
+    result = await _shown(session, principal, case, response)
+    return await http.done(idempotency, result, response=response)
 
 
 @router.post(
@@ -342,42 +208,10 @@ async def request_case_closure(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    if case.status == CaseStatus.closed:
-        raise Conflict("The case is already closed")
-    if body.closed_on < case.opened_on:
-        raise Unprocessable.field(["body", "closed_on"], "cannot be before the case was opened")
-    pending = scoped(select(col(ClosureRequest.id)), principal, ClosureRequest).where(
-        col(ClosureRequest.case_id) == case.id,
-        col(ClosureRequest.status) == ClosureRequestStatus.pending.value,
-    )
-    if (pending_id := (await session.exec(pending)).first()) is not None:
-        raise Conflict(
-            "Another closure request of this case is pending: wait for its decision",
-            extra={"pending_closure_request_id": str(pending_id)},
-        )
-    request = ClosureRequest(
-        organisation_id=case.organisation_id,
-        case_id=case.id,
-        reason=body.reason.value,
-        closed_on=body.closed_on,
-        note=body.note,
-        requested_by=principal.user_id,
-    )
-    session.add(request)
-    await session.flush()
-    record(
-        session,
-        principal,
-        "closure_request.create",
-        resource_type=CLOSURE,
-        resource_id=request.id,
-        case_id=case.id,
-    )
-    response.headers["Location"] = f"{API_V1}/cases/{case.id}/closure-requests/{request.id}"
-    set_etag(response, request)
-    result = ClosureRequestRead.model_validate(request)
-    await idempotency.remember(201, result, response)
-    return result
+    closure = await service.request_closure(session, principal, case, body)
+    location = f"{API_V1}/cases/{case.id}/closure-requests/{closure.id}"
+    result = ClosureRequestRead.model_validate(closure)
+    return await http.created(response, idempotency, closure, result, location=location)
 
 
 @router.get(
@@ -394,17 +228,16 @@ async def list_closure_requests(
     principal: CasesReader,
     pagination: Pagination,
 ) -> Page[ClosureRequestRead]:
-    statement = scoped(select(ClosureRequest), principal, ClosureRequest).where(
-        col(ClosureRequest.case_id) == case.id
-    )
-    return await CLOSURE_REQUESTS.page(
+    return await http.page(
         session,
         principal,
-        statement,
+        service.closure_requests(principal, case),
+        ClosureRequestRead,
         pagination,
         NEWEST_REQUEST_FIRST,
         request,
         response,
+        audit_as=CLOSURE,
         case_id=case.id,
     )
 
@@ -422,10 +255,8 @@ async def get_closure_request(
     session: Session,
     principal: CasesReader,
 ) -> ClosureRequestRead:
-    closure = await _closure_request(session, principal, case, closure_request_id)
-    record_read(session, principal, CLOSURE, [closure.id], case_id=case.id)
-    set_etag(response, closure)
-    return ClosureRequestRead.model_validate(closure)
+    closure = await service.read_closure_request(session, principal, case, closure_request_id)
+    return http.shown(response, closure, ClosureRequestRead.model_validate(closure))
 
 
 @router.post(
@@ -444,50 +275,8 @@ async def approve_case_closure(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    closure = await _closure_request(session, principal, case, closure_request_id)
-    _check_pending(closure)
-    if closure.requested_by is not None and closure.requested_by == principal.user_id:
-        raise Conflict("You requested this closure: another case manager must approve it")
-    if case.status == CaseStatus.closed:
-        raise Conflict("The case is already closed")
-    await _decide(session, principal, closure, ClosureRequestStatus.approved, body.comment)
-    previous = case.status
-    closing = {
-        "status": CaseStatus.closed.value,
-        "closed_on": closure.closed_on,
-        "closure_reason": closure.reason,
-    }
-    changed = await apply_changes(session, case, closing, "*", principal)
-    session.add(
-        status_change(
-            case,
-            principal,
-            previous,
-            note=closure.note,
-            changed_by=closure.requested_by,
-            approved_by=principal.user_id,
-        )
-    )
-    record(
-        session,
-        principal,
-        "closure_request.approve",
-        resource_type=CLOSURE,
-        resource_id=closure.id,
-        case_id=case.id,
-    )
-    record(
-        session,
-        principal,
-        "case.close",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-        changed_fields=changed,
-    )
-    result = ClosureRequestRead.model_validate(closure)
-    await idempotency.remember(200, result, Response())
-    return result
+    closure = await service.approve_closure(session, principal, case, closure_request_id, body)
+    return await http.done(idempotency, ClosureRequestRead.model_validate(closure))
 
 
 @router.post(
@@ -506,19 +295,8 @@ async def reject_case_closure(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    closure = await _closure_request(session, principal, case, closure_request_id)
-    await _decide(session, principal, closure, ClosureRequestStatus.rejected, body.comment)
-    record(
-        session,
-        principal,
-        "closure_request.reject",
-        resource_type=CLOSURE,
-        resource_id=closure.id,
-        case_id=case.id,
-    )
-    result = ClosureRequestRead.model_validate(closure)
-    await idempotency.remember(200, result, Response())
-    return result
+    closure = await service.reject_closure(session, principal, case, closure_request_id, body)
+    return await http.done(idempotency, ClosureRequestRead.model_validate(closure))
 
 
 @router.post(
@@ -537,24 +315,9 @@ async def reopen_case(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    if case.status != CaseStatus.closed:
-        raise Conflict(f"Only a closed case can be reopened; this one is in {case.status}")
-    previous = case.status
-    reopening = {"status": body.to_status.value, "closed_on": None, "closure_reason": None}
-    changed = await apply_changes(session, case, reopening, "*", principal)
-    session.add(status_change(case, principal, previous, note=body.note))
-    record(
-        session,
-        principal,
-        "case.reopen",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-        changed_fields=changed,
-    )
-    result = await _read(session, principal, case, response)
-    await idempotency.remember(200, result, response)
-    return result
+    await service.reopen(session, principal, case, body)
+    result = await _shown(session, principal, case, response)
+    return await http.done(idempotency, result, response=response)
 
 
 @router.get(
@@ -571,21 +334,17 @@ async def list_case_history(
     principal: CasesReader,
     pagination: Pagination,
 ) -> Page[StatusChangeRead]:
-    statement = scoped(select(CaseStatusChange), principal, CaseStatusChange).where(
-        col(CaseStatusChange.case_id) == case.id
-    )
-    items, next_cursor = await fetch_page(
-        session, statement, pagination, OLDEST_FIRST, request, response
-    )
-    record(
+    statement = service.history(session, principal, case)
+    return await http.page(
         session,
         principal,
-        "case.history_read",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
+        statement,
+        StatusChangeRead,
+        pagination,
+        OLDEST_FIRST,
+        request,
+        response,
     )
-    return Page(items=[StatusChangeRead.model_validate(c) for c in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -602,23 +361,19 @@ async def list_case_access_log(
     principal: CasesReader,
     pagination: Pagination,
 ) -> Page[AccessLogEntry]:
-    items, next_cursor = await fetch_page(
+    statement = service.access_log_of(session, principal, case)
+    page = await http.page(
         session,
-        access_log(session, principal, case.id),
+        principal,
+        statement,
+        AccessLogEntry,
         pagination,
         NEWEST_EVENT_FIRST,
         request,
         response,
     )
-    record(
-        session,
-        principal,
-        "case.access_log_read",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-    )
-    return Page(items=[AccessLogEntry.model_validate(e) for e in items], next_cursor=next_cursor)
+    service.access_log_read(session, principal, case)
+    return page
 
 
 @router.get(
@@ -630,12 +385,4 @@ async def list_case_access_log(
 async def list_case_revisions(
     case: CaseForRead, session: Session, principal: CasesReader
 ) -> list[RevisionRead]:
-    record(
-        session,
-        principal,
-        "case.revisions_read",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-    )
-    return await revisions_of(session, Case.__tablename__, case)
+    return await service.revisions(session, principal, case)

@@ -12,17 +12,16 @@ from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseStatus, CaseStatusChange
 from ovc_api.errors import Conflict
 
-S = CaseStatus
 TRANSITIONS: dict[CaseStatus, tuple[CaseStatus, ...]] = {
     #  from              allowed targets
-    S.intake: (S.assessment,),
-    S.assessment: (S.case_plan,),
-    S.case_plan: (S.implementation,),
-    S.implementation: (S.review,),
-    S.review: (S.implementation, S.case_plan),
-    S.closed: (),  # reopen instead
+    CaseStatus.intake: (CaseStatus.assessment,),
+    CaseStatus.assessment: (CaseStatus.case_plan,),
+    CaseStatus.case_plan: (CaseStatus.implementation,),
+    CaseStatus.implementation: (CaseStatus.review,),
+    CaseStatus.review: (CaseStatus.implementation, CaseStatus.case_plan),
+    CaseStatus.closed: (),  # reopen instead
 }
-REOPEN_TARGETS = (S.assessment, S.intake)
+REOPEN_TARGETS = (CaseStatus.assessment, CaseStatus.intake)
 
 
 def allowed_targets(current: str) -> list[str]:
@@ -35,13 +34,13 @@ def check_transition(current: str, target: CaseStatus) -> None:
     if target.value in allowed:
         return
     extra = {"allowed": allowed}
-    if target is S.closed:
+    if target is CaseStatus.closed:
         raise Conflict(
             "A case is closed only through a closure request approved by a case manager: "
             "POST /api/v1/cases/{case_id}/closure-requests",
             extra=extra,
         )
-    if current == S.closed:
+    if current == CaseStatus.closed:
         raise Conflict(
             "The case is closed: a case manager can reopen it "
             "(POST /api/v1/cases/{case_id}/reopen)",
@@ -69,7 +68,7 @@ def status_change(
         case_id=case.id,
         from_status=from_status,
         to_status=case.status,
-        closure_reason=case.closure_reason if case.status == S.closed else None,
+        closure_reason=case.closure_reason if case.status == CaseStatus.closed else None,
         note=note,
         changed_by=changed_by if changed_by is not None else principal.user_id,
         approved_by=approved_by,

@@ -1,27 +1,27 @@
-"""A case's assessments: the child's situation scored on the Child Status Index domains."""
+"""A case's assessments: the child's situation scored on the Child Status Index domains.
+
+HTTP only: the rules and the audit are in `casework/service.py`."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Request, Response
-from sqlmodel import col, select
+from fastapi import APIRouter, Depends, Request, Response
+from sqlmodel import col
 
+from ovc_api import API_V1
+from ovc_api import http_epilogue as http
 from ovc_api.auth.principal import CasesReader, CasesWriter
 from ovc_api.cases.deps import CaseForRead, CaseForWrite
+from ovc_api.casework import service
 from ovc_api.casework.common import (
-    ensure_open,
     in_case,
     location,
-    not_before_opening,
-    plain_changes,
 )
 from ovc_api.casework.models import Assessment, AssessmentKind
-from ovc_api.casework.router import router
 from ovc_api.casework.schemas import AssessmentCreate, AssessmentRead, AssessmentUpdate
-from ovc_api.concurrency import IfMatch, check_if_match
-from ovc_api.crud import Audited
+from ovc_api.concurrency import IfMatch
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
@@ -32,9 +32,8 @@ from ovc_api.pagination import (
     parse_datetime,
     sort_options,
 )
-from ovc_api.tenancy import scoped
 
-RESOURCE = "assessment"
+RESOURCE = service.ASSESSMENT
 COLLECTION = "assessments"
 SORTS = sort_options(
     col(Assessment.id),
@@ -42,6 +41,9 @@ SORTS = sort_options(
     created_at=(col(Assessment.created_at), parse_datetime),
 )
 AssessmentSort = Literal["assessed_on", "-assessed_on", "created_at", "-created_at"]
+
+
+router = APIRouter(prefix=API_V1, tags=["casework"])
 
 
 async def assessment_for_read(
@@ -58,9 +60,6 @@ async def assessment_for_write(
 
 AssessmentForRead = Annotated[Assessment, Depends(assessment_for_read)]
 AssessmentForWrite = Annotated[Assessment, Depends(assessment_for_write)]
-
-
-ASSESSMENTS = Audited(RESOURCE, AssessmentRead)
 
 
 @router.post(
@@ -80,26 +79,10 @@ async def create_case_assessment(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    ensure_open(case)
-    not_before_opening(case, assessed_on=body.assessed_on)
-    assessment = Assessment(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        kind=body.kind.value,
-        assessed_on=body.assessed_on,
-        assessed_by=principal.user_id,
-        domains=body.model_dump(mode="json")["domains"],
-        summary=body.summary,
-    )
-    return await ASSESSMENTS.created(
-        session,
-        principal,
-        assessment,
-        response,
-        idempotency,
-        location=location(case, COLLECTION, assessment.id),
-        case_id=case.id,
-    )
+    assessment = await service.record_assessment(session, principal, case, body)
+    result = AssessmentRead.model_validate(assessment)
+    where = location(case, COLLECTION, assessment.id)
+    return await http.created(response, idempotency, assessment, result, location=where)
 
 
 @router.get(
@@ -118,19 +101,19 @@ async def list_case_assessments(
     kind: AssessmentKind | None = None,
     sort: AssessmentSort = "-assessed_on",
 ) -> Page[AssessmentRead]:
-    statement = scoped(select(Assessment), principal, Assessment).where(
-        col(Assessment.case_id) == case.id
-    )
+    statement = service.of_case(principal, Assessment, case)
     if kind is not None:
         statement = statement.where(col(Assessment.kind) == kind.value)
-    return await ASSESSMENTS.page(
+    return await http.page(
         session,
         principal,
         statement,
+        AssessmentRead,
         pagination,
         SORTS[sort],
         request,
         response,
+        audit_as=RESOURCE,
         case_id=case.id,
     )
 
@@ -148,7 +131,8 @@ async def get_case_assessment(
     session: Session,
     principal: CasesReader,
 ) -> AssessmentRead:
-    return ASSESSMENTS.read(session, principal, assessment, response, case_id=case.id)
+    service.read(session, principal, assessment, RESOURCE)
+    return http.shown(response, assessment, AssessmentRead.model_validate(assessment))
 
 
 @router.patch(
@@ -166,12 +150,5 @@ async def update_case_assessment(
     principal: CasesWriter,
     if_match: IfMatch = None,
 ) -> AssessmentRead:
-    ensure_open(case)
-    check_if_match(if_match, assessment)
-    changes = plain_changes(body)
-    if "domains" in changes:
-        changes["domains"] = body.model_dump(mode="json", include={"domains"})["domains"]
-    not_before_opening(case, assessed_on=changes.get("assessed_on"))
-    return await ASSESSMENTS.updated(
-        session, principal, assessment, changes, if_match, response, case_id=case.id
-    )
+    await service.correct_assessment(session, principal, case, assessment, body, if_match=if_match)
+    return http.shown(response, assessment, AssessmentRead.model_validate(assessment))

@@ -17,12 +17,16 @@ from ovc_api.cases.models import Case, CaseStatus
 from ovc_api.errors import Conflict, NotFound, Unprocessable
 from ovc_api.tenancy import scoped
 
-M = TypeVar("M")
+SubRecord = TypeVar("SubRecord")
 
 
 async def in_case(
-    session: AsyncSession, principal: Principal, model: type[M], case: Case, record_id: uuid.UUID
-) -> M:
+    session: AsyncSession,
+    principal: Principal,
+    model: type[SubRecord],
+    case: Case,
+    record_id: uuid.UUID,
+) -> SubRecord:
     """A sub-resource of this case; another case's (or organisation's) id answers 404."""
     table: Any = model
     statement = scoped(select(table), principal, table).where(

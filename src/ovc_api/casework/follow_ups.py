@@ -2,37 +2,32 @@
 
 A done follow-up is the case's latest contact: it moves `cases.last_contact_on` forward, which
 the work list's "no contact for N days" section reads.
+
+HTTP only: the rules and the audit are in `casework/service.py`.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Request, Response
-from sqlalchemy import or_, update
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from fastapi import APIRouter, Depends, Request, Response
+from sqlmodel import col
 
+from ovc_api import API_V1
+from ovc_api import http_epilogue as http
 from ovc_api.auth.principal import CasesReader, CasesWriter
 from ovc_api.cases.deps import CaseForRead, CaseForWrite
-from ovc_api.cases.models import Case
+from ovc_api.casework import service
 from ovc_api.casework.common import (
-    ensure_open,
     in_case,
     location,
-    not_before_opening,
-    plain_changes,
 )
 from ovc_api.casework.models import FollowUp, FollowUpKind, FollowUpStatus
-from ovc_api.casework.router import router
 from ovc_api.casework.schemas import FollowUpCreate, FollowUpRead, FollowUpUpdate
-from ovc_api.concurrency import IfMatch, check_if_match
-from ovc_api.crud import Audited
+from ovc_api.concurrency import IfMatch
 from ovc_api.db import Session
-from ovc_api.errors import Unprocessable, error_responses
+from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import (
     Page,
@@ -41,16 +36,17 @@ from ovc_api.pagination import (
     parse_datetime,
     sort_options,
 )
-from ovc_api.tenancy import scoped
 
-RESOURCE = "follow_up"
-DONE = FollowUpStatus.done.value
+RESOURCE = service.FOLLOW_UP
 SORTS = sort_options(
     col(FollowUp.id),
     scheduled_on=(col(FollowUp.scheduled_on), parse_date),
     created_at=(col(FollowUp.created_at), parse_datetime),
 )
 FollowUpSort = Literal["scheduled_on", "-scheduled_on", "created_at", "-created_at"]
+
+
+router = APIRouter(prefix=API_V1, tags=["casework"])
 
 
 async def follow_up_for_read(
@@ -67,48 +63,6 @@ async def follow_up_for_write(
 
 FollowUpForRead = Annotated[FollowUp, Depends(follow_up_for_read)]
 FollowUpForWrite = Annotated[FollowUp, Depends(follow_up_for_write)]
-
-
-def _check(
-    case: Case,
-    status: str,
-    final_done_on: date | None,
-    *,
-    scheduled_on: date | None,
-    done_on: date | None,
-) -> None:
-    """Status and done_on agree once stored (after a PATCH, the merged values); the dates sent
-    are not before the case opened."""
-    if status == DONE and final_done_on is None:
-        raise Unprocessable.field(["body", "done_on"], "required when status is done")
-    if status != DONE and final_done_on is not None:
-        raise Unprocessable.field(
-            ["body", "done_on"], "only a done follow-up has a done_on: send null"
-        )
-    if scheduled_on is not None and scheduled_on < case.opened_on:
-        raise Unprocessable.field(
-            ["body", "scheduled_on"],
-            f"a follow-up before the case opened ({case.opened_on.isoformat()})",
-        )
-    not_before_opening(case, done_on=done_on)
-
-
-async def _record_contact(session: AsyncSession, case: Case, on: date) -> None:
-    """Move the case's last contact forward. Derived data: the case's version/ETag stay."""
-    await session.exec(
-        update(Case)
-        .where(
-            col(Case.id) == case.id,
-            or_(col(Case.last_contact_on).is_(None), col(Case.last_contact_on) < on),
-        )
-        .values(last_contact_on=on)
-        .execution_options(synchronize_session=False)
-    )
-    if case.last_contact_on is None or case.last_contact_on < on:
-        set_committed_value(case, "last_contact_on", on)
-
-
-FOLLOW_UPS = Audited(RESOURCE, FollowUpRead)
 
 
 @router.post(
@@ -128,35 +82,10 @@ async def create_case_follow_up(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    ensure_open(case)
-    _check(
-        case,
-        body.status.value,
-        body.done_on,
-        scheduled_on=body.scheduled_on,
-        done_on=body.done_on,
-    )
-    follow_up = FollowUp(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        kind=body.kind.value,
-        status=body.status.value,
-        scheduled_on=body.scheduled_on,
-        done_on=body.done_on,
-        outcome=body.outcome,
-        created_by=principal.user_id,
-    )
-    if follow_up.done_on is not None:
-        await _record_contact(session, case, follow_up.done_on)
-    return await FOLLOW_UPS.created(
-        session,
-        principal,
-        follow_up,
-        response,
-        idempotency,
-        location=location(case, "follow-ups", follow_up.id),
-        case_id=case.id,
-    )
+    follow_up = await service.add_follow_up(session, principal, case, body)
+    result = FollowUpRead.model_validate(follow_up)
+    where = location(case, "follow-ups", follow_up.id)
+    return await http.created(response, idempotency, follow_up, result, location=where)
 
 
 @router.get(
@@ -176,21 +105,21 @@ async def list_case_follow_ups(
     kind: FollowUpKind | None = None,
     sort: FollowUpSort = "-scheduled_on",
 ) -> Page[FollowUpRead]:
-    statement = scoped(select(FollowUp), principal, FollowUp).where(
-        col(FollowUp.case_id) == case.id
-    )
+    statement = service.of_case(principal, FollowUp, case)
     if status is not None:
         statement = statement.where(col(FollowUp.status) == status.value)
     if kind is not None:
         statement = statement.where(col(FollowUp.kind) == kind.value)
-    return await FOLLOW_UPS.page(
+    return await http.page(
         session,
         principal,
         statement,
+        FollowUpRead,
         pagination,
         SORTS[sort],
         request,
         response,
+        audit_as=RESOURCE,
         case_id=case.id,
     )
 
@@ -208,7 +137,8 @@ async def get_case_follow_up(
     session: Session,
     principal: CasesReader,
 ) -> FollowUpRead:
-    return FOLLOW_UPS.read(session, principal, follow_up, response, case_id=case.id)
+    service.read(session, principal, follow_up, RESOURCE)
+    return http.shown(response, follow_up, FollowUpRead.model_validate(follow_up))
 
 
 @router.patch(
@@ -226,19 +156,5 @@ async def update_case_follow_up(
     principal: CasesWriter,
     if_match: IfMatch = None,
 ) -> FollowUpRead:
-    ensure_open(case)
-    check_if_match(if_match, follow_up)
-    changes = plain_changes(body)
-    _check(
-        case,
-        changes.get("status", follow_up.status),
-        changes.get("done_on", follow_up.done_on),
-        scheduled_on=changes.get("scheduled_on"),
-        done_on=changes.get("done_on"),
-    )
-    result = await FOLLOW_UPS.updated(
-        session, principal, follow_up, changes, if_match, response, case_id=case.id
-    )
-    if follow_up.status == DONE and follow_up.done_on is not None:
-        await _record_contact(session, case, follow_up.done_on)  # keeps the latest contact
-    return result
+    await service.correct_follow_up(session, principal, case, follow_up, body, if_match=if_match)
+    return http.shown(response, follow_up, FollowUpRead.model_validate(follow_up))

@@ -1,4 +1,6 @@
-"""Case notes: dated free text; a correction keeps the earlier text in the revision history."""
+"""Case notes: dated free text; a correction keeps the earlier text in the revision history.
+
+HTTP only: the rules and the audit are in `casework/service.py`."""
 
 from __future__ import annotations
 
@@ -6,24 +8,21 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Request, Response
-from sqlmodel import col, select
+from fastapi import APIRouter, Depends, Request, Response
+from sqlmodel import col
 
-from ovc_api.audit.service import record
+from ovc_api import API_V1
+from ovc_api import http_epilogue as http
 from ovc_api.auth.principal import CasesReader, CasesWriter
 from ovc_api.cases.deps import CaseForRead, CaseForWrite
+from ovc_api.casework import service
 from ovc_api.casework.common import (
-    ensure_open,
     in_case,
     location,
-    not_before_opening,
-    plain_changes,
 )
 from ovc_api.casework.models import CaseNote
-from ovc_api.casework.router import router
 from ovc_api.casework.schemas import NoteCreate, NoteRead, NoteUpdate
-from ovc_api.concurrency import IfMatch, check_if_match
-from ovc_api.crud import Audited
+from ovc_api.concurrency import IfMatch
 from ovc_api.db import Session
 from ovc_api.errors import Unprocessable, error_responses
 from ovc_api.idempotency import IdempotencyDep
@@ -34,16 +33,18 @@ from ovc_api.pagination import (
     parse_datetime,
     sort_options,
 )
-from ovc_api.revisions import RevisionRead, revisions_of
-from ovc_api.tenancy import scoped
+from ovc_api.revisions import RevisionRead
 
-RESOURCE = "case_note"
+RESOURCE = service.NOTE
 SORTS = sort_options(
     col(CaseNote.id),
     noted_on=(col(CaseNote.noted_on), parse_date),
     created_at=(col(CaseNote.created_at), parse_datetime),
 )
 NoteSort = Literal["noted_on", "-noted_on", "created_at", "-created_at"]
+
+
+router = APIRouter(prefix=API_V1, tags=["casework"])
 
 
 async def note_for_read(
@@ -60,9 +61,6 @@ async def note_for_write(
 
 NoteForRead = Annotated[CaseNote, Depends(note_for_read)]
 NoteForWrite = Annotated[CaseNote, Depends(note_for_write)]
-
-
-NOTES = Audited(RESOURCE, NoteRead)
 
 
 @router.post(
@@ -82,23 +80,10 @@ async def create_case_note(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    ensure_open(case)
-    not_before_opening(case, noted_on=body.noted_on)
-    note = CaseNote(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        author_id=principal.user_id,
-        noted_on=body.noted_on,
-        text=body.text,
-    )
-    return await NOTES.created(
-        session,
-        principal,
-        note,
-        response,
-        idempotency,
-        location=location(case, "notes", note.id),
-        case_id=case.id,
+    note = await service.write_note(session, principal, case, body)
+    where = location(case, "notes", note.id)
+    return await http.created(
+        response, idempotency, note, NoteRead.model_validate(note), location=where
     )
 
 
@@ -121,15 +106,22 @@ async def list_case_notes(
 ) -> Page[NoteRead]:
     if noted_from is not None and noted_to is not None and noted_from > noted_to:
         raise Unprocessable.field(["query", "noted_from"], "must not be after noted_to")
-    statement = scoped(select(CaseNote), principal, CaseNote).where(
-        col(CaseNote.case_id) == case.id
-    )
+    statement = service.of_case(principal, CaseNote, case)
     if noted_from is not None:
         statement = statement.where(col(CaseNote.noted_on) >= noted_from)
     if noted_to is not None:
         statement = statement.where(col(CaseNote.noted_on) <= noted_to)
-    return await NOTES.page(
-        session, principal, statement, pagination, SORTS[sort], request, response, case_id=case.id
+    return await http.page(
+        session,
+        principal,
+        statement,
+        NoteRead,
+        pagination,
+        SORTS[sort],
+        request,
+        response,
+        audit_as=RESOURCE,
+        case_id=case.id,
     )
 
 
@@ -146,7 +138,8 @@ async def get_case_note(
     session: Session,
     principal: CasesReader,
 ) -> NoteRead:
-    return NOTES.read(session, principal, note, response, case_id=case.id)
+    service.read(session, principal, note, RESOURCE)
+    return http.shown(response, note, NoteRead.model_validate(note))
 
 
 @router.patch(
@@ -164,13 +157,8 @@ async def update_case_note(
     principal: CasesWriter,
     if_match: IfMatch = None,
 ) -> NoteRead:
-    ensure_open(case)
-    check_if_match(if_match, note)
-    changes = plain_changes(body)
-    not_before_opening(case, noted_on=changes.get("noted_on"))
-    return await NOTES.updated(
-        session, principal, note, changes, if_match, response, case_id=case.id
-    )
+    await service.correct_note(session, principal, case, note, body, if_match=if_match)
+    return http.shown(response, note, NoteRead.model_validate(note))
 
 
 @router.get(
@@ -182,12 +170,4 @@ async def update_case_note(
 async def list_case_note_revisions(
     case: CaseForRead, note: NoteForRead, session: Session, principal: CasesReader
 ) -> list[RevisionRead]:
-    record(
-        session,
-        principal,
-        f"{RESOURCE}.revisions_read",
-        resource_type=RESOURCE,
-        resource_id=note.id,
-        case_id=case.id,
-    )
-    return await revisions_of(session, CaseNote.__tablename__, note)
+    return await service.note_revisions(session, principal, note)

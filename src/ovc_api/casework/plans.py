@@ -1,27 +1,25 @@
-"""A case's plan: goals per CSI domain, and the actions (who does what, by when) towards them."""
+"""A case's plan: goals per CSI domain, and the actions (who does what, by when) towards them.
+
+HTTP only: the rules and the audit are in `casework/service.py`."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Request, Response
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from fastapi import APIRouter, Depends, Request, Response
+from sqlmodel import col
 
-from ovc_api.audit.service import record
-from ovc_api.auth.principal import CasesReader, CasesWriter, Principal
+from ovc_api import API_V1
+from ovc_api import http_epilogue as http
+from ovc_api.auth.principal import CasesReader, CasesWriter
 from ovc_api.cases.deps import CaseForRead, CaseForWrite
-from ovc_api.cases.models import Case
+from ovc_api.casework import service
 from ovc_api.casework.common import (
-    ensure_open,
     in_case,
     location,
-    not_before_opening,
-    plain_changes,
 )
 from ovc_api.casework.models import CasePlanAction, CasePlanGoal, CsiDomain, GoalStatus
-from ovc_api.casework.router import router
 from ovc_api.casework.schemas import (
     ActionCreate,
     ActionRead,
@@ -30,14 +28,11 @@ from ovc_api.casework.schemas import (
     GoalCreate,
     GoalRead,
     GoalUpdate,
-    PlanGoalRead,
 )
-from ovc_api.concurrency import IfMatch, check_if_match
-from ovc_api.crud import Audited
+from ovc_api.concurrency import IfMatch
 from ovc_api.db import Session
-from ovc_api.errors import NotFound, Unprocessable, error_responses
+from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.identity.models import Organisation
 from ovc_api.pagination import (
     Page,
     Pagination,
@@ -45,12 +40,9 @@ from ovc_api.pagination import (
     parse_datetime,
     sort_options,
 )
-from ovc_api.tenancy import scoped
 
-GOAL = "case_plan_goal"
-ACTION = "case_plan_action"
-PLAN_GOALS_LIMIT = 200
-PLAN_ACTIONS_LIMIT = 1000
+GOAL = service.GOAL
+ACTION = service.ACTION
 GOAL_SORTS = sort_options(
     col(CasePlanGoal.id),
     created_at=(col(CasePlanGoal.created_at), parse_datetime),
@@ -66,6 +58,9 @@ ActionSort = Literal["due_on", "-due_on", "created_at", "-created_at"]
 
 
 # --- loading ---------------------------------------------------------------------------------
+
+
+router = APIRouter(prefix=API_V1, tags=["casework"])
 
 
 async def goal_for_read(
@@ -98,31 +93,6 @@ ActionForRead = Annotated[CasePlanAction, Depends(action_for_read)]
 ActionForWrite = Annotated[CasePlanAction, Depends(action_for_write)]
 
 
-async def _resolve_goal(
-    session: AsyncSession, principal: Principal, case: Case, goal_id: uuid.UUID
-) -> None:
-    """A body's goal_id must be a goal of the same case."""
-    try:
-        await in_case(session, principal, CasePlanGoal, case, goal_id)
-    except NotFound as exc:
-        raise Unprocessable.field(["body", "goal_id"], "no such goal in this case") from exc
-
-
-async def _resolve_organisation(session: AsyncSession, organisation_id: uuid.UUID) -> None:
-    """Any active member of the network may be responsible for an action."""
-    organisation = await session.get(Organisation, organisation_id)
-    if organisation is None or not organisation.active:
-        raise Unprocessable.field(
-            ["body", "responsible_organisation_id"], "no such active member organisation"
-        )
-
-
-GOALS = Audited(GOAL, GoalRead)
-
-
-ACTIONS = Audited(ACTION, ActionRead)
-
-
 # --- goals -----------------------------------------------------------------------------------
 
 
@@ -143,22 +113,10 @@ async def create_case_plan_goal(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    ensure_open(case)
-    goal = CasePlanGoal(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        domain=body.domain.value,
-        description=body.description,
-        status=body.status.value,
-    )
-    return await GOALS.created(
-        session,
-        principal,
-        goal,
-        response,
-        idempotency,
-        location=location(case, "goals", goal.id),
-        case_id=case.id,
+    goal = await service.add_goal(session, principal, case, body)
+    where = location(case, "goals", goal.id)
+    return await http.created(
+        response, idempotency, goal, GoalRead.model_validate(goal), location=where
     )
 
 
@@ -179,21 +137,21 @@ async def list_case_plan_goals(
     domain: CsiDomain | None = None,
     sort: GoalSort = "created_at",
 ) -> Page[GoalRead]:
-    statement = scoped(select(CasePlanGoal), principal, CasePlanGoal).where(
-        col(CasePlanGoal.case_id) == case.id
-    )
+    statement = service.of_case(principal, CasePlanGoal, case)
     if status is not None:
         statement = statement.where(col(CasePlanGoal.status) == status.value)
     if domain is not None:
         statement = statement.where(col(CasePlanGoal.domain) == domain.value)
-    return await GOALS.page(
+    return await http.page(
         session,
         principal,
         statement,
+        GoalRead,
         pagination,
         GOAL_SORTS[sort],
         request,
         response,
+        audit_as=GOAL,
         case_id=case.id,
     )
 
@@ -211,7 +169,8 @@ async def get_case_plan_goal(
     session: Session,
     principal: CasesReader,
 ) -> GoalRead:
-    return GOALS.read(session, principal, goal, response, case_id=case.id)
+    service.read(session, principal, goal, GOAL)
+    return http.shown(response, goal, GoalRead.model_validate(goal))
 
 
 @router.patch(
@@ -229,10 +188,8 @@ async def update_case_plan_goal(
     principal: CasesWriter,
     if_match: IfMatch = None,
 ) -> GoalRead:
-    ensure_open(case)
-    return await GOALS.updated(
-        session, principal, goal, plain_changes(body), if_match, response, case_id=case.id
-    )
+    await service.correct_goal(session, principal, case, goal, body, if_match=if_match)
+    return http.shown(response, goal, GoalRead.model_validate(goal))
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -255,28 +212,10 @@ async def create_case_plan_action(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    ensure_open(case)
-    not_before_opening(case, due_on=body.due_on, done_on=body.done_on)
-    await _resolve_goal(session, principal, case, body.goal_id)
-    responsible = body.responsible_organisation_id or principal.organisation_id
-    await _resolve_organisation(session, responsible)
-    action = CasePlanAction(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        goal_id=body.goal_id,
-        description=body.description,
-        responsible_organisation_id=responsible,
-        due_on=body.due_on,
-        done_on=body.done_on,
-    )
-    return await ACTIONS.created(
-        session,
-        principal,
-        action,
-        response,
-        idempotency,
-        location=location(case, "actions", action.id),
-        case_id=case.id,
+    action = await service.add_action(session, principal, case, body)
+    where = location(case, "actions", action.id)
+    return await http.created(
+        response, idempotency, action, ActionRead.model_validate(action), location=where
     )
 
 
@@ -297,22 +236,22 @@ async def list_case_plan_actions(
     done: bool | None = None,
     sort: ActionSort = "due_on",
 ) -> Page[ActionRead]:
-    statement = scoped(select(CasePlanAction), principal, CasePlanAction).where(
-        col(CasePlanAction.case_id) == case.id
-    )
+    statement = service.of_case(principal, CasePlanAction, case)
     if goal_id is not None:
         statement = statement.where(col(CasePlanAction.goal_id) == goal_id)
     if done is not None:
         done_on = col(CasePlanAction.done_on)
         statement = statement.where(done_on.is_not(None) if done else done_on.is_(None))
-    return await ACTIONS.page(
+    return await http.page(
         session,
         principal,
         statement,
+        ActionRead,
         pagination,
         ACTION_SORTS[sort],
         request,
         response,
+        audit_as=ACTION,
         case_id=case.id,
     )
 
@@ -330,7 +269,8 @@ async def get_case_plan_action(
     session: Session,
     principal: CasesReader,
 ) -> ActionRead:
-    return ACTIONS.read(session, principal, action, response, case_id=case.id)
+    service.read(session, principal, action, ACTION)
+    return http.shown(response, action, ActionRead.model_validate(action))
 
 
 @router.patch(
@@ -348,18 +288,8 @@ async def update_case_plan_action(
     principal: CasesWriter,
     if_match: IfMatch = None,
 ) -> ActionRead:
-    ensure_open(case)
-    check_if_match(if_match, action)
-    changes = plain_changes(body)
-    not_before_opening(case, due_on=changes.get("due_on"), done_on=changes.get("done_on"))
-    if "goal_id" in changes and changes["goal_id"] != action.goal_id:
-        await _resolve_goal(session, principal, case, changes["goal_id"])
-    responsible = changes.get("responsible_organisation_id")
-    if responsible is not None and responsible != action.responsible_organisation_id:
-        await _resolve_organisation(session, responsible)
-    return await ACTIONS.updated(
-        session, principal, action, changes, if_match, response, case_id=case.id
-    )
+    await service.correct_action(session, principal, case, action, body, if_match=if_match)
+    return http.shown(response, action, ActionRead.model_validate(action))
 
 
 # --- the whole plan --------------------------------------------------------------------------
@@ -374,38 +304,4 @@ async def update_case_plan_action(
 async def get_case_plan(
     case: CaseForRead, session: Session, principal: CasesReader
 ) -> CasePlanRead:
-    goals = (
-        await session.exec(
-            scoped(select(CasePlanGoal), principal, CasePlanGoal)
-            .where(col(CasePlanGoal.case_id) == case.id)
-            .order_by(col(CasePlanGoal.created_at), col(CasePlanGoal.id))
-            .limit(PLAN_GOALS_LIMIT + 1)
-        )
-    ).all()
-    actions = (
-        await session.exec(
-            scoped(select(CasePlanAction), principal, CasePlanAction)
-            .where(col(CasePlanAction.case_id) == case.id)
-            .order_by(col(CasePlanAction.due_on), col(CasePlanAction.id))
-            .limit(PLAN_ACTIONS_LIMIT + 1)
-        )
-    ).all()
-    truncated = len(goals) > PLAN_GOALS_LIMIT or len(actions) > PLAN_ACTIONS_LIMIT
-    goals, actions = goals[:PLAN_GOALS_LIMIT], actions[:PLAN_ACTIONS_LIMIT]
-    by_goal: dict[uuid.UUID, list[ActionRead]] = {g.id: [] for g in goals}
-    for action in actions:
-        if action.goal_id in by_goal:
-            by_goal[action.goal_id].append(ActionRead.model_validate(action))
-    listed = [
-        PlanGoalRead(**GoalRead.model_validate(g).model_dump(), actions=by_goal[g.id])
-        for g in goals
-    ]
-    record(
-        session,
-        principal,
-        "case_plan.read",
-        resource_type="case_plan",
-        case_id=case.id,
-        record_ids=[g.id for g in listed] + [a.id for g in listed for a in g.actions],
-    )
-    return CasePlanRead(case_id=case.id, goals=listed, truncated=truncated)
+    return await service.read_plan(session, principal, case)

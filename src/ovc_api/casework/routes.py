@@ -1,11 +1,13 @@
-"""A case's sub-resources: assessments, the case plan (goals and actions), notes, follow-ups.
-
-Each module adds its routes to the one casework router, so every path is its full template.
+"""The casework router: a case's assessments, plan (goals and actions), notes and follow-ups,
+one route module each, every path its full template. The rules are in `casework/service.py`.
 """
 
 from __future__ import annotations
 
-from ovc_api.casework import assessments, follow_ups, notes, plans
-from ovc_api.casework.router import router
+from fastapi import APIRouter
 
-__all__ = ["assessments", "follow_ups", "notes", "plans", "router"]
+from ovc_api.casework import assessments, follow_ups, notes, plans
+
+router = APIRouter()
+for module in (assessments, follow_ups, notes, plans):
+    router.include_router(module.router)

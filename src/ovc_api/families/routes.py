@@ -1,24 +1,28 @@
-"""Households: their situation, their members (corrected, never deleted) and their children."""
+"""Households: their situation, their members (corrected, never deleted) and their children.
+
+HTTP only: the rules and the audit are in `families/service.py`; answers go through
+`http_epilogue`.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import col, select
 
 from ovc_api import API_V1
-from ovc_api.audit.service import record, record_read
+from ovc_api import http_epilogue as http
 from ovc_api.auth.principal import CasesReader, CasesWriter
-from ovc_api.concurrency import IfMatch, apply_changes, set_etag
-from ovc_api.db import Session, utcnow
-from ovc_api.errors import Conflict, Unprocessable, error_responses
+from ovc_api.concurrency import IfMatch
+from ovc_api.db import Session
+from ovc_api.errors import error_responses
+from ovc_api.families import service
 from ovc_api.families.filters import FamilyListQuery
 from ovc_api.families.models import Family, FamilyMember
-from ovc_api.families.queries import family_detail, member_or_404, member_read
+from ovc_api.families.queries import family_detail, member_read
 from ovc_api.families.schemas import (
-    NOT_MIGRATED,
     FamilyCreate,
     FamilyDetail,
     FamilyRead,
@@ -28,47 +32,39 @@ from ovc_api.families.schemas import (
     MemberUpdate,
 )
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
-from ovc_api.revisions import RevisionRead, revisions_of
-from ovc_api.tenancy import get_visible_or_404, scoped, shared_read_source
+from ovc_api.pagination import Page, Pagination, parse_datetime, sort_options
+from ovc_api.revisions import RevisionRead
+from ovc_api.tenancy import scoped
 
 router = APIRouter(prefix=f"{API_V1}/families", tags=["families"])
-RESOURCE = "family"
-MEMBER = "family_member"
+RESOURCE = service.RESOURCE
 SORTS = sort_options(
     col(Family.id),
     created_at=(col(Family.created_at), parse_datetime),
     updated_at=(col(Family.updated_at), parse_datetime),
 )
+FamilySort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 
 
 async def family_for_read(family_id: uuid.UUID, session: Session, principal: CasesReader) -> Family:
-    return await get_visible_or_404(session, principal, Family, family_id, shared=False)
+    return await service.family_in_scope(session, principal, family_id)
 
 
 async def shared_family_for_read(
     family_id: uuid.UUID, session: Session, principal: CasesReader
 ) -> Family:
     """The household record itself, which an accepted referral also shares (read-only)."""
-    return await get_visible_or_404(session, principal, Family, family_id, shared=True)
+    return await service.family_in_scope(session, principal, family_id, shared=True)
 
 
 async def family_for_write(
     family_id: uuid.UUID, session: Session, principal: CasesWriter
 ) -> Family:
-    return await get_visible_or_404(session, principal, Family, family_id)
+    return await service.family_in_scope(session, principal, family_id)
 
 
 FamilyForRead = Annotated[Family, Depends(family_for_read)]
 FamilyForWrite = Annotated[Family, Depends(family_for_write)]
-
-
-def _not_archived(family: Family) -> None:
-    """An archived household is read-only until restored: its record is closed, not editable."""
-    if family.archived_at is not None:
-        raise Conflict(
-            "This family is archived: restore it (PATCH with archived=false) before changing it"
-        )
 
 
 def _member_location(member: FamilyMember) -> str:
@@ -91,32 +87,10 @@ async def create_family(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    family = Family(
-        **body.model_dump(mode="json", exclude={"members"}),
-        organisation_id=principal.organisation_id,
-        created_by=principal.user_id,
-    )
-    session.add(family)
-    members = [
-        FamilyMember(
-            **member.model_dump(mode="json"),
-            organisation_id=principal.organisation_id,
-            family_id=family.id,
-        )
-        for member in body.members
-    ]
-    session.add_all(members)
-    await session.flush()
-    record(session, principal, "family.create", resource_type=RESOURCE, resource_id=family.id)
-    for member in members:
-        record(
-            session, principal, "family_member.create", resource_type=MEMBER, resource_id=member.id
-        )
-    response.headers["Location"] = f"{API_V1}/families/{family.id}"
-    set_etag(response, family)
+    family = await service.record_family(session, principal, body)
     result = await family_detail(session, principal, family)
-    await idempotency.remember(201, result, response)
-    return result
+    location = f"{API_V1}/families/{family.id}"
+    return await http.created(response, idempotency, family, result, location=location)
 
 
 @router.get(
@@ -134,11 +108,17 @@ async def list_families(
     pagination: Pagination,
 ) -> Page[FamilyRead]:
     statement = query.apply(scoped(select(Family), principal, Family), principal)
-    items, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[query.sort], request, response
+    return await http.page(
+        session,
+        principal,
+        statement,
+        FamilyRead,
+        pagination,
+        SORTS[query.sort],
+        request,
+        response,
+        audit_as=RESOURCE,
     )
-    record_read(session, principal, RESOURCE, [f.id for f in items], single=False)
-    return Page(items=[FamilyRead.model_validate(f) for f in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -153,10 +133,8 @@ async def get_family(
     session: Session,
     principal: CasesReader,
 ) -> FamilyDetail:
-    via = await shared_read_source(session, principal, family)
-    record_read(session, principal, RESOURCE, [family.id], via_referral=via)
-    set_etag(response, family)
-    return await family_detail(session, principal, family)
+    await service.read_family(session, principal, family)
+    return http.shown(response, family, await family_detail(session, principal, family))
 
 
 @router.patch(
@@ -173,24 +151,8 @@ async def update_family(
     principal: CasesWriter,
     if_match: IfMatch = None,
 ) -> FamilyDetail:
-    if body.archived is not False:
-        _not_archived(family)
-    changes = body.model_dump(mode="json", exclude_unset=True, exclude={"archived"})
-    if body.archived is not None and body.archived != (family.archived_at is not None):
-        changes["archived_at"] = utcnow() if body.archived else None
-    changed = await apply_changes(session, family, changes, if_match, principal)
-    if changed:
-        archiving = "archived_at" in changed and family.archived_at is not None
-        record(
-            session,
-            principal,
-            "family.archive" if archiving else "family.update",
-            resource_type=RESOURCE,
-            resource_id=family.id,
-            changed_fields=changed,
-        )
-    set_etag(response, family)
-    return await family_detail(session, principal, family)
+    await service.correct_family(session, principal, family, body, if_match=if_match)
+    return http.shown(response, family, await family_detail(session, principal, family))
 
 
 @router.get(
@@ -202,10 +164,7 @@ async def update_family(
 async def list_family_revisions(
     family: FamilyForRead, session: Session, principal: CasesReader
 ) -> list[RevisionRead]:
-    record(
-        session, principal, "family.revisions_read", resource_type=RESOURCE, resource_id=family.id
-    )
-    return await revisions_of(session, Family.__tablename__, family)
+    return await service.revisions(session, principal, family)
 
 
 @router.post(
@@ -225,20 +184,9 @@ async def create_family_member(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    _not_archived(family)
-    member = FamilyMember(
-        **body.model_dump(mode="json"),
-        organisation_id=principal.organisation_id,
-        family_id=family.id,
-    )
-    session.add(member)
-    await session.flush()
-    record(session, principal, "family_member.create", resource_type=MEMBER, resource_id=member.id)
-    response.headers["Location"] = _member_location(member)
-    set_etag(response, member)
-    result = member_read(member)
-    await idempotency.remember(201, result, response)
-    return result
+    member = await service.add_member(session, principal, family, body)
+    location = _member_location(member)
+    return await http.created(response, idempotency, member, member_read(member), location=location)
 
 
 @router.get(
@@ -254,10 +202,8 @@ async def get_family_member(
     session: Session,
     principal: CasesReader,
 ) -> MemberRead:
-    member = await member_or_404(session, principal, family, member_id)
-    record_read(session, principal, MEMBER, [member.id])
-    set_etag(response, member)
-    return member_read(member)
+    member = await service.read_member(session, principal, family, member_id)
+    return http.shown(response, member, member_read(member))
 
 
 @router.patch(
@@ -275,25 +221,7 @@ async def update_family_member(
     principal: CasesWriter,
     if_match: IfMatch = None,
 ) -> MemberRead:
-    member = await member_or_404(session, principal, family, member_id)
-    _not_archived(family)
-    changes = body.model_dump(mode="json", exclude_unset=True, exclude={"archived"})
-    if not changes.get("migrated", member.migrated):
-        if changes.get("migration_destination") is not None:
-            raise Unprocessable.field(["body", "migration_destination"], NOT_MIGRATED)
-        changes["migration_destination"] = None  # back home: no destination any more
-    if body.archived is not None and body.archived != (member.archived_at is not None):
-        changes["archived_at"] = utcnow() if body.archived else None
-    changed = await apply_changes(session, member, changes, if_match, principal)
-    if changed:
-        leaving = "archived_at" in changed and member.archived_at is not None
-        record(
-            session,
-            principal,
-            "family_member.archive" if leaving else "family_member.update",
-            resource_type=MEMBER,
-            resource_id=member.id,
-            changed_fields=changed,
-        )
-    set_etag(response, member)
-    return member_read(member)
+    member = await service.correct_member(
+        session, principal, family, member_id, body, if_match=if_match
+    )
+    return http.shown(response, member, member_read(member))

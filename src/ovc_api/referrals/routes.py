@@ -1,8 +1,13 @@
-"""Referrals between organisations, with the family's consent, and what they share."""
+"""Referrals between organisations, with the family's consent, and what they share.
+
+HTTP only: the rules and the audit are in `referrals/service.py`; answers go through
+`http_epilogue`.
+"""
 
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -10,109 +15,48 @@ from pydantic import AwareDatetime
 from sqlmodel import col, select
 
 from ovc_api import API_V1
-from ovc_api.audit.service import record, record_read
-from ovc_api.auth.principal import CasesReader, CasesWriter, Principal
-from ovc_api.cases.models import Case, CaseStatus, CaseStatusChange, RiskLevel
-from ovc_api.children.models import Child
-from ovc_api.clock import local_today
-from ovc_api.concurrency import apply_changes, set_etag
-from ovc_api.db import Session, utcnow
-from ovc_api.errors import Conflict, Unprocessable, error_responses
+from ovc_api import http_epilogue as http
+from ovc_api.auth.principal import CasesReader, CasesWriter
+from ovc_api.db import Session
+from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.identity.models import Organisation, User
-from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
+from ovc_api.pagination import Page, Pagination, parse_datetime, sort_options
+from ovc_api.referrals import service
 from ovc_api.referrals.schemas import (
     DecisionBody,
     DeclineBody,
     ReceiverCaseCreate,
     ReferralCreate,
     ReferralRead,
-    summary_of,
 )
-from ovc_api.referrals.service import consent_summary
-from ovc_api.referrals.workflow import Side, next_status
-from ovc_api.services.models import ServiceDelivery
 from ovc_api.services.schemas import ServiceRead
 from ovc_api.sharing.models import Referral, ReferralStatus, Urgency
-from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
-from ovc_api.text import search_key
+from ovc_api.tenancy import scoped
 
 router = APIRouter(prefix=f"{API_V1}/referrals", tags=["referrals"])
-RESOURCE = "referral"
+RESOURCE = service.RESOURCE
 SORTS = sort_options(
     col(Referral.id),
     created_at=(col(Referral.created_at), parse_datetime),
     updated_at=(col(Referral.updated_at), parse_datetime),
 )
 ReferralSort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
-OPEN = frozenset({ReferralStatus.pending.value, ReferralStatus.accepted.value})
 
 
 async def referral_for_read(
     referral_id: uuid.UUID, session: Session, principal: CasesReader
 ) -> Referral:
-    return await get_visible_or_404(session, principal, Referral, referral_id)
+    return await service.referral_in_scope(session, principal, referral_id)
 
 
 async def referral_for_write(
     referral_id: uuid.UUID, session: Session, principal: CasesWriter
 ) -> Referral:
-    return await get_visible_or_404(session, principal, Referral, referral_id)
+    return await service.referral_in_scope(session, principal, referral_id)
 
 
 ReferralForRead = Annotated[Referral, Depends(referral_for_read)]
 ReferralForWrite = Annotated[Referral, Depends(referral_for_write)]
-
-
-def side_of(referral: Referral, principal: Principal) -> Side:
-    return Side.sender if referral.organisation_id == principal.organisation_id else Side.receiver
-
-
-def present(
-    referral: Referral, principal: Principal, response: Response | None = None
-) -> ReferralRead:
-    """The receiver sees the consent summary only, and the ids once it has accepted."""
-    side = side_of(referral, principal)
-    shows_ids = side is Side.sender or referral.status == ReferralStatus.accepted.value
-    if response is not None:
-        set_etag(response, referral)
-    return ReferralRead(
-        id=referral.id,
-        direction="sent" if side is Side.sender else "received",
-        organisation_id=referral.organisation_id,
-        receiving_organisation_id=referral.receiving_organisation_id,
-        status=ReferralStatus(referral.status),
-        urgency=Urgency(referral.urgency),
-        services_requested=referral.services_requested,
-        reason=referral.reason,
-        summary=summary_of(referral.summary),
-        consent_given_by=referral.consent_given_by,
-        consent_relation=referral.consent_relation,
-        consent_given_on=referral.consent_given_on,
-        consent_method=referral.consent_method,
-        decision_reason=referral.decision_reason,
-        decided_at=referral.decided_at,
-        closed_at=referral.closed_at,
-        case_id=referral.case_id if shows_ids else None,
-        child_id=referral.child_id if shows_ids else None,
-        family_id=referral.family_id if shows_ids else None,
-        receiver_case_id=referral.receiver_case_id if side is Side.receiver else None,
-        created_at=referral.created_at,
-        updated_at=referral.updated_at,
-    )
-
-
-def _audit(session: Session, principal: Principal, referral: Referral, action: str) -> None:
-    mine = side_of(referral, principal) is Side.sender
-    record(
-        session,
-        principal,
-        f"referral.{action}",
-        resource_type=RESOURCE,
-        resource_id=referral.id,
-        case_id=referral.case_id if mine else None,
-        via_referral_id=None if mine else referral.id,
-    )
 
 
 @router.post(
@@ -131,57 +75,10 @@ async def create_referral(
 ) -> Any:
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
-    case = await resolve_reference(session, principal, Case, body.case_id, "case_id")
-    receiver = await session.get(Organisation, body.receiving_organisation_id)
-    if receiver is None or not receiver.active:
-        raise Unprocessable.field(["body", "receiving_organisation_id"], "no such organisation")
-    if receiver.id == principal.organisation_id:
-        raise Unprocessable.field(
-            ["body", "receiving_organisation_id"], "a referral goes to another organisation"
-        )
-    if case.status == CaseStatus.closed.value:
-        raise Conflict("The case is closed: reopen it before referring the child")
-    if body.consent.given_on < case.opened_on:
-        raise Unprocessable.field(
-            ["body", "consent", "given_on"], "consent cannot predate the case"
-        )
-    duplicate = (
-        await session.exec(
-            scoped(select(Referral.id), principal, Referral).where(
-                col(Referral.case_id) == case.id,
-                col(Referral.receiving_organisation_id) == receiver.id,
-                col(Referral.status).in_(OPEN),
-            )
-        )
-    ).first()
-    if duplicate is not None:
-        raise Conflict(f"This case already has an open referral to that organisation: {duplicate}")
-    child = await session.get(Child, case.child_id)
-    assert child is not None
-    services = [s.value for s in body.services_requested]
-    referral = Referral(
-        organisation_id=principal.organisation_id,
-        receiving_organisation_id=receiver.id,
-        case_id=case.id,
-        child_id=case.child_id,
-        family_id=case.family_id,
-        services_requested=services,
-        reason=body.reason,
-        urgency=body.urgency.value,
-        consent_given_by=body.consent.given_by,
-        consent_relation=body.consent.relation.value if body.consent.relation else "child",
-        consent_given_on=body.consent.given_on,
-        consent_method=body.consent.method.value,
-        summary=await consent_summary(session, case, child, services),
-        created_by=principal.user_id,
-    )
-    session.add(referral)
-    await session.flush()
-    _audit(session, principal, referral, "create")
-    response.headers["Location"] = f"{API_V1}/referrals/{referral.id}"
-    result = present(referral, principal, response)
-    await idempotency.remember(201, result, response)
-    return result
+    referral = await service.send_referral(session, principal, body)
+    result = service.referral_read(referral, principal)
+    location = f"{API_V1}/referrals/{referral.id}"
+    return await http.created(response, idempotency, referral, result, location=location)
 
 
 @router.get(
@@ -221,11 +118,17 @@ async def list_referrals(
         )
     if updated_since is not None:
         statement = statement.where(col(Referral.updated_at) >= updated_since)
-    items, next_cursor = await fetch_page(
-        session, statement, pagination, SORTS[sort], request, response
+    return await http.page(
+        session,
+        principal,
+        statement,
+        partial(service.referral_reads, principal),
+        pagination,
+        SORTS[sort],
+        request,
+        response,
+        audit_as=RESOURCE,
     )
-    record_read(session, principal, RESOURCE, [r.id for r in items], single=False)
-    return Page(items=[present(r, principal) for r in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -237,28 +140,20 @@ async def list_referrals(
 async def get_referral(
     referral: ReferralForRead, response: Response, session: Session, principal: CasesReader
 ) -> ReferralRead:
-    _audit(session, principal, referral, "read")
-    return present(referral, principal, response)
+    service.read_referral(session, principal, referral)
+    return http.shown(response, referral, service.referral_read(referral, principal))
 
 
 async def _move(
     session: Session,
-    principal: Principal,
+    principal: CasesWriter,
     referral: Referral,
     action: str,
-    changes: dict[str, Any],
+    note: str | None,
     response: Response,
 ) -> ReferralRead:
-    target = next_status(action, side_of(referral, principal), referral.status)
-    now = utcnow()
-    changes = {"status": target.value, **changes}
-    if target in {ReferralStatus.declined, ReferralStatus.withdrawn, ReferralStatus.completed}:
-        changes["closed_at"] = now
-    if action in {"accept", "decline"}:
-        changes.update(decided_by=principal.user_id, decided_at=now)
-    await apply_changes(session, referral, changes, "*", principal)
-    _audit(session, principal, referral, action)
-    return present(referral, principal, response)
+    await service.move(session, principal, referral, action, note)
+    return http.shown(response, referral, service.referral_read(referral, principal))
 
 
 @router.post(
@@ -274,9 +169,7 @@ async def accept_referral(
     session: Session,
     principal: CasesWriter,
 ) -> ReferralRead:
-    return await _move(
-        session, principal, referral, "accept", {"decision_reason": body.note}, response
-    )
+    return await _move(session, principal, referral, "accept", body.note, response)
 
 
 @router.post(
@@ -292,9 +185,7 @@ async def decline_referral(
     session: Session,
     principal: CasesWriter,
 ) -> ReferralRead:
-    return await _move(
-        session, principal, referral, "decline", {"decision_reason": body.reason}, response
-    )
+    return await _move(session, principal, referral, "decline", body.reason, response)
 
 
 @router.post(
@@ -310,9 +201,7 @@ async def withdraw_referral(
     session: Session,
     principal: CasesWriter,
 ) -> ReferralRead:
-    return await _move(
-        session, principal, referral, "withdraw", {"decision_reason": body.note}, response
-    )
+    return await _move(session, principal, referral, "withdraw", body.note, response)
 
 
 @router.post(
@@ -328,8 +217,7 @@ async def complete_referral(
     session: Session,
     principal: CasesWriter,
 ) -> ReferralRead:
-    changes = {"decision_reason": body.note} if body.note else {}
-    return await _move(session, principal, referral, "complete", changes, response)
+    return await _move(session, principal, referral, "complete", body.note, response)
 
 
 @router.post(
@@ -346,99 +234,11 @@ async def open_receiver_case(
     session: Session,
     principal: CasesWriter,
 ) -> ReferralRead:
-    if side_of(referral, principal) is not Side.receiver:
-        raise Conflict("Only the receiving organisation opens a linked case")
-    if referral.status != ReferralStatus.accepted.value:
-        raise Conflict("Accept the referral before opening a case for it")
-    if referral.receiver_case_id is not None:
-        raise Conflict(f"A linked case is already open: {referral.receiver_case_id}")
-    assignee = principal.user_id
-    if body.assigned_to is not None:
-        assigned = await resolve_reference(
-            session, principal, User, body.assigned_to, "assigned_to"
-        )
-        if not assigned.active or assigned.role not in {"caseworker", "case_manager"}:
-            raise Unprocessable.field(["body", "assigned_to"], "no such caseworker")
-        assignee = assigned.id
-    source = await _shared_child(session, principal, referral)
-    child = Child(
-        **{k: getattr(source, k) for k in _CORE_CHILD_FIELDS},
-        organisation_id=principal.organisation_id,
-        created_by=principal.user_id,
-        search_text=search_key(
-            source.given_name_latin,
-            source.family_name_latin,
-            source.given_name_khmer,
-            source.family_name_khmer,
-        ),
+    case = await service.open_receiver_case(session, principal, referral, body)
+    result = service.referral_read(referral, principal)
+    return await http.created(
+        response, None, referral, result, location=f"{API_V1}/cases/{case.id}"
     )
-    session.add(child)
-    await session.flush()
-    case = Case(
-        organisation_id=principal.organisation_id,
-        child_id=child.id,
-        assigned_to=assignee,
-        referral_source="ngo",
-        referral_source_detail=f"referral {referral.id}",
-        risk_level=(body.risk_level or RiskLevel.medium).value,
-        opened_on=body.opened_on or local_today(),
-        created_by=principal.user_id,
-    )
-    session.add(case)
-    await session.flush()
-    session.add(
-        CaseStatusChange(
-            organisation_id=principal.organisation_id,
-            case_id=case.id,
-            to_status=case.status,
-            changed_by=principal.user_id,
-            note=f"opened for referral {referral.id}",
-        )
-    )
-    await apply_changes(session, referral, {"receiver_case_id": case.id}, "*", principal)
-    record(
-        session,
-        principal,
-        "case.create",
-        resource_type="case",
-        resource_id=case.id,
-        case_id=case.id,
-        via_referral_id=referral.id,
-    )
-    response.headers["Location"] = f"{API_V1}/cases/{case.id}"
-    return present(referral, principal, response)
-
-
-_CORE_CHILD_FIELDS = (
-    "given_name_latin",
-    "family_name_latin",
-    "given_name_khmer",
-    "family_name_khmer",
-    "sex",
-    "date_of_birth",
-    "birth_date_estimated",
-    "birth_registration",
-    "disability",
-    "schooling_status",
-    "care_arrangement",
-    "province",
-    "district",
-    "commune",
-    "village",
-)
-
-
-async def _shared_child(session: Session, principal: Principal, referral: Referral) -> Child:
-    """Read the referred child for copying: a read through the referral, audited as such."""
-    child = await get_visible_or_404(session, principal, Child, referral.child_id, shared=True)
-    record_read(
-        session,
-        principal,
-        "child",
-        [child.id],
-        via_referral=(referral.id, referral.organisation_id),
-    )
-    return child
 
 
 @router.get(
@@ -450,12 +250,5 @@ async def _shared_child(session: Session, principal: Principal, referral: Referr
 async def list_referral_services(
     referral: ReferralForRead, session: Session, principal: CasesReader
 ) -> list[ServiceRead]:
-    statement = (
-        scoped(select(ServiceDelivery), principal, ServiceDelivery)
-        .where(col(ServiceDelivery.referral_id) == referral.id)
-        .order_by(col(ServiceDelivery.delivered_on), col(ServiceDelivery.id))
-        .limit(500)
-    )
-    services = (await session.exec(statement)).all()
-    record_read(session, principal, "service", [s.id for s in services], single=False)
-    return [ServiceRead.model_validate(s) for s in services]
+    services = await service.services_under(session, principal, referral)
+    return [ServiceRead.model_validate(delivery) for delivery in services]

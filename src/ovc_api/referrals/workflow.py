@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from ovc_api.errors import Conflict, Forbidden
-from ovc_api.sharing.models import ReferralStatus as S
+from ovc_api.sharing.models import ReferralStatus
 
 
 class Side(StrEnum):
@@ -18,25 +18,26 @@ class Side(StrEnum):
     receiver = "receiver"
 
 
-TRANSITIONS: dict[str, tuple[Side, frozenset[S], S]] = {
-    #  action       who             from                                  to
-    "accept": (Side.receiver, frozenset({S.pending}), S.accepted),
-    "decline": (Side.receiver, frozenset({S.pending}), S.declined),
-    "complete": (Side.receiver, frozenset({S.accepted}), S.completed),
-    "withdraw": (Side.sender, frozenset({S.pending, S.accepted}), S.withdrawn),
+PENDING, ACCEPTED = ReferralStatus.pending, ReferralStatus.accepted
+TRANSITIONS: dict[str, tuple[Side, frozenset[ReferralStatus], ReferralStatus]] = {
+    #  action     who            from                           to
+    "accept": (Side.receiver, frozenset({PENDING}), ACCEPTED),
+    "decline": (Side.receiver, frozenset({PENDING}), ReferralStatus.declined),
+    "complete": (Side.receiver, frozenset({ACCEPTED}), ReferralStatus.completed),
+    "withdraw": (Side.sender, frozenset({PENDING, ACCEPTED}), ReferralStatus.withdrawn),
 }
 
 
-def next_status(action: str, side: Side, current: str) -> S:
+def next_status(action: str, side: Side, current: str) -> ReferralStatus:
     who, sources, target = TRANSITIONS[action]
     if side is not who:
         # The other party may see the referral but this action is not theirs to take.
         raise Forbidden(f"Only the {who.value} of a referral can {action} it")
-    if S(current) not in sources:
+    if ReferralStatus(current) not in sources:
         allowed = sorted(
             name
             for name, (who_may, src, _) in TRANSITIONS.items()
-            if who_may is side and S(current) in src
+            if who_may is side and ReferralStatus(current) in src
         )
         raise Conflict(
             f"A {current} referral cannot be {target.value}; allowed actions for you now: "

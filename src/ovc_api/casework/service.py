@@ -1,0 +1,403 @@
+"""The rules of a case's record: assessments, the case plan (goals and actions), notes and
+follow-ups. A closed case's record is final, nothing happens before the case opened, a plan
+action points at a goal of the same case and an active member organisation, a done
+follow-up moves the case's last contact forward; every read and change is audited with the
+case id.
+
+Operations take the session, the caller, the case (loaded in scope) and typed input, and
+return rows or raise problem errors; they never commit and know nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api import service_kit
+from ovc_api.audit.service import record
+from ovc_api.auth.principal import Principal
+from ovc_api.cases.models import Case
+from ovc_api.casework.common import ensure_open, in_case, not_before_opening, plain_changes
+from ovc_api.casework.models import (
+    Assessment,
+    CaseNote,
+    CasePlanAction,
+    CasePlanGoal,
+    FollowUp,
+    FollowUpStatus,
+)
+from ovc_api.casework.schemas import (
+    ActionCreate,
+    ActionRead,
+    ActionUpdate,
+    AssessmentCreate,
+    AssessmentUpdate,
+    CasePlanRead,
+    FollowUpCreate,
+    FollowUpUpdate,
+    GoalCreate,
+    GoalRead,
+    GoalUpdate,
+    NoteCreate,
+    NoteUpdate,
+    PlanGoalRead,
+)
+from ovc_api.concurrency import check_if_match
+from ovc_api.errors import NotFound, Unprocessable
+from ovc_api.identity.models import Organisation
+from ovc_api.revisions import RevisionRead
+from ovc_api.tenancy import scoped
+
+ASSESSMENT = "assessment"
+NOTE = "case_note"
+GOAL = "case_plan_goal"
+ACTION = "case_plan_action"
+FOLLOW_UP = "follow_up"
+DONE = FollowUpStatus.done.value
+PLAN_GOALS_LIMIT = 200
+PLAN_ACTIONS_LIMIT = 1000
+
+
+class CaseRecord(Protocol):
+    """A row of a case's record: it names its case, which its audit rows carry."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+
+
+Record = TypeVar("Record", bound=CaseRecord)
+
+
+def of_case(principal: Principal, model: Any, case: Case) -> Any:
+    """A case's sub-records of one kind (a list's base statement)."""
+    return scoped(select(model), principal, model).where(col(model.case_id) == case.id)
+
+
+def read(session: AsyncSession, principal: Principal, row: Record, resource: str) -> Record:
+    """Audit a single read of a case's sub-record."""
+    return service_kit.read(session, principal, row, resource=resource, case_id=row.case_id)
+
+
+async def _create(
+    session: AsyncSession, principal: Principal, row: Record, resource: str
+) -> Record:
+    return await service_kit.insert(session, principal, row, resource=resource, case_id=row.case_id)
+
+
+async def _correct(
+    session: AsyncSession,
+    principal: Principal,
+    row: Record,
+    changes: dict[str, Any],
+    resource: str,
+    if_match: str | None,
+) -> Record:
+    return await service_kit.correct(
+        session, principal, row, changes, if_match=if_match, resource=resource, case_id=row.case_id
+    )
+
+
+# --- assessments -----------------------------------------------------------------------------
+
+
+async def record_assessment(
+    session: AsyncSession, principal: Principal, case: Case, data: AssessmentCreate
+) -> Assessment:
+    ensure_open(case)
+    not_before_opening(case, assessed_on=data.assessed_on)
+    assessment = Assessment(
+        organisation_id=principal.organisation_id,
+        case_id=case.id,
+        kind=data.kind.value,
+        assessed_on=data.assessed_on,
+        assessed_by=principal.user_id,
+        domains=data.model_dump(mode="json")["domains"],
+        summary=data.summary,
+    )
+    return await _create(session, principal, assessment, ASSESSMENT)
+
+
+async def correct_assessment(
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    assessment: Assessment,
+    data: AssessmentUpdate,
+    *,
+    if_match: str | None,
+) -> Assessment:
+    ensure_open(case)
+    check_if_match(if_match, assessment)
+    changes = plain_changes(data)
+    if "domains" in changes:
+        changes["domains"] = data.model_dump(mode="json", include={"domains"})["domains"]
+    not_before_opening(case, assessed_on=changes.get("assessed_on"))
+    return await _correct(session, principal, assessment, changes, ASSESSMENT, if_match)
+
+
+# --- notes -----------------------------------------------------------------------------------
+
+
+async def write_note(
+    session: AsyncSession, principal: Principal, case: Case, data: NoteCreate
+) -> CaseNote:
+    ensure_open(case)
+    not_before_opening(case, noted_on=data.noted_on)
+    note = CaseNote(
+        organisation_id=principal.organisation_id,
+        case_id=case.id,
+        author_id=principal.user_id,
+        noted_on=data.noted_on,
+        text=data.text,
+    )
+    return await _create(session, principal, note, NOTE)
+
+
+async def correct_note(
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    note: CaseNote,
+    data: NoteUpdate,
+    *,
+    if_match: str | None,
+) -> CaseNote:
+    """A correction; the earlier text stays in the note's revisions."""
+    ensure_open(case)
+    check_if_match(if_match, note)
+    changes = plain_changes(data)
+    not_before_opening(case, noted_on=changes.get("noted_on"))
+    return await _correct(session, principal, note, changes, NOTE, if_match)
+
+
+async def note_revisions(
+    session: AsyncSession, principal: Principal, note: CaseNote
+) -> list[RevisionRead]:
+    return await service_kit.revisions(
+        session, principal, note, resource=NOTE, case_id=note.case_id
+    )
+
+
+# --- the case plan: goals and actions --------------------------------------------------------
+
+
+async def _resolve_goal(
+    session: AsyncSession, principal: Principal, case: Case, goal_id: uuid.UUID
+) -> None:
+    """A body's goal_id must be a goal of the same case."""
+    try:
+        await in_case(session, principal, CasePlanGoal, case, goal_id)
+    except NotFound as exc:
+        raise Unprocessable.field(["body", "goal_id"], "no such goal in this case") from exc
+
+
+async def _resolve_organisation(session: AsyncSession, organisation_id: uuid.UUID) -> None:
+    """Any active member of the network may be responsible for an action."""
+    organisation = await session.get(Organisation, organisation_id)
+    if organisation is None or not organisation.active:
+        raise Unprocessable.field(
+            ["body", "responsible_organisation_id"], "no such active member organisation"
+        )
+
+
+async def add_goal(
+    session: AsyncSession, principal: Principal, case: Case, data: GoalCreate
+) -> CasePlanGoal:
+    ensure_open(case)
+    goal = CasePlanGoal(
+        organisation_id=principal.organisation_id,
+        case_id=case.id,
+        domain=data.domain.value,
+        description=data.description,
+        status=data.status.value,
+    )
+    return await _create(session, principal, goal, GOAL)
+
+
+async def correct_goal(
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    goal: CasePlanGoal,
+    data: GoalUpdate,
+    *,
+    if_match: str | None,
+) -> CasePlanGoal:
+    ensure_open(case)
+    return await _correct(session, principal, goal, plain_changes(data), GOAL, if_match)
+
+
+async def add_action(
+    session: AsyncSession, principal: Principal, case: Case, data: ActionCreate
+) -> CasePlanAction:
+    ensure_open(case)
+    not_before_opening(case, due_on=data.due_on, done_on=data.done_on)
+    await _resolve_goal(session, principal, case, data.goal_id)
+    responsible = data.responsible_organisation_id or principal.organisation_id
+    await _resolve_organisation(session, responsible)
+    action = CasePlanAction(
+        organisation_id=principal.organisation_id,
+        case_id=case.id,
+        goal_id=data.goal_id,
+        description=data.description,
+        responsible_organisation_id=responsible,
+        due_on=data.due_on,
+        done_on=data.done_on,
+    )
+    return await _create(session, principal, action, ACTION)
+
+
+async def correct_action(
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    action: CasePlanAction,
+    data: ActionUpdate,
+    *,
+    if_match: str | None,
+) -> CasePlanAction:
+    ensure_open(case)
+    check_if_match(if_match, action)
+    changes = plain_changes(data)
+    not_before_opening(case, due_on=changes.get("due_on"), done_on=changes.get("done_on"))
+    if "goal_id" in changes and changes["goal_id"] != action.goal_id:
+        await _resolve_goal(session, principal, case, changes["goal_id"])
+    responsible = changes.get("responsible_organisation_id")
+    if responsible is not None and responsible != action.responsible_organisation_id:
+        await _resolve_organisation(session, responsible)
+    return await _correct(session, principal, action, changes, ACTION, if_match)
+
+
+async def read_plan(session: AsyncSession, principal: Principal, case: Case) -> CasePlanRead:
+    """The plan at a glance (its goals, each with its actions), its reading audited with every
+    goal and action shown."""
+    goals = (
+        await session.exec(
+            of_case(principal, CasePlanGoal, case)
+            .order_by(col(CasePlanGoal.created_at), col(CasePlanGoal.id))
+            .limit(PLAN_GOALS_LIMIT + 1)
+        )
+    ).all()
+    actions = (
+        await session.exec(
+            of_case(principal, CasePlanAction, case)
+            .order_by(col(CasePlanAction.due_on), col(CasePlanAction.id))
+            .limit(PLAN_ACTIONS_LIMIT + 1)
+        )
+    ).all()
+    truncated = len(goals) > PLAN_GOALS_LIMIT or len(actions) > PLAN_ACTIONS_LIMIT
+    goals, actions = goals[:PLAN_GOALS_LIMIT], actions[:PLAN_ACTIONS_LIMIT]
+    by_goal: dict[uuid.UUID, list[ActionRead]] = {g.id: [] for g in goals}
+    for action in actions:
+        if action.goal_id in by_goal:
+            by_goal[action.goal_id].append(ActionRead.model_validate(action))
+    listed = [
+        PlanGoalRead(**GoalRead.model_validate(g).model_dump(), actions=by_goal[g.id])
+        for g in goals
+    ]
+    record(
+        session,
+        principal,
+        "case_plan.read",
+        resource_type="case_plan",
+        case_id=case.id,
+        record_ids=[g.id for g in listed] + [a.id for g in listed for a in g.actions],
+    )
+    return CasePlanRead(case_id=case.id, goals=listed, truncated=truncated)
+
+
+# --- follow-ups ------------------------------------------------------------------------------
+
+
+def _check_follow_up(
+    case: Case,
+    status: str,
+    final_done_on: date | None,
+    *,
+    scheduled_on: date | None,
+    done_on: date | None,
+) -> None:
+    """Status and done_on agree once stored (after a PATCH, the merged values); the dates sent
+    are not before the case opened."""
+    if status == DONE and final_done_on is None:
+        raise Unprocessable.field(["body", "done_on"], "required when status is done")
+    if status != DONE and final_done_on is not None:
+        raise Unprocessable.field(
+            ["body", "done_on"], "only a done follow-up has a done_on: send null"
+        )
+    if scheduled_on is not None and scheduled_on < case.opened_on:
+        raise Unprocessable.field(
+            ["body", "scheduled_on"],
+            f"a follow-up before the case opened ({case.opened_on.isoformat()})",
+        )
+    not_before_opening(case, done_on=done_on)
+
+
+async def _record_contact(session: AsyncSession, case: Case, on: date) -> None:
+    """Move the case's last contact forward. Derived data: the case's version/ETag stay."""
+    await session.exec(
+        update(Case)
+        .where(
+            col(Case.id) == case.id,
+            or_(col(Case.last_contact_on).is_(None), col(Case.last_contact_on) < on),
+        )
+        .values(last_contact_on=on)
+        .execution_options(synchronize_session=False)
+    )
+    if case.last_contact_on is None or case.last_contact_on < on:
+        set_committed_value(case, "last_contact_on", on)
+
+
+async def add_follow_up(
+    session: AsyncSession, principal: Principal, case: Case, data: FollowUpCreate
+) -> FollowUp:
+    """Schedule a follow-up, or record one already done (the case's latest contact)."""
+    ensure_open(case)
+    _check_follow_up(
+        case, data.status.value, data.done_on, scheduled_on=data.scheduled_on, done_on=data.done_on
+    )
+    follow_up = FollowUp(
+        organisation_id=principal.organisation_id,
+        case_id=case.id,
+        kind=data.kind.value,
+        status=data.status.value,
+        scheduled_on=data.scheduled_on,
+        done_on=data.done_on,
+        outcome=data.outcome,
+        created_by=principal.user_id,
+    )
+    if follow_up.done_on is not None:
+        await _record_contact(session, case, follow_up.done_on)
+    return await _create(session, principal, follow_up, FOLLOW_UP)
+
+
+async def correct_follow_up(
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    follow_up: FollowUp,
+    data: FollowUpUpdate,
+    *,
+    if_match: str | None,
+) -> FollowUp:
+    """Record it done, missed or cancelled, or correct it."""
+    ensure_open(case)
+    check_if_match(if_match, follow_up)
+    changes = plain_changes(data)
+    _check_follow_up(
+        case,
+        changes.get("status", follow_up.status),
+        changes.get("done_on", follow_up.done_on),
+        scheduled_on=changes.get("scheduled_on"),
+        done_on=changes.get("done_on"),
+    )
+    await _correct(session, principal, follow_up, changes, FOLLOW_UP, if_match)
+    if follow_up.status == DONE and follow_up.done_on is not None:
+        await _record_contact(session, case, follow_up.done_on)  # keeps the latest contact
+    return follow_up

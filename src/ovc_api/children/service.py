@@ -1,0 +1,114 @@
+"""The rules of children's records: recorded once (likely duplicates are refused until
+confirmed), corrected or archived with history, every read and change audited.
+
+Operations take the session, the caller and typed input and return rows or raise problem
+errors; they never commit and know nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api import service_kit
+from ovc_api.audit.service import record
+from ovc_api.auth.principal import Principal
+from ovc_api.children.models import Child
+from ovc_api.children.queries import likely_duplicates
+from ovc_api.children.schemas import ChildCreate, ChildUpdate, DuplicateCandidate
+from ovc_api.concurrency import apply_changes
+from ovc_api.db import utcnow
+from ovc_api.errors import Conflict, Unprocessable
+from ovc_api.revisions import RevisionRead
+from ovc_api.tenancy import get_visible_or_404, resolve_foreign_key, shared_read_source
+from ovc_api.text import search_key
+
+RESOURCE = "child"
+NAME_FIELDS = ("given_name_latin", "family_name_latin", "given_name_khmer", "family_name_khmer")
+
+
+async def child_in_scope(
+    session: AsyncSession, principal: Principal, child_id: uuid.UUID, *, shared: bool = False
+) -> Child:
+    """A child the caller may see (404 otherwise); `shared` admits one read via a referral."""
+    return await get_visible_or_404(session, principal, Child, child_id, shared=shared)
+
+
+async def record_child(session: AsyncSession, principal: Principal, data: ChildCreate) -> Child:
+    """A new child's record; a likely duplicate is a 409 naming the candidates, unless the
+    caller confirmed it is a different child."""
+    if data.family_id is not None:
+        await resolve_foreign_key(session, principal, Child.family_id, data.family_id, "family_id")
+    if not data.confirm_not_duplicate:
+        duplicates = await likely_duplicates(session, principal, data)
+        if duplicates:
+            raise Conflict(
+                "This child may already be recorded: check `duplicates`, then resend with "
+                "confirm_not_duplicate=true to record a different child",
+                extra={
+                    "duplicates": [
+                        DuplicateCandidate.model_validate(d).model_dump(mode="json")
+                        for d in duplicates
+                    ]
+                },
+            )
+    values = data.model_dump(mode="json", exclude={"confirm_not_duplicate"})
+    child = Child(
+        **{**values, "date_of_birth": data.date_of_birth, "family_id": data.family_id},
+        organisation_id=principal.organisation_id,
+        created_by=principal.user_id,
+        search_text=search_key(*(getattr(data, f) for f in NAME_FIELDS)),
+    )
+    return await service_kit.insert(session, principal, child, resource=RESOURCE)
+
+
+async def read_child(session: AsyncSession, principal: Principal, child: Child) -> Child:
+    """Audit a read of the record; a read through a referral lands in the owner's log."""
+    via = await shared_read_source(session, principal, child)
+    return service_kit.read(session, principal, child, resource=RESOURCE, via_referral=via)
+
+
+async def correct_child(
+    session: AsyncSession,
+    principal: Principal,
+    child: Child,
+    data: ChildUpdate,
+    *,
+    if_match: str | None,
+) -> Child:
+    """Correct or archive (never delete) the record; the replaced values are kept."""
+    changes = data.model_dump(exclude_unset=True, exclude={"archived"})
+    for required in ("sex", "care_arrangement", "province", "birth_registration"):
+        if required in changes and changes[required] is None:
+            changes.pop(required)
+    changes = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
+    if changes.get("family_id") is not None:
+        await resolve_foreign_key(
+            session, principal, Child.family_id, changes["family_id"], "family_id"
+        )
+    if data.archived is not None and data.archived != (child.archived_at is not None):
+        changes["archived_at"] = utcnow() if data.archived else None
+    if any(name in changes for name in NAME_FIELDS):
+        merged = {name: changes.get(name, getattr(child, name)) for name in NAME_FIELDS}
+        if not (merged["given_name_latin"] or merged["given_name_khmer"]):
+            raise Unprocessable.field(["body", "given_name_latin"], "a given name is required")
+        changes["search_text"] = search_key(*merged.values())
+    changed = await apply_changes(session, child, changes, if_match, principal)
+    if changed:
+        archiving = "archived_at" in changed and child.archived_at is not None
+        record(
+            session,
+            principal,
+            "child.archive" if archiving else "child.update",
+            resource_type=RESOURCE,
+            resource_id=child.id,
+            changed_fields=[f for f in changed if f != "search_text"],
+        )
+    return child
+
+
+async def revisions(
+    session: AsyncSession, principal: Principal, child: Child
+) -> list[RevisionRead]:
+    return await service_kit.revisions(session, principal, child, resource=RESOURCE)

@@ -1,0 +1,116 @@
+"""Steps that many services repeat, written once: insert a row and audit it, apply a
+client's correction (If-Match checked, history kept) and audit the changed field names,
+audit a single read, read a record's correction history.
+
+Services call these; they never commit (the session dependency owns the transaction) and
+know nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Protocol, TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ovc_api.audit.service import record, record_read
+from ovc_api.auth.principal import Principal
+from ovc_api.concurrency import apply_changes
+from ovc_api.revisions import RevisionRead, revisions_of
+
+
+class HasId(Protocol):
+    """Every audited row: its id is what the audit names."""
+
+    id: uuid.UUID
+
+
+Row = TypeVar("Row", bound=HasId)
+
+
+async def insert(
+    session: AsyncSession,
+    principal: Principal,
+    row: Row,
+    *,
+    resource: str,
+    case_id: uuid.UUID | None = None,
+) -> Row:
+    """Insert `row` (its id is known afterwards) and audit `<resource>.create`."""
+    session.add(row)
+    await session.flush()
+    record(
+        session,
+        principal,
+        f"{resource}.create",
+        resource_type=resource,
+        resource_id=row.id,
+        case_id=case_id,
+    )
+    return row
+
+
+async def correct(
+    session: AsyncSession,
+    principal: Principal,
+    row: Row,
+    changes: dict[str, Any],
+    *,
+    if_match: str | None,
+    resource: str,
+    case_id: uuid.UUID | None = None,
+) -> Row:
+    """Apply `changes` if `row` is still at the version the client saw; audit the fields."""
+    changed = await apply_changes(session, row, changes, if_match, principal)
+    if changed:
+        record(
+            session,
+            principal,
+            f"{resource}.update",
+            resource_type=resource,
+            resource_id=row.id,
+            changed_fields=changed,
+            case_id=case_id,
+        )
+    return row
+
+
+def read(
+    session: AsyncSession,
+    principal: Principal,
+    row: Row,
+    *,
+    resource: str,
+    case_id: uuid.UUID | None = None,
+    via_referral: tuple[uuid.UUID, uuid.UUID] | None = None,
+) -> Row:
+    """Audit a single read of `row` (already loaded in the caller's scope)."""
+    record_read(
+        session,
+        principal,
+        resource,
+        [row.id],
+        case_id=case_id,
+        via_referral=via_referral,
+    )
+    return row
+
+
+async def revisions(
+    session: AsyncSession,
+    principal: Principal,
+    row: Any,
+    *,
+    resource: str,
+    case_id: uuid.UUID | None = None,
+) -> list[RevisionRead]:
+    """The correction history of `row`, its reading audited as `<resource>.revisions_read`."""
+    record(
+        session,
+        principal,
+        f"{resource}.revisions_read",
+        resource_type=resource,
+        resource_id=row.id,
+        case_id=case_id,
+    )
+    return await revisions_of(session, type(row).__tablename__, row)
