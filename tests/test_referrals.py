@@ -114,6 +114,27 @@ NOTHING = {
 CORE_ONLY = {**NOTHING, "child": 200, "family": 200, "case": 200}
 
 
+async def test_a_pending_referral_shows_the_receiver_only_the_consent_summary(
+    client: httpx.AsyncClient, scene: Scene
+) -> None:
+    """Not the sender's free-text reason, nor who consented and their relation, until the
+    receiver accepts (issue 10, section 6); the sender always sees them."""
+    referral = await _send(client, scene)
+    receiver = scene.b["case_manager"].headers
+    hidden = ("reason", "consent_given_by", "consent_relation")
+    pending = (await client.get(f"{REFERRALS}/{referral['id']}", headers=receiver)).json()
+    assert [pending[field] for field in hidden] == [None, None, None]
+    listed = await client.get(REFERRALS, headers=receiver)
+    (in_list,) = [r for r in listed.json()["items"] if r["id"] == referral["id"]]
+    assert [in_list[field] for field in hidden] == [None, None, None]
+    sent = (
+        await client.get(f"{REFERRALS}/{referral['id']}", headers=scene.a["case_manager"].headers)
+    ).json()
+    assert all(sent[field] for field in hidden)
+    accepted = await _act(client, referral["id"], "accept", receiver, {"note": "We can help"})
+    assert all(accepted.json()[field] for field in hidden)
+
+
 async def test_the_receiver_sees_the_summary_then_the_core_records_then_nothing(
     client: httpx.AsyncClient, scene: Scene
 ) -> None:

@@ -126,7 +126,7 @@ class Referral(Resource):
     status: str
     urgency: str
     services_requested: list[str] = []
-    reason: str
+    reason: str | None = None  # hidden from the receiver while pending
     case_id: uuid.UUID | None = None
     child_id: uuid.UUID | None = None
     family_id: uuid.UUID | None = None

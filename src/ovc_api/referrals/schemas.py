@@ -83,10 +83,10 @@ class ReferralRead(BaseModel):
     status: ReferralStatus
     urgency: Urgency
     services_requested: list[ServiceType]
-    reason: str
+    reason: str | None = Field(description="Hidden from the receiver while pending")
     summary: ReferralSummary
-    consent_given_by: str
-    consent_relation: str
+    consent_given_by: str | None = Field(description="Hidden from the receiver while pending")
+    consent_relation: str | None = Field(description="Hidden from the receiver while pending")
     consent_given_on: date
     consent_method: ConsentMethod
     decision_reason: str | None

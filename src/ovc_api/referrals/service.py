@@ -91,9 +91,12 @@ def side_of(referral: Referral, principal: Principal) -> Side:
 
 
 def referral_read(referral: Referral, principal: Principal) -> ReferralRead:
-    """The receiver sees the consent summary only, and the ids once it has accepted."""
+    """While the referral is pending the receiver sees the consent summary only: not the
+    sender's free-text reason, nor who consented and how they are related (a person's name);
+    those and the ids once it has accepted (and keeps them afterwards)."""
     side = side_of(referral, principal)
     shows_ids = side is Side.sender or referral.status == ReferralStatus.accepted.value
+    shows_detail = side is Side.sender or referral.status != ReferralStatus.pending.value
     return ReferralRead(
         id=referral.id,
         direction="sent" if side is Side.sender else "received",
@@ -102,10 +105,10 @@ def referral_read(referral: Referral, principal: Principal) -> ReferralRead:
         status=ReferralStatus(referral.status),
         urgency=Urgency(referral.urgency),
         services_requested=referral.services_requested,
-        reason=referral.reason,
+        reason=referral.reason if shows_detail else None,
         summary=summary_of(referral.summary),
-        consent_given_by=referral.consent_given_by,
-        consent_relation=referral.consent_relation,
+        consent_given_by=referral.consent_given_by if shows_detail else None,
+        consent_relation=referral.consent_relation if shows_detail else None,
         consent_given_on=referral.consent_given_on,
         consent_method=referral.consent_method,
         decision_reason=referral.decision_reason,
