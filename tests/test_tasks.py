@@ -334,3 +334,21 @@ async def test_the_work_list_read_is_audited_with_its_cases(
     assert event["action"] == "task.list"
     assert sorted(event["record_ids"]) == sorted([str(visited), str(silent)])
     assert "Dara" not in events.text
+
+
+async def test_a_case_named_in_a_work_list_shows_that_read_in_its_access_log(
+    client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
+) -> None:
+    """`/cases/{id}/access-log` listed case-list reads only, not the work list (issue 10, 6)."""
+    worker = await factory.user(tenant_a.organisation_id, "caseworker")
+    build = Builder(factory, tenant_a.organisation_id)
+    visited = await build.case(worker)
+    await build.follow_up(visited, -1)
+    quiet = await build.case(worker)  # nothing due: not named in the work list
+    await _tasks(client, worker)
+    manager = tenant_a["case_manager"].headers
+    named = await client.get(f"/api/v1/cases/{visited}/access-log", headers=manager)
+    assert named.status_code == 200
+    assert "task.list" in [event["action"] for event in named.json()["items"]]
+    unnamed = await client.get(f"/api/v1/cases/{quiet}/access-log", headers=manager)
+    assert "task.list" not in [event["action"] for event in unnamed.json()["items"]]

@@ -33,7 +33,8 @@ from ovc_api.identity.models import User
 from ovc_api.tenancy import get_visible, resolve_reference, scoped, visible
 
 CASE_ASSIGNEE_ROLES = frozenset({Role.caseworker.value, Role.case_manager.value})
-LIST_READ_ACTION = "case.list"
+# List reads whose `record_ids` are case ids: the case list and the work list (/tasks).
+CASE_LIST_READ_ACTIONS = ("case.list", "task.list")
 
 
 def cases_with_children(principal: Principal, *, is_postgres: bool) -> Any:
@@ -179,6 +180,6 @@ def access_log(session: AsyncSession, principal: Principal, case_id: uuid.UUID) 
     return scoped(select(AuditEvent), principal, AuditEvent).where(
         or_(
             col(AuditEvent.case_id) == case_id,
-            and_(col(AuditEvent.action) == LIST_READ_ACTION, _listed_in(session, case_id)),
+            and_(col(AuditEvent.action).in_(CASE_LIST_READ_ACTIONS), _listed_in(session, case_id)),
         )
     )
