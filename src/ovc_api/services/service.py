@@ -18,11 +18,11 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api import service_kit
 from ovc_api.audit.service import record
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case
 from ovc_api.children.models import Child
-from ovc_api.concurrency import apply_changes
 from ovc_api.errors import Forbidden, Unprocessable
 from ovc_api.families.models import Family
 from ovc_api.geography import Province
@@ -266,15 +266,12 @@ async def correct_delivery(
     merged_other = changes.get("other_description", delivery.other_description)
     if (delivery.service_type == ServiceType.other.value) != (merged_other is not None):
         raise Unprocessable.field(["body", "other_description"], "required for `other` only")
-    changed = await apply_changes(session, delivery, changes, if_match, principal)
-    if changed:
-        record(
-            session,
-            principal,
-            "service.update",
-            resource_type=RESOURCE,
-            resource_id=delivery.id,
-            case_id=delivery.case_id,
-            changed_fields=changed,
-        )
-    return delivery
+    return await service_kit.correct(
+        session,
+        principal,
+        delivery,
+        changes,
+        if_match=if_match,
+        resource=RESOURCE,
+        case_id=delivery.case_id,
+    )
