@@ -9,6 +9,7 @@ know nothing of HTTP.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,6 +29,27 @@ class HasId(Protocol):
 Row = TypeVar("Row", bound=HasId)
 
 
+def audit(
+    session: AsyncSession,
+    principal: Principal,
+    resource: str,
+    verb: str,
+    row_id: uuid.UUID | None = None,
+    **details: Any,
+) -> None:
+    """Audit `<resource>.<verb>` of the row `row_id`. `details` are those of
+    `audit.service.record`: case_id, changed_fields, detail, via_referral_id, record_ids,
+    owner_organisation_id."""
+    record(
+        session,
+        principal,
+        f"{resource}.{verb}",
+        resource_type=resource,
+        resource_id=row_id,
+        **details,
+    )
+
+
 async def insert(
     session: AsyncSession,
     principal: Principal,
@@ -39,14 +61,7 @@ async def insert(
     """Insert `row` (its id is known afterwards) and audit `<resource>.create`."""
     session.add(row)
     await session.flush()
-    record(
-        session,
-        principal,
-        f"{resource}.create",
-        resource_type=resource,
-        resource_id=row.id,
-        case_id=case_id,
-    )
+    audit(session, principal, resource, "create", row.id, case_id=case_id)
     return row
 
 
@@ -59,19 +74,21 @@ async def correct(
     if_match: str | None,
     resource: str,
     case_id: uuid.UUID | None = None,
+    also_changed: Mapping[str, Any] | None = None,
+    archivable: bool = False,
 ) -> Row:
-    """Apply `changes` if `row` is still at the version the client saw; audit the fields."""
-    changed = await apply_changes(session, row, changes, if_match, principal)
+    """Apply `changes` if `row` is still at the version the client saw; audit the fields.
+
+    `also_changed` names values kept outside the row under the same version (see
+    `concurrency.apply_changes`). With `archivable`, a change that archives the row (sets its
+    `archived_at`) is audited as `<resource>.archive`."""
+    changed = await apply_changes(
+        session, row, changes, if_match, principal, also_changed=also_changed
+    )
     if changed:
-        record(
-            session,
-            principal,
-            f"{resource}.update",
-            resource_type=resource,
-            resource_id=row.id,
-            changed_fields=changed,
-            case_id=case_id,
-        )
+        archived = "archived_at" in changed and getattr(row, "archived_at", None) is not None
+        verb = "archive" if archivable and archived else "update"
+        audit(session, principal, resource, verb, row.id, changed_fields=changed, case_id=case_id)
     return row
 
 
@@ -105,12 +122,5 @@ async def revisions(
     case_id: uuid.UUID | None = None,
 ) -> list[RevisionRead]:
     """The correction history of `row`, its reading audited as `<resource>.revisions_read`."""
-    record(
-        session,
-        principal,
-        f"{resource}.revisions_read",
-        resource_type=resource,
-        resource_id=row.id,
-        case_id=case_id,
-    )
+    audit(session, principal, resource, "revisions_read", row.id, case_id=case_id)
     return await revisions_of(session, type(row).__tablename__, row)

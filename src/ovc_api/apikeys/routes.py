@@ -16,8 +16,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from ovc_api import API_V1
-from ovc_api.audit.service import record
+from ovc_api import API_V1, service_kit
 from ovc_api.auth.principal import ApiKeysAdmin, Principal, api_key_effective_scopes
 from ovc_api.auth.scopes import ADMIN_SCOPES, Scope
 from ovc_api.auth.tokens import digest, new_api_key
@@ -144,7 +143,7 @@ async def create_api_key(
     )
     session.add(api_key)
     await session.flush()
-    record(session, principal, "api_key.create", resource_type="api_key", resource_id=api_key.id)
+    service_kit.audit(session, principal, "api_key", "create", api_key.id)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Location"] = f"/api/v1/api-keys/{api_key.id}"
     return ApiKeyCreated.model_validate(
@@ -204,9 +203,7 @@ async def revoke_api_key(
     api_key = await _visible_key(session, principal, api_key_id)
     if api_key.revoked_at is None:
         api_key.revoked_at = utcnow()
-        record(
-            session, principal, "api_key.revoke", resource_type="api_key", resource_id=api_key.id
-        )
+        service_kit.audit(session, principal, "api_key", "revoke", api_key.id)
     return await _read_one(session, api_key)
 
 
@@ -231,12 +228,12 @@ async def hand_over_api_key(
         raise Unprocessable.field(field, "this user does not hold every scope of the key")
     if api_key.responsible_user_id != user.id:
         api_key.responsible_user_id = user.id
-        record(
+        service_kit.audit(
             session,
             principal,
-            "api_key.hand_over",
-            resource_type="api_key",
-            resource_id=api_key.id,
+            "api_key",
+            "hand_over",
+            api_key.id,
             changed_fields=["responsible_user_id"],
         )
     return _read(api_key, user)

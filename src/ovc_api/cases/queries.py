@@ -21,13 +21,13 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api import service_kit
 from ovc_api.audit.models import UUID_BYTES, AuditEvent
 from ovc_api.auth.principal import Principal
 from ovc_api.auth.scopes import Role
 from ovc_api.cases.models import Case, CaseConcern, ProtectionConcern
 from ovc_api.cases.schemas import CASE_COLUMNS, CaseRead, ChildSummary, ordered_concerns
 from ovc_api.children.models import Child
-from ovc_api.concurrency import apply_changes
 from ovc_api.errors import NotFound, Unprocessable
 from ovc_api.identity.models import User
 from ovc_api.tenancy import get_visible, resolve_reference, scoped, visible
@@ -136,8 +136,9 @@ async def update_case(
     concerns: list[ProtectionConcern] | None,
     if_match: str | None,
     principal: Principal,
-) -> list[str]:
-    """`apply_changes`, with the concerns set (rows of their own) under the same version.
+) -> Case:
+    """`service_kit.correct` (audited as `case.update`), with the concerns set (rows of their
+    own) under the same version.
 
     When the set changes, the version is bumped once and the previous set is stored in the
     same revision row as the replaced column values.
@@ -146,8 +147,15 @@ async def update_case(
     wanted = {c.value for c in concerns} if concerns is not None else set(current)
     previous = [concern.value for concern in ordered_concerns(current)]
     replaced = {} if wanted == set(current) else {"concerns": previous}
-    changed = await apply_changes(
-        session, case, changes, if_match, principal, also_changed=replaced
+    await service_kit.correct(
+        session,
+        principal,
+        case,
+        changes,
+        if_match=if_match,
+        resource="case",
+        case_id=case.id,
+        also_changed=replaced,
     )
     if replaced:
         await session.exec(
@@ -157,7 +165,7 @@ async def update_case(
             )
         )
         add_concerns(session, case, sorted(wanted - set(current)))
-    return changed
+    return case
 
 
 def _listed_in(session: AsyncSession, case_id: uuid.UUID) -> ColumnElement[bool]:

@@ -14,7 +14,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
-from ovc_api.audit.service import record
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import (
     Case,
@@ -95,14 +94,7 @@ async def open_case(
     await session.flush()
     add_concerns(session, case, [c.value for c in data.concerns])
     session.add(status_change(case, principal, None))
-    record(
-        session,
-        principal,
-        "case.create",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-    )
+    service_kit.audit(session, principal, RESOURCE, "create", case.id, case_id=case.id)
     return case, child
 
 
@@ -136,18 +128,7 @@ async def correct_case(
         await resolve_assignee(session, principal, changes["assigned_to"])
     if changes.get("family_id") is not None:
         await resolve_reference(session, principal, Family, changes["family_id"], "family_id")
-    changed = await update_case(session, case, changes, data.concerns, if_match, principal)
-    if changed:
-        record(
-            session,
-            principal,
-            "case.update",
-            resource_type=RESOURCE,
-            resource_id=case.id,
-            case_id=case.id,
-            changed_fields=changed,
-        )
-    return case
+    return await update_case(session, case, changes, data.concerns, if_match, principal)
 
 
 async def transition(
@@ -163,12 +144,12 @@ async def transition(
     previous = case.status
     await apply_changes(session, case, {"status": data.to_status.value}, if_match or "*", principal)
     session.add(status_change(case, principal, previous, note=data.note))
-    record(
+    service_kit.audit(
         session,
         principal,
-        "case.transition",
-        resource_type=RESOURCE,
-        resource_id=case.id,
+        RESOURCE,
+        "transition",
+        case.id,
         case_id=case.id,
         changed_fields=["status"],
         detail=f"{previous}->{case.status}",
@@ -287,22 +268,9 @@ async def approve_closure(
             approved_by=principal.user_id,
         )
     )
-    record(
-        session,
-        principal,
-        "closure_request.approve",
-        resource_type=CLOSURE,
-        resource_id=closure.id,
-        case_id=case.id,
-    )
-    record(
-        session,
-        principal,
-        "case.close",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-        changed_fields=changed,
+    service_kit.audit(session, principal, CLOSURE, "approve", closure.id, case_id=case.id)
+    service_kit.audit(
+        session, principal, RESOURCE, "close", case.id, case_id=case.id, changed_fields=changed
     )
     return closure
 
@@ -317,14 +285,7 @@ async def reject_closure(
     """Reject a pending request, saying why: the case stays open."""
     closure = await closure_request(session, principal, case, closure_request_id)
     await _decide(session, principal, closure, ClosureRequestStatus.rejected, data.comment)
-    record(
-        session,
-        principal,
-        "closure_request.reject",
-        resource_type=CLOSURE,
-        resource_id=closure.id,
-        case_id=case.id,
-    )
+    service_kit.audit(session, principal, CLOSURE, "reject", closure.id, case_id=case.id)
     return closure
 
 
@@ -336,27 +297,14 @@ async def reopen(session: AsyncSession, principal: Principal, case: Case, data: 
     reopening = {"status": data.to_status.value, "closed_on": None, "closure_reason": None}
     changed = await apply_changes(session, case, reopening, "*", principal)
     session.add(status_change(case, principal, previous, note=data.note))
-    record(
-        session,
-        principal,
-        "case.reopen",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-        changed_fields=changed,
+    service_kit.audit(
+        session, principal, RESOURCE, "reopen", case.id, case_id=case.id, changed_fields=changed
     )
     return case
 
 
 def _record_case_read(session: AsyncSession, principal: Principal, case: Case, what: str) -> None:
-    record(
-        session,
-        principal,
-        f"case.{what}",
-        resource_type=RESOURCE,
-        resource_id=case.id,
-        case_id=case.id,
-    )
+    service_kit.audit(session, principal, RESOURCE, what, case.id, case_id=case.id)
 
 
 def history(session: AsyncSession, principal: Principal, case: Case) -> Any:

@@ -20,7 +20,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
-from ovc_api.audit.service import record
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case
 from ovc_api.casework.common import ensure_open, in_case, not_before_opening, plain_changes
@@ -301,11 +300,11 @@ async def read_plan(session: AsyncSession, principal: Principal, case: Case) -> 
         PlanGoalRead(**GoalRead.model_validate(g).model_dump(), actions=by_goal[g.id])
         for g in goals
     ]
-    record(
+    service_kit.audit(
         session,
         principal,
-        "case_plan.read",
-        resource_type="case_plan",
+        "case_plan",
+        "read",
         case_id=case.id,
         record_ids=[g.id for g in listed] + [a.id for g in listed for a in g.actions],
     )

@@ -12,7 +12,6 @@ import uuid
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
-from ovc_api.audit.service import record
 from ovc_api.auth.principal import Principal
 from ovc_api.children.models import Child
 from ovc_api.children.queries import likely_duplicates
@@ -97,12 +96,12 @@ async def correct_child(
     changed = await apply_changes(session, child, changes, if_match, principal)
     if changed:
         archiving = "archived_at" in changed and child.archived_at is not None
-        record(
+        service_kit.audit(
             session,
             principal,
-            "child.archive" if archiving else "child.update",
-            resource_type=RESOURCE,
-            resource_id=child.id,
+            RESOURCE,
+            "archive" if archiving else "update",
+            child.id,
             changed_fields=[f for f in changed if f != "search_text"],
         )
     return child

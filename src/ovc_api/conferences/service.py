@@ -17,11 +17,10 @@ from datetime import date, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import record
+from ovc_api import service_kit
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseStatus
 from ovc_api.clock import local_today
-from ovc_api.concurrency import apply_changes
 from ovc_api.conferences.models import CaseConference, ConferenceAction, ConferenceParticipant
 from ovc_api.conferences.schemas import (
     ActionItemCreate,
@@ -184,14 +183,7 @@ async def record_conference(
     for index, item in enumerate(data.action_items):
         _add_action(session, principal, conference, members, item, ["body", "action_items", index])
     await session.flush()
-    record(
-        session,
-        principal,
-        "case_conference.create",
-        resource_type=RESOURCE,
-        resource_id=conference.id,
-        case_id=case.id,
-    )
+    service_kit.audit(session, principal, RESOURCE, "create", conference.id, case_id=case.id)
     return conference
 
 
@@ -199,12 +191,12 @@ def read_conference(
     session: AsyncSession, principal: Principal, conference: CaseConference
 ) -> CaseConference:
     """Audit a read; the case is named only in the organiser's log terms."""
-    record(
+    service_kit.audit(
         session,
         principal,
-        f"{RESOURCE}.read",
-        resource_type=RESOURCE,
-        resource_id=conference.id,
+        RESOURCE,
+        "read",
+        conference.id,
         case_id=conference.case_id if is_organiser(conference, principal) else None,
     )
     return conference
@@ -229,18 +221,15 @@ async def correct_conference(
             _check_held_on(changes["held_on"], case)
     if changes.get("external_participants") is None:
         changes.pop("external_participants", None)
-    changed = await apply_changes(session, conference, changes, if_match, principal)
-    if changed:
-        record(
-            session,
-            principal,
-            f"{RESOURCE}.update",
-            resource_type=RESOURCE,
-            resource_id=conference.id,
-            case_id=conference.case_id,
-            changed_fields=changed,
-        )
-    return conference
+    return await service_kit.correct(
+        session,
+        principal,
+        conference,
+        changes,
+        if_match=if_match,
+        resource=RESOURCE,
+        case_id=conference.case_id,
+    )
 
 
 async def add_action_item(
@@ -254,14 +243,7 @@ async def add_action_item(
     members = await _members(session, conference)
     action = _add_action(session, principal, conference, members, data, ["body"])
     await session.flush()
-    record(
-        session,
-        principal,
-        f"{ACTION}.create",
-        resource_type=ACTION,
-        resource_id=action.id,
-        case_id=conference.case_id,
-    )
+    service_kit.audit(session, principal, ACTION, "create", action.id, case_id=conference.case_id)
     return action
 
 
@@ -286,15 +268,13 @@ async def update_action_item(
     for required in ("description", "due_on"):
         if required in changes and changes[required] is None:
             changes.pop(required)
-    changed = await apply_changes(session, action, changes, if_match, principal)
-    if changed:
-        record(
-            session,
-            principal,
-            f"{ACTION}.update",
-            resource_type=ACTION,
-            resource_id=action.id,
-            changed_fields=changed,
-            case_id=conference.case_id if is_organiser(conference, principal) else None,
-        )
-    return action
+    organiser = is_organiser(conference, principal)
+    return await service_kit.correct(
+        session,
+        principal,
+        action,
+        changes,
+        if_match=if_match,
+        resource=ACTION,
+        case_id=conference.case_id if organiser else None,
+    )

@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncResult
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api import API_V1
-from ovc_api.audit.service import record
+from ovc_api import API_V1, service_kit
 from ovc_api.auth.principal import AnyPrincipal, Principal
 from ovc_api.auth.scopes import Scope
 from ovc_api.cases.filters import CaseFilters
@@ -168,13 +167,7 @@ def _audit(caller: Exporter, resource: str, fmt: Format, filters: ListFilters) -
     )
     if len(detail) > DETAIL_LENGTH:
         detail = detail[: DETAIL_LENGTH - 1] + "…"
-    record(
-        caller.session,
-        caller.principal,
-        f"{resource}.export",
-        resource_type=resource,
-        detail=detail,
-    )
+    service_kit.audit(caller.session, caller.principal, resource, "export", detail=detail)
 
 
 async def _chunks(

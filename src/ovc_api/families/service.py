@@ -13,9 +13,7 @@ import uuid
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
-from ovc_api.audit.service import record
 from ovc_api.auth.principal import Principal
-from ovc_api.concurrency import apply_changes
 from ovc_api.db import utcnow
 from ovc_api.errors import Conflict, Unprocessable
 from ovc_api.families.models import Family, FamilyMember
@@ -67,11 +65,9 @@ async def record_family(session: AsyncSession, principal: Principal, data: Famil
     ]
     session.add_all(members)
     await session.flush()
-    record(session, principal, "family.create", resource_type=RESOURCE, resource_id=family.id)
+    service_kit.audit(session, principal, RESOURCE, "create", family.id)
     for member in members:
-        record(
-            session, principal, "family_member.create", resource_type=MEMBER, resource_id=member.id
-        )
+        service_kit.audit(session, principal, MEMBER, "create", member.id)
     return family
 
 
@@ -95,18 +91,9 @@ async def correct_family(
     changes = data.model_dump(mode="json", exclude_unset=True, exclude={"archived"})
     if data.archived is not None and data.archived != (family.archived_at is not None):
         changes["archived_at"] = utcnow() if data.archived else None
-    changed = await apply_changes(session, family, changes, if_match, principal)
-    if changed:
-        archiving = "archived_at" in changed and family.archived_at is not None
-        record(
-            session,
-            principal,
-            "family.archive" if archiving else "family.update",
-            resource_type=RESOURCE,
-            resource_id=family.id,
-            changed_fields=changed,
-        )
-    return family
+    return await service_kit.correct(
+        session, principal, family, changes, if_match=if_match, resource=RESOURCE, archivable=True
+    )
 
 
 async def revisions(
@@ -154,15 +141,6 @@ async def correct_member(
         changes["migration_destination"] = None  # back home: no destination any more
     if data.archived is not None and data.archived != (member.archived_at is not None):
         changes["archived_at"] = utcnow() if data.archived else None
-    changed = await apply_changes(session, member, changes, if_match, principal)
-    if changed:
-        leaving = "archived_at" in changed and member.archived_at is not None
-        record(
-            session,
-            principal,
-            "family_member.archive" if leaving else "family_member.update",
-            resource_type=MEMBER,
-            resource_id=member.id,
-            changed_fields=changed,
-        )
-    return member
+    return await service_kit.correct(
+        session, principal, member, changes, if_match=if_match, resource=MEMBER, archivable=True
+    )

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
-from ovc_api import API_V1
+from ovc_api import API_V1, service_kit
 from ovc_api.audit.service import record
 from ovc_api.auth.principal import AnyPrincipal, OrganisationsAdmin, Principal
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
@@ -89,13 +89,7 @@ async def create_organisation(
     organisation = Organisation(**body.model_dump(mode="json"))
     async with unique_or_conflict(session, DUPLICATE):
         session.add(organisation)
-    record(
-        session,
-        principal,
-        "organisation.create",
-        resource_type="organisation",
-        resource_id=organisation.id,
-    )
+    service_kit.audit(session, principal, "organisation", "create", organisation.id)
     set_etag(response, organisation)
     response.headers["Location"] = f"/api/v1/organisations/{organisation.id}"
     return OrganisationRead.model_validate(organisation)

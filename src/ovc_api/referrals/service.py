@@ -11,8 +11,9 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api import service_kit
 from ovc_api.ages import age_on
-from ovc_api.audit.service import record, record_read
+from ovc_api.audit.service import record_read
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseConcern, CaseStatus, CaseStatusChange, RiskLevel
 from ovc_api.children.models import Child
@@ -129,12 +130,12 @@ def referral_reads(principal: Principal, referrals: Sequence[Referral]) -> list[
 
 def _audit(session: AsyncSession, principal: Principal, referral: Referral, action: str) -> None:
     mine = side_of(referral, principal) is Side.sender
-    record(
+    service_kit.audit(
         session,
         principal,
-        f"referral.{action}",
-        resource_type=RESOURCE,
-        resource_id=referral.id,
+        RESOURCE,
+        action,
+        referral.id,
         case_id=referral.case_id if mine else None,
         via_referral_id=None if mine else referral.id,
     )
@@ -289,14 +290,8 @@ async def open_receiver_case(
         )
     )
     await apply_changes(session, referral, {"receiver_case_id": case.id}, "*", principal)
-    record(
-        session,
-        principal,
-        "case.create",
-        resource_type="case",
-        resource_id=case.id,
-        case_id=case.id,
-        via_referral_id=referral.id,
+    service_kit.audit(
+        session, principal, "case", "create", case.id, case_id=case.id, via_referral_id=referral.id
     )
     return case
 

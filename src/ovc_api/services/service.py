@@ -19,7 +19,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
-from ovc_api.audit.service import record
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case
 from ovc_api.children.models import Child
@@ -88,13 +87,7 @@ async def declare_offers(
                     description=offer.description,
                 )
             )
-    record(
-        session,
-        principal,
-        "organisation.services_update",
-        resource_type="organisation",
-        resource_id=organisation.id,
-    )
+    service_kit.audit(session, principal, "organisation", "services_update", organisation.id)
     return [
         ServiceOfferRead(
             service_type=o.service_type,
@@ -220,12 +213,12 @@ async def record_delivery(
     session.add(delivery)
     await session.flush()
     own_case = None if data.referral_id else delivery.case_id
-    record(
+    service_kit.audit(
         session,
         principal,
-        "service.create",
-        resource_type=RESOURCE,
-        resource_id=delivery.id,
+        RESOURCE,
+        "create",
+        delivery.id,
         case_id=own_case,
         via_referral_id=data.referral_id,
     )
@@ -237,12 +230,12 @@ def read_delivery(
 ) -> ServiceDelivery:
     """Audit a read; the case is named only in the delivering organisation's own terms."""
     own = delivery.organisation_id == principal.organisation_id
-    record(
+    service_kit.audit(
         session,
         principal,
-        "service.read",
-        resource_type=RESOURCE,
-        resource_id=delivery.id,
+        RESOURCE,
+        "read",
+        delivery.id,
         case_id=delivery.case_id if own else None,
         via_referral_id=delivery.referral_id,
     )

@@ -13,8 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
-from ovc_api import API_V1
-from ovc_api.audit.service import record
+from ovc_api import API_V1, service_kit
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.auth.principal import AnyPrincipal, PasswordChanger, Principal, UsersAdmin
 from ovc_api.auth.scopes import Role
@@ -87,16 +86,9 @@ async def update_me(
     if_match: IfMatch = None,
 ) -> UserRead:
     user = await _me(session, principal)
-    changed = await apply_changes(session, user, body.model_dump(), if_match)
-    if changed:
-        record(
-            session,
-            principal,
-            "user.update",
-            resource_type="user",
-            resource_id=user.id,
-            changed_fields=changed,
-        )
+    await service_kit.correct(
+        session, principal, user, body.model_dump(), if_match=if_match, resource="user"
+    )
     set_etag(response, user)
     return UserRead.model_validate(user)
 
@@ -124,7 +116,7 @@ async def change_my_password(
         "*",
     )
     await revoke_user_sessions(session, user.id, "password_change", keep=principal.session_id)
-    record(session, principal, "user.password_change", resource_type="user", resource_id=user.id)
+    service_kit.audit(session, principal, "user", "password_change", user.id)
     return Response(status_code=204)
 
 

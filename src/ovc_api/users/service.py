@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterable
+from functools import partial
 
 from sqlalchemy import ColumnElement
 from sqlmodel import col, select
@@ -90,21 +91,10 @@ def record_user_action(
 ) -> None:
     """Audit an action on a user; the network's actions on a member's user land in both logs."""
     fields = list(changed_fields) if changed_fields is not None else None
-    record(
-        session,
-        principal,
-        action,
-        resource_type="user",
-        resource_id=user.id,
-        changed_fields=fields,
-    )
+    audit = partial(record, session, principal, action, resource_type="user", resource_id=user.id)
+    audit(changed_fields=fields)
     if is_member_user(principal, user):
-        record(
-            session,
-            principal,
-            action,
-            resource_type="user",
-            resource_id=user.id,
+        audit(
             changed_fields=fields,
             detail="by the network administrator",
             owner_organisation_id=user.organisation_id,
