@@ -29,11 +29,30 @@ from ovc_api.services.models import ServiceDelivery
 from ovc_api.tenancy import organisation_wide
 
 DETAIL_LENGTH = 200
+NAMES = ("given_name_latin", "family_name_latin", "given_name_khmer", "family_name_khmer")
+CIRCUMSTANCES = ("birth_registration", "disability", "schooling_status", "care_arrangement")
 
 
 class Variant(StrEnum):
     identified = "identified"
     deidentified = "deidentified"
+
+
+def _in_order(
+    model: Any,
+    shape: Shape,
+    principal: Principal,
+    filters: Any,
+    key: Any,
+    *joins: tuple[Any, Any],
+) -> tuple[Select[Any], Shape]:
+    """The organisation's rows of `model` (with `joins`: (model, on) pairs), filtered like its
+    list, ordered by `key` then id."""
+    statement = select(*shape.selected).select_from(model)
+    for joined, on in joins:
+        statement = statement.join(joined, on)
+    statement = filters.apply(statement.where(organisation_wide(principal, model)), principal)
+    return statement.order_by(key, col(model.id)), shape
 
 
 # --- cases --------------------------------------------------------------------------------
@@ -52,32 +71,19 @@ def _identified_cases(principal: Principal, postgres: bool) -> Shape:
     return (
         Shape(postgres=postgres)
         .column("case_id", col(Case.id), "uuid")
-        .column("child_id", col(Case.child_id), "uuid")
-        .column("family_id", col(Case.family_id), "uuid")
-        .column("assigned_to", col(Case.assigned_to), "uuid")
-        .column("status", col(Case.status))
-        .column("risk_level", col(Case.risk_level))
+        .fields(Case, "child_id", "family_id", "assigned_to", kind="uuid")
+        .fields(Case, "status", "risk_level")
         .column("concerns", _concerns(principal), "concerns")
-        .column("referral_source", col(Case.referral_source))
-        .column("referral_source_detail", col(Case.referral_source_detail))
-        .column("opened_on", col(Case.opened_on), "date")
-        .column("closed_on", col(Case.closed_on), "date")
-        .column("closure_reason", col(Case.closure_reason))
-        .column("last_contact_on", col(Case.last_contact_on), "date")
-        .column("summary", col(Case.summary))
-        .column("given_name_latin", col(Child.given_name_latin))
-        .column("family_name_latin", col(Child.family_name_latin))
-        .column("given_name_khmer", col(Child.given_name_khmer))
-        .column("family_name_khmer", col(Child.family_name_khmer))
-        .column("sex", col(Child.sex))
-        .column("date_of_birth", col(Child.date_of_birth), "date")
-        .column("birth_date_estimated", col(Child.birth_date_estimated), "bool")
-        .column("province", col(Child.province))
-        .column("district", col(Child.district))
-        .column("commune", col(Child.commune))
-        .column("village", col(Child.village))
-        .column("created_at", col(Case.created_at), "datetime")
-        .column("updated_at", col(Case.updated_at), "datetime")
+        .fields(Case, "referral_source", "referral_source_detail")
+        .fields(Case, "opened_on", "closed_on", kind="date")
+        .fields(Case, "closure_reason")
+        .fields(Case, "last_contact_on", kind="date")
+        .fields(Case, "summary")
+        .fields(Child, *NAMES, "sex")
+        .fields(Child, "date_of_birth", kind="date")
+        .fields(Child, "birth_date_estimated", kind="bool")
+        .fields(Child, "province", "district", "commune", "village")
+        .fields(Case, "created_at", "updated_at", kind="datetime")
     )
 
 
@@ -88,18 +94,16 @@ def _deidentified_cases(principal: Principal, postgres: bool) -> Shape:
     return (
         Shape(postgres=postgres)
         .derived("child_pseudonym", Pseudonyms(), col(Case.child_id))
-        .column("status", col(Case.status))
-        .column("risk_level", col(Case.risk_level))
+        .fields(Case, "status", "risk_level")
         .column("concerns", _concerns(principal), "concerns")
-        .column("referral_source", col(Case.referral_source))
+        .fields(Case, "referral_source")
         .column("opened_month", col(Case.opened_on), "month")
         .column("closed_month", col(Case.closed_on), "month")
-        .column("closure_reason", col(Case.closure_reason))
+        .fields(Case, "closure_reason")
         .column("last_contact_month", col(Case.last_contact_on), "month")
-        .column("sex", col(Child.sex))
+        .fields(Child, "sex")
         .derived("age_band", age_band, col(Child.date_of_birth), col(Case.opened_on))
-        .column("province", col(Child.province))
-        .column("district", col(Child.district))
+        .fields(Child, "province", "district")
     )
 
 
@@ -108,15 +112,10 @@ def case_export(
 ) -> tuple[Select[Any], Shape]:
     """Cases with their child, in order of opening."""
     make = _identified_cases if variant is Variant.identified else _deidentified_cases
-    shape = make(principal, postgres)
-    statement = (
-        select(*shape.selected)
-        .select_from(Case)
-        .join(Child, col(Child.id) == col(Case.child_id))
-        .where(organisation_wide(principal, Case))
+    child = (Child, col(Child.id) == col(Case.child_id))
+    return _in_order(
+        Case, make(principal, postgres), principal, filters, col(Case.opened_on), child
     )
-    statement = filters.apply(statement, principal)
-    return statement.order_by(col(Case.opened_on), col(Case.id)), shape
 
 
 # --- children -----------------------------------------------------------------------------
@@ -126,25 +125,12 @@ def _identified_children(postgres: bool) -> Shape:
     return (
         Shape(postgres=postgres)
         .column("child_id", col(Child.id), "uuid")
-        .column("family_id", col(Child.family_id), "uuid")
-        .column("given_name_latin", col(Child.given_name_latin))
-        .column("family_name_latin", col(Child.family_name_latin))
-        .column("given_name_khmer", col(Child.given_name_khmer))
-        .column("family_name_khmer", col(Child.family_name_khmer))
-        .column("sex", col(Child.sex))
-        .column("date_of_birth", col(Child.date_of_birth), "date")
-        .column("birth_date_estimated", col(Child.birth_date_estimated), "bool")
-        .column("birth_registration", col(Child.birth_registration))
-        .column("disability", col(Child.disability))
-        .column("schooling_status", col(Child.schooling_status))
-        .column("care_arrangement", col(Child.care_arrangement))
-        .column("province", col(Child.province))
-        .column("district", col(Child.district))
-        .column("commune", col(Child.commune))
-        .column("village", col(Child.village))
-        .column("archived_at", col(Child.archived_at), "datetime")
-        .column("created_at", col(Child.created_at), "datetime")
-        .column("updated_at", col(Child.updated_at), "datetime")
+        .fields(Child, "family_id", kind="uuid")
+        .fields(Child, *NAMES, "sex")
+        .fields(Child, "date_of_birth", kind="date")
+        .fields(Child, "birth_date_estimated", kind="bool")
+        .fields(Child, *CIRCUMSTANCES, "province", "district", "commune", "village")
+        .fields(Child, "archived_at", "created_at", "updated_at", kind="datetime")
     )
 
 
@@ -158,14 +144,9 @@ def _deidentified_children(postgres: bool) -> Shape:
 
     return (
         Shape(postgres=postgres)
-        .column("sex", col(Child.sex))
+        .fields(Child, "sex")
         .derived("age_band", band_today, col(Child.date_of_birth))
-        .column("birth_registration", col(Child.birth_registration))
-        .column("disability", col(Child.disability))
-        .column("schooling_status", col(Child.schooling_status))
-        .column("care_arrangement", col(Child.care_arrangement))
-        .column("province", col(Child.province))
-        .column("district", col(Child.district))
+        .fields(Child, *CIRCUMSTANCES, "province", "district")
     )
 
 
@@ -174,12 +155,7 @@ def child_export(
 ) -> tuple[Select[Any], Shape]:
     """Children, oldest record first."""
     make = _identified_children if variant is Variant.identified else _deidentified_children
-    shape = make(postgres)
-    statement = (
-        select(*shape.selected).select_from(Child).where(organisation_wide(principal, Child))
-    )
-    statement = filters.apply(statement, principal)
-    return statement.order_by(col(Child.created_at), col(Child.id)), shape
+    return _in_order(Child, make(postgres), principal, filters, col(Child.created_at))
 
 
 # --- services delivered -------------------------------------------------------------------
@@ -189,23 +165,15 @@ def _identified_services(postgres: bool) -> Shape:
     return (
         Shape(postgres=postgres)
         .column("service_id", col(ServiceDelivery.id), "uuid")
-        .column("case_id", col(ServiceDelivery.case_id), "uuid")
-        .column("child_id", col(ServiceDelivery.child_id), "uuid")
-        .column("family_id", col(ServiceDelivery.family_id), "uuid")
-        .column("referral_id", col(ServiceDelivery.referral_id), "uuid")
-        .column("service_type", col(ServiceDelivery.service_type))
-        .column("other_description", col(ServiceDelivery.other_description))
-        .column("delivered_on", col(ServiceDelivery.delivered_on), "date")
-        .column("quantity", col(ServiceDelivery.quantity), "decimal")
-        .column("unit", col(ServiceDelivery.unit))
-        .column("cost", col(ServiceDelivery.cost), "decimal")
-        .column("currency", col(ServiceDelivery.currency))
-        .column("province", col(ServiceDelivery.province))
-        .column("district", col(ServiceDelivery.district))
-        .column("notes", col(ServiceDelivery.notes))
-        .column("recorded_by", col(ServiceDelivery.recorded_by), "uuid")
-        .column("created_at", col(ServiceDelivery.created_at), "datetime")
-        .column("updated_at", col(ServiceDelivery.updated_at), "datetime")
+        .fields(ServiceDelivery, "case_id", "child_id", "family_id", "referral_id", kind="uuid")
+        .fields(ServiceDelivery, "service_type", "other_description")
+        .fields(ServiceDelivery, "delivered_on", kind="date")
+        .fields(ServiceDelivery, "quantity", kind="decimal")
+        .fields(ServiceDelivery, "unit")
+        .fields(ServiceDelivery, "cost", kind="decimal")
+        .fields(ServiceDelivery, "currency", "province", "district", "notes")
+        .fields(ServiceDelivery, "recorded_by", kind="uuid")
+        .fields(ServiceDelivery, "created_at", "updated_at", kind="datetime")
     )
 
 
@@ -219,14 +187,12 @@ def _deidentified_services(postgres: bool) -> Shape:
     return (
         Shape(postgres=postgres)
         .derived("child_pseudonym", Pseudonyms(), col(ServiceDelivery.child_id))
-        .column("service_type", col(ServiceDelivery.service_type))
+        .fields(ServiceDelivery, "service_type")
         .column("delivered_month", col(ServiceDelivery.delivered_on), "month")
-        .column("quantity", col(ServiceDelivery.quantity), "decimal")
-        .column("unit", col(ServiceDelivery.unit))
-        .column("cost", col(ServiceDelivery.cost), "decimal")
-        .column("currency", col(ServiceDelivery.currency))
-        .column("province", col(ServiceDelivery.province))
-        .column("district", col(ServiceDelivery.district))
+        .fields(ServiceDelivery, "quantity", kind="decimal")
+        .fields(ServiceDelivery, "unit")
+        .fields(ServiceDelivery, "cost", kind="decimal")
+        .fields(ServiceDelivery, "currency", "province", "district")
         .derived("under_referral", _under_referral, col(ServiceDelivery.referral_id), kind="bool")
     )
 
@@ -236,11 +202,5 @@ def service_export(
 ) -> tuple[Select[Any], Shape]:
     """Services the organisation delivered, oldest first."""
     make = _identified_services if variant is Variant.identified else _deidentified_services
-    shape = make(postgres)
-    statement = (
-        select(*shape.selected)
-        .select_from(ServiceDelivery)
-        .where(organisation_wide(principal, ServiceDelivery))
-    )
-    statement = filters.apply(statement, principal)
-    return statement.order_by(col(ServiceDelivery.delivered_on), col(ServiceDelivery.id)), shape
+    delivered_on = col(ServiceDelivery.delivered_on)
+    return _in_order(ServiceDelivery, make(postgres), principal, filters, delivered_on)

@@ -156,6 +156,12 @@ class Shape:
         self._kinds.append(kind)
         return self
 
+    def fields(self, model: Any, *names: str, kind: Kind = "text") -> Shape:
+        """Output columns that are the model's fields of these names, under the same names."""
+        for name in names:
+            self.column(name, getattr(model, name), kind)
+        return self
+
     def derived(
         self, name: str, compute: Callable[..., Any], *expressions: Any, kind: Kind = "text"
     ) -> Shape:
