@@ -7,10 +7,10 @@ HTTP only: the rules and the audit are in `families/service.py`; answers go thro
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from sqlmodel import col, select
+from fastapi import APIRouter, Depends, Response
+from sqlmodel import col
 
 from ovc_api import API_V1
 from ovc_api import http_epilogue as http
@@ -32,9 +32,8 @@ from ovc_api.families.schemas import (
     MemberUpdate,
 )
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.pagination import Page, Pagination, parse_datetime, sort_options
-from ovc_api.revisions import RevisionRead
-from ovc_api.tenancy import scoped
+from ovc_api.pagination import parse_datetime, sort_options
+from ovc_api.record_routes import RecordKind, add_revisions_route, add_routes
 
 router = APIRouter(prefix=f"{API_V1}/families", tags=["families"])
 RESOURCE = service.RESOURCE
@@ -43,7 +42,6 @@ SORTS = sort_options(
     created_at=(col(Family.created_at), parse_datetime),
     updated_at=(col(Family.updated_at), parse_datetime),
 )
-FamilySort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 
 
 async def family_for_read(family_id: uuid.UUID, session: Session, principal: CasesReader) -> Family:
@@ -71,100 +69,41 @@ def _member_location(member: FamilyMember) -> str:
     return f"{API_V1}/families/{member.family_id}/members/{member.id}"
 
 
-@router.post(
-    "",
-    summary="Record a household, optionally with its members",
-    status_code=201,
-    response_model=FamilyDetail,
-    responses=error_responses(401, 403, 409, 422),
+FAMILIES = RecordKind(
+    name="family",
+    plural="families",
+    path="",
+    model=Family,
+    read=FamilyDetail,
+    listed=FamilyRead,
+    create=FamilyCreate,
+    update=FamilyUpdate,
+    query=FamilyListQuery,
+    sorts=SORTS,
+    resource=RESOURCE,
+    for_read=FamilyForRead,
+    for_write=FamilyForWrite,
+    shared_read=Annotated[Family, Depends(shared_family_for_read)],
+    add=service.record_family,
+    audit_read=service.read_family,
+    correct=service.correct_family,
+    present=family_detail,
+    location=lambda family: f"{API_V1}/families/{family.id}",
+    summaries=(
+        "Record a household, optionally with its members",
+        "List households, filtered; `q` searches the household name",
+        "Read a household with its current members and the children the caller sees",
+        "Correct, archive or restore a household (If-Match required; history is kept)",
+    ),
+    conflicts=True,
 )
-async def create_family(
-    body: FamilyCreate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    idempotency: IdempotencyDep,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    family = await service.record_family(session, principal, body)
-    result = await family_detail(session, principal, family)
-    location = f"{API_V1}/families/{family.id}"
-    return await http.created(response, idempotency, family, result, location=location)
-
-
-@router.get(
-    "",
-    summary="List households, filtered; `q` searches the household name",
-    response_model=Page[FamilyRead],
-    responses=error_responses(401, 403, 422),
+add_routes(router, FAMILIES)
+add_revisions_route(
+    router,
+    FAMILIES,
+    service.revisions,
+    "Earlier values of a household's corrected fields, newest first",
 )
-async def list_families(
-    request: Request,
-    response: Response,
-    session: Session,
-    principal: CasesReader,
-    query: Annotated[FamilyListQuery, Depends()],
-    pagination: Pagination,
-) -> Page[FamilyRead]:
-    statement = query.apply(scoped(select(Family), principal, Family), principal)
-    return await http.page(
-        session,
-        principal,
-        statement,
-        FamilyRead,
-        pagination,
-        SORTS[query.sort],
-        request,
-        response,
-        audit_as=RESOURCE,
-    )
-
-
-@router.get(
-    "/{family_id}",
-    summary="Read a household with its current members and the children the caller sees",
-    response_model=FamilyDetail,
-    responses=error_responses(401, 403, 404, 422),
-)
-async def get_family(
-    family: Annotated[Family, Depends(shared_family_for_read)],
-    response: Response,
-    session: Session,
-    principal: CasesReader,
-) -> FamilyDetail:
-    await service.read_family(session, principal, family)
-    return http.shown(response, family, await family_detail(session, principal, family))
-
-
-@router.patch(
-    "/{family_id}",
-    summary="Correct, archive or restore a household (If-Match required; history is kept)",
-    response_model=FamilyDetail,
-    responses=error_responses(401, 403, 404, 409, 412, 422, 428),
-)
-async def update_family(
-    family: FamilyForWrite,
-    body: FamilyUpdate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    if_match: IfMatch = None,
-) -> FamilyDetail:
-    await service.correct_family(session, principal, family, body, if_match=if_match)
-    return http.shown(response, family, await family_detail(session, principal, family))
-
-
-@router.get(
-    "/{family_id}/revisions",
-    summary="Earlier values of a household's corrected fields, newest first",
-    response_model=list[RevisionRead],
-    responses=error_responses(401, 403, 404, 422),
-)
-async def list_family_revisions(
-    family: FamilyForRead, session: Session, principal: CasesReader
-) -> list[RevisionRead]:
-    return await service.revisions(session, principal, family)
 
 
 @router.post(

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import uuid
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlmodel import col, select
+from sqlmodel import col
 
 from ovc_api import API_V1
 from ovc_api import http_epilogue as http
 from ovc_api.auth.principal import AnyPrincipal, CasesReader, CasesWriter, UsersAdmin
-from ovc_api.concurrency import IfMatch
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
 from ovc_api.geography import Province
-from ovc_api.idempotency import IdempotencyDep
 from ovc_api.identity.models import Organisation
 from ovc_api.organisations.routes import get_organisation_or_404
 from ovc_api.pagination import (
@@ -31,6 +29,7 @@ from ovc_api.pagination import (
     parse_str,
     sort_options,
 )
+from ovc_api.record_routes import RecordKind, add_routes
 from ovc_api.services import service as rules
 from ovc_api.services.filters import ServiceListQuery
 from ovc_api.services.models import ServiceDelivery, ServiceType
@@ -42,7 +41,6 @@ from ovc_api.services.schemas import (
     ServiceRead,
     ServiceUpdate,
 )
-from ovc_api.tenancy import scoped
 
 router = APIRouter(prefix=API_V1, tags=["services"])
 RESOURCE = rules.RESOURCE
@@ -52,9 +50,6 @@ SORTS = sort_options(
     created_at=(col(ServiceDelivery.created_at), parse_datetime),
     updated_at=(col(ServiceDelivery.updated_at), parse_datetime),
 )
-ServiceSort = Literal[
-    "delivered_on", "-delivered_on", "created_at", "-created_at", "updated_at", "-updated_at"
-]
 BY_NAME = sort_options(col(Organisation.id), name=(col(Organisation.name), parse_str))["name"]
 
 
@@ -133,82 +128,28 @@ ServiceForRead = Annotated[ServiceDelivery, Depends(service_for_read)]
 ServiceForWrite = Annotated[ServiceDelivery, Depends(service_for_write)]
 
 
-@router.post(
-    "/services",
-    summary="Record a service delivered to a case's child, a family, or under a referral",
-    status_code=201,
-    response_model=ServiceRead,
-    responses=error_responses(401, 403, 409, 422),
+SERVICES = RecordKind(
+    name="service",
+    plural="services",
+    path="/services",
+    model=ServiceDelivery,
+    read=ServiceRead,
+    create=ServiceCreate,
+    update=ServiceUpdate,
+    query=ServiceListQuery,
+    sorts=SORTS,
+    resource=RESOURCE,
+    for_read=ServiceForRead,
+    for_write=ServiceForWrite,
+    add=rules.record_delivery,
+    audit_read=rules.read_delivery,
+    correct=rules.correct_delivery,
+    location=lambda delivery: f"{API_V1}/services/{delivery.id}",
+    summaries=(
+        "Record a service delivered to a case's child, a family, or under a referral",
+        "List services delivered (yours, and those delivered under your referrals)",
+        "Read a service delivery",
+        "Correct a service delivery (If-Match required; history is kept)",
+    ),
 )
-async def create_service(
-    body: ServiceCreate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    idempotency: IdempotencyDep,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    delivery = await rules.record_delivery(session, principal, body)
-    result = ServiceRead.model_validate(delivery)
-    location = f"{API_V1}/services/{delivery.id}"
-    return await http.created(response, idempotency, delivery, result, location=location)
-
-
-@router.get(
-    "/services",
-    summary="List services delivered (yours, and those delivered under your referrals)",
-    response_model=Page[ServiceRead],
-    responses=error_responses(401, 403, 422),
-)
-async def list_services(
-    request: Request,
-    response: Response,
-    session: Session,
-    principal: CasesReader,
-    query: Annotated[ServiceListQuery, Depends()],
-    pagination: Pagination,
-) -> Page[ServiceRead]:
-    statement = query.apply(scoped(select(ServiceDelivery), principal, ServiceDelivery), principal)
-    return await http.page(
-        session,
-        principal,
-        statement,
-        ServiceRead,
-        pagination,
-        SORTS[query.sort],
-        request,
-        response,
-        audit_as=RESOURCE,
-    )
-
-
-@router.get(
-    "/services/{service_id}",
-    summary="Read a service delivery",
-    response_model=ServiceRead,
-    responses=error_responses(401, 403, 404, 422),
-)
-async def get_service(
-    service: ServiceForRead, response: Response, session: Session, principal: CasesReader
-) -> ServiceRead:
-    rules.read_delivery(session, principal, service)
-    return http.shown(response, service, ServiceRead.model_validate(service))
-
-
-@router.patch(
-    "/services/{service_id}",
-    summary="Correct a service delivery (If-Match required; history is kept)",
-    response_model=ServiceRead,
-    responses=error_responses(401, 403, 404, 412, 422, 428),
-)
-async def update_service(
-    service: ServiceForWrite,
-    body: ServiceUpdate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    if_match: IfMatch = None,
-) -> ServiceRead:
-    await rules.correct_delivery(session, principal, service, body, if_match=if_match)
-    return http.shown(response, service, ServiceRead.model_validate(service))
+add_routes(router, SERVICES)
