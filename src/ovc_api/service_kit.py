@@ -18,6 +18,7 @@ from ovc_api.audit.service import record, record_read
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import apply_changes
 from ovc_api.revisions import RevisionRead, revisions_of
+from ovc_api.tenancy import shared_read_source
 
 
 class HasId(Protocol):
@@ -111,6 +112,20 @@ def read(
         via_referral=via_referral,
     )
     return row
+
+
+async def read_shared(
+    session: AsyncSession,
+    principal: Principal,
+    row: Row,
+    *,
+    resource: str,
+    case_id: uuid.UUID | None = None,
+) -> Row:
+    """Audit a single read of a record a referral may share: a read through the share lands
+    in the owner's log."""
+    via = await shared_read_source(session, principal, row)
+    return read(session, principal, row, resource=resource, case_id=case_id, via_referral=via)
 
 
 async def revisions(

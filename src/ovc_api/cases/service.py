@@ -40,7 +40,7 @@ from ovc_api.db import utcnow
 from ovc_api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ovc_api.families.models import Family
 from ovc_api.revisions import RevisionRead
-from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped, shared_read_source
+from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
 
 RESOURCE = "case"
 CLOSURE = "closure_request"
@@ -100,9 +100,8 @@ async def open_case(
 
 async def read_case(session: AsyncSession, principal: Principal, case: Case) -> Case:
     """Audit a read of the case; a read through a referral lands in the owner's log."""
-    via = await shared_read_source(session, principal, case)
-    return service_kit.read(
-        session, principal, case, resource=RESOURCE, case_id=case.id, via_referral=via
+    return await service_kit.read_shared(
+        session, principal, case, resource=RESOURCE, case_id=case.id
     )
 
 

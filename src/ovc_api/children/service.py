@@ -20,7 +20,7 @@ from ovc_api.concurrency import apply_changes
 from ovc_api.db import utcnow
 from ovc_api.errors import Conflict, Unprocessable
 from ovc_api.revisions import RevisionRead
-from ovc_api.tenancy import get_visible_or_404, resolve_foreign_key, shared_read_source
+from ovc_api.tenancy import get_visible_or_404, resolve_foreign_key
 from ovc_api.text import search_key
 
 RESOURCE = "child"
@@ -64,8 +64,7 @@ async def record_child(session: AsyncSession, principal: Principal, data: ChildC
 
 async def read_child(session: AsyncSession, principal: Principal, child: Child) -> Child:
     """Audit a read of the record; a read through a referral lands in the owner's log."""
-    via = await shared_read_source(session, principal, child)
-    return service_kit.read(session, principal, child, resource=RESOURCE, via_referral=via)
+    return await service_kit.read_shared(session, principal, child, resource=RESOURCE)
 
 
 async def correct_child(

@@ -26,7 +26,7 @@ from ovc_api.families.schemas import (
     MemberUpdate,
 )
 from ovc_api.revisions import RevisionRead
-from ovc_api.tenancy import get_visible_or_404, shared_read_source
+from ovc_api.tenancy import get_visible_or_404
 
 RESOURCE = "family"
 MEMBER = "family_member"
@@ -73,8 +73,7 @@ async def record_family(session: AsyncSession, principal: Principal, data: Famil
 
 async def read_family(session: AsyncSession, principal: Principal, family: Family) -> Family:
     """Audit a read of the household; a read through a referral lands in the owner's log."""
-    via = await shared_read_source(session, principal, family)
-    return service_kit.read(session, principal, family, resource=RESOURCE, via_referral=via)
+    return await service_kit.read_shared(session, principal, family, resource=RESOURCE)
 
 
 async def correct_family(

@@ -31,6 +31,26 @@ class RequestInfo:
     request_id: str | None
 
 
+def _audit(
+    session: AsyncSession,
+    info: RequestInfo,
+    action: str,
+    organisation_id: uuid.UUID | None,
+    user_id: uuid.UUID | None,
+    detail: str | None = None,
+) -> None:
+    """A login event, recorded with the request it came from (no principal exists yet)."""
+    record_anonymous(
+        session,
+        action,
+        organisation_id=organisation_id,
+        user_id=user_id,
+        request_id=info.request_id,
+        client_ip=info.client_ip,
+        detail=detail,
+    )
+
+
 @dataclass(frozen=True)
 class IssuedTokens:
     access_token: str
@@ -108,14 +128,7 @@ async def login(
     # organisation's row-level security.
     await set_tenant_context(session, await lookups.login_organisation(session, email))
     if wait is not None:
-        record_anonymous(
-            session,
-            "auth.login_throttled",
-            organisation_id=None,
-            user_id=None,
-            request_id=info.request_id,
-            client_ip=info.client_ip,
-        )
+        _audit(session, info, "auth.login_throttled", None, None)
         raise TooManyRequests(
             "Too many failed logins: wait before trying again", wait, keep_changes=True
         )
@@ -123,14 +136,13 @@ async def login(
     user, org_active = row if row else (None, False)
     password_ok = await hasher.verify(password, user.password_hash if user else None)
     if user is None or not password_ok or not user.active or not org_active:
-        record_anonymous(
+        _audit(
             session,
+            info,
             "auth.login_failed",
-            organisation_id=user.organisation_id if user else None,
-            user_id=user.id if user else None,
-            request_id=info.request_id,
-            client_ip=info.client_ip,
-            detail=None if user is None else ("inactive" if password_ok else "bad_password"),
+            user.organisation_id if user else None,
+            user.id if user else None,
+            None if user is None else ("inactive" if password_ok else "bad_password"),
         )
         raise Unauthorized(BAD_LOGIN, keep_changes=True)
     await throttle.forget_success(
@@ -144,14 +156,7 @@ async def login(
     )
     session.add(auth_session)
     user.last_login_at = now
-    record_anonymous(
-        session,
-        "auth.login",
-        organisation_id=user.organisation_id,
-        user_id=user.id,
-        request_id=info.request_id,
-        client_ip=info.client_ip,
-    )
+    _audit(session, info, "auth.login", user.organisation_id, user.id)
     return await _issue(session, settings, user, auth_session)
 
 
@@ -209,13 +214,8 @@ async def refresh(
     if claimed.rowcount != 1:
         # A rotated token came back: it was stolen or replayed. End the whole chain.
         await revoke_session(session, auth_session.id, "refresh_token_reuse")
-        record_anonymous(
-            session,
-            "auth.refresh_reuse",
-            organisation_id=auth_session.organisation_id,
-            user_id=auth_session.user_id,
-            request_id=info.request_id,
-            client_ip=info.client_ip,
+        _audit(
+            session, info, "auth.refresh_reuse", auth_session.organisation_id, auth_session.user_id
         )
         raise Unauthorized(
             "This refresh token was already used; the session has been revoked", keep_changes=True
@@ -232,12 +232,5 @@ async def refresh(
     ):
         raise Unauthorized("The refresh token is expired or revoked")
     auth_session.last_refreshed_at = now
-    record_anonymous(
-        session,
-        "auth.refresh",
-        organisation_id=user.organisation_id,
-        user_id=user.id,
-        request_id=info.request_id,
-        client_ip=info.client_ip,
-    )
+    _audit(session, info, "auth.refresh", user.organisation_id, user.id)
     return await _issue(session, settings, user, auth_session)
