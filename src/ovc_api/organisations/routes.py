@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
 from ovc_api import API_V1, service_kit
-from ovc_api.audit.service import record
 from ovc_api.auth.principal import AnyPrincipal, OrganisationsAdmin, Principal
 from ovc_api.concurrency import IfMatch, apply_changes, set_etag
 from ovc_api.db import Session, unique_or_conflict
@@ -132,16 +131,9 @@ async def update_organisation(
     async with unique_or_conflict(session, DUPLICATE):
         changed = await apply_changes(session, organisation, changes, if_match)
     if changed:
-        action = (
-            "organisation.deactivate" if changes.get("active") is False else "organisation.update"
-        )
-        record(
-            session,
-            principal,
-            action,
-            resource_type="organisation",
-            resource_id=organisation.id,
-            changed_fields=changed,
+        verb = "deactivate" if changes.get("active") is False else "update"
+        service_kit.audit(
+            session, principal, "organisation", verb, organisation.id, changed_fields=changed
         )
     set_etag(response, organisation)
     return OrganisationRead.model_validate(organisation)
