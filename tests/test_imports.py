@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -516,3 +517,39 @@ async def test_an_api_key_imports_children_but_cannot_open_cases(
     refused = (await upload(client, key, with_case, mode="commit")).json()
     assert refused["status"] == "failed"
     assert [(e["row"], e["column"]) for e in refused["errors"]] == [(2, "assigned_to")]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("OVC_TEST_DATABASE_URL"), reason="row-level security is PostgreSQL's"
+)
+async def test_rls_alone_hides_another_organisations_import_jobs(
+    settings: Settings, factory: Factory, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """The second wall: with no WHERE clause at all, the app role reads its own jobs only,
+    and cannot write one for another organisation."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from ovc_api.db import Database, set_tenant_context
+
+    own = await factory.import_job(tenant_a.organisation_id)
+    await factory.import_job(tenant_b.organisation_id)
+    database = Database.from_settings(settings)
+    try:
+        async with database.session() as session, session.begin():
+            await set_tenant_context(session, tenant_a.organisation_id)
+            connection = await session.connection()
+            rows = await connection.execute(text("SELECT id, organisation_id FROM import_jobs"))
+            seen = {(row[0], row[1]) for row in rows}
+            assert (own, tenant_a.organisation_id) in seen
+            assert {org for _, org in seen} == {tenant_a.organisation_id}
+        with pytest.raises(DBAPIError, match="row-level security"):
+            async with database.session() as session, session.begin():
+                await set_tenant_context(session, tenant_a.organisation_id)
+                connection = await session.connection()
+                await connection.execute(
+                    text("UPDATE import_jobs SET organisation_id = :org WHERE id = :id"),
+                    {"org": tenant_b.organisation_id, "id": own},
+                )
+    finally:
+        await database.engine.dispose()

@@ -14,14 +14,15 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import Response
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from ovc_api.csv_writer import defused
+
+if TYPE_CHECKING:  # openpyxl is imported when a workbook is written, not at start-up
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Excel's limit of a sheet name.
@@ -36,6 +37,8 @@ class Sheet:
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell | None:
+    from openpyxl.cell import WriteOnlyCell
+
     if value is None:
         return None
     if isinstance(value, bool | int | float):
@@ -49,6 +52,8 @@ def _cell(sheet: WriteOnlyWorksheet, value: Any) -> WriteOnlyCell | None:
 
 def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
     """A workbook with one worksheet per `Sheet`: a header row, then the rows."""
+    from openpyxl import Workbook
+
     workbook = Workbook(write_only=True)
     for spec in sheets:
         sheet = workbook.create_sheet(title=spec.title[:MAX_SHEET_NAME])
