@@ -38,6 +38,7 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 
 @dataclass(frozen=True)
 class TestDatabase:
+    __test__ = False  # a fixture's value, not a test class
     owner_url: str
     app_url: str
 
@@ -91,6 +92,9 @@ def make_settings(database: TestDatabase, data_dir: Path, **overrides: object) -
         "log_format": "console",
         # Every test logs in from the same address: only the per-address test may trip this.
         "login_max_failures_per_address": 100_000,
+        # Tests share callers across many requests: only the rate-limit tests set budgets.
+        "rate_limit": "off",
+        "rate_limit_bulk": "off",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -273,6 +277,23 @@ class Factory:
             values.get("family_name_khmer"),
         )
         return await self._insert(Child(organisation_id=organisation_id, **values))
+
+    async def import_job(self, organisation_id: uuid.UUID) -> uuid.UUID:
+        """A finished dry run of a one-row file, as POST /api/v1/imports leaves it."""
+        from ovc_api.imports.models import ImportJob
+
+        return await self._insert(
+            ImportJob(
+                organisation_id=organisation_id,
+                mode="validate",
+                status="validated",
+                file_name="children.csv",
+                file_format="csv",
+                file_digest="0" * 64,
+                total_rows=1,
+                processed_rows=1,
+            )
+        )
 
     async def family(self, organisation_id: uuid.UUID, **fields: Any) -> uuid.UUID:
         from ovc_api.families.models import Family

@@ -51,6 +51,7 @@ async def _ids_of(client: httpx.AsyncClient, tenant: Tenant, factory: Factory) -
         "family_id": family_id,
         "member_id": await factory.family_member(org, family_id),
         "case_id": case_id,
+        "import_id": await factory.import_job(org),
         **await factory.casework(org, case_id),
         **await factory.sharing(org, case_id, child_id, await factory.organisation()),
     }

@@ -194,3 +194,23 @@ async def test_who_may_read_the_report(
         REPORT, params={**params, "format": "ndjson"}, headers=data.tenant["analyst"].headers
     )
     assert_problem(ndjson, 406)
+
+
+async def test_report_as_xlsx(client: httpx.AsyncClient, data: Dataset) -> None:
+    import openpyxl
+
+    headers = {
+        **data.tenant["case_manager"].headers,
+        "Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+    response = await client.get(REPORT, params={"year": 2026, "quarter": 1}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert 'filename="quarterly-report-2026-Q1.xlsx"' in response.headers["content-disposition"]
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    figures = [list(row) for row in workbook["figures"].iter_rows(values_only=True)]
+    assert figures[0] == ["section", "item", "measure", "value"]
+    assert ["cases", None, "new", 4] in figures
+    assert ["referrals", None, "made", 5] in figures
+    highlights = [row[0] for row in workbook["highlights"].iter_rows(values_only=True)]
+    assert highlights[0] == "highlight"
+    assert "5 children intervened and supported" in highlights

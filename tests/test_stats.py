@@ -623,3 +623,62 @@ async def test_a_birth_date_after_the_opening_day_is_an_unknown_age_everywhere(
     *rows, end = export.text.splitlines()  # the export's last line is its end line
     assert [line.count('"age_band":"unknown"') for line in rows] == [1]
     assert end == '{"_end":true,"rows":1}'
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def read_xlsx(response: httpx.Response) -> list[list[object]]:
+    """The first sheet's rows as values, and no cell of the workbook is a formula."""
+    import openpyxl
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == XLSX
+    assert response.headers["content-disposition"].endswith('.xlsx"')
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    for sheet in workbook.worksheets:
+        assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    return [list(row) for row in workbook.worksheets[0].iter_rows(values_only=True)]
+
+
+async def test_xlsx_by_format_or_accept_header(client: httpx.AsyncClient, data: Dataset) -> None:
+    headers = data.tenant["analyst"].headers
+    params = {"group_by": "province,quarter"}
+    by_param = await client.get(
+        f"{STATS}/cases", params={**params, "format": "xlsx"}, headers=headers
+    )
+    assert read_xlsx(by_param) == [
+        ["province", "quarter", "cases", "children"],
+        ["battambang", "2025-Q4", 2, 2],
+        ["battambang", "2026-Q1", 3, 3],
+        ["phnom_penh", "2026-Q1", 1, 1],
+        ["pursat", "2026-Q2", 2, 2],
+    ]
+    by_header = await client.get(
+        f"{STATS}/cases", params=params, headers={**headers, "Accept": XLSX}
+    )
+    assert read_xlsx(by_header) == read_xlsx(by_param)
+
+
+async def test_xlsx_text_that_looks_like_a_formula_stays_text(
+    client: httpx.AsyncClient, factory: Factory, tenant_a: Tenant
+) -> None:
+    """A district typed as a formula reaches the sheet as a string cell, never a formula,
+    defused exactly as in the CSV download (the one defusing of csv_writer)."""
+    child_id = await factory.child(tenant_a.organisation_id, district='=HYPERLINK("http://x")')
+    await factory.case(tenant_a.organisation_id, child_id=child_id)
+    response = await client.get(
+        f"{STATS}/cases",
+        params={"group_by": "district", "format": "xlsx"},
+        headers=tenant_a["analyst"].headers,
+    )
+    rows = read_xlsx(response)
+    assert ['\'=HYPERLINK("http://x")', 1, 1] in rows
+    as_csv = await client.get(
+        f"{STATS}/cases",
+        params={"group_by": "district", "format": "csv"},
+        headers=tenant_a["analyst"].headers,
+    )
+    assert list(csv.reader(io.StringIO(as_csv.text)))[1:] == [
+        [str(cell) for cell in row] for row in rows[1:]
+    ]

@@ -15,9 +15,12 @@ from fastapi.routing import APIRoute
 from ovc_api import __version__, clock
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.db import Database, require_schema_at_head
+from ovc_api.docs import install_docs
 from ovc_api.errors import PROBLEM_CONTENT_TYPE, install_error_handlers
 from ovc_api.health import router as health_router
+from ovc_api.imports.routes import PATH as UPLOAD_PATH
 from ovc_api.observability import RequestContextMiddleware, configure_logging, metrics_response
+from ovc_api.ratelimit import HEADER_NAMES, RateLimiter
 from ovc_api.routes import API_ROUTERS
 from ovc_api.settings import Settings, get_settings
 from ovc_api.tenancy import VisibilityRules, install
@@ -68,15 +71,17 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
-        docs_url="/docs",
-        redoc_url="/redoc",
-        swagger_ui_parameters={"persistAuthorization": True},
+        # Served by ovc_api.docs from the package's own assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.password_hasher = PasswordHasher(settings)
     app.state.visibility_rules = install_rules()
+    app.state.rate_limiter = RateLimiter(settings)
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(health_router)
     for router in API_ROUTERS:
         app.include_router(router)
@@ -94,10 +99,21 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
                 "Idempotency-Key",
                 "X-Request-ID",
             ],
-            expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
+            expose_headers=[
+                "ETag",
+                "Link",
+                "Location",
+                "Retry-After",
+                "X-Request-ID",
+                *HEADER_NAMES,
+            ],
             max_age=600,
         )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        upload_limits={UPLOAD_PATH: settings.import_max_bytes},
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -166,6 +182,10 @@ TAGS = [
     {
         "name": "exports",
         "description": "Streaming CSV/NDJSON exports, identified or de-identified.",
+    },
+    {
+        "name": "imports",
+        "description": "Children, households and cases from a spreadsheet (CSV or XLSX).",
     },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]

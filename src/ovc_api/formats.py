@@ -1,4 +1,4 @@
-"""Response formats: JSON by default, CSV or NDJSON on request (`Accept` or `format=`)."""
+"""Response formats: JSON by default, CSV, NDJSON or XLSX on request (`Accept` or `format=`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ MEDIA_TYPES = {
     "json": "application/json",
     "csv": "text/csv",
     "ndjson": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 
@@ -20,6 +21,7 @@ class Format(StrEnum):
     json = "json"
     csv = "csv"
     ndjson = "ndjson"
+    xlsx = "xlsx"
 
 
 class NotAcceptable(ProblemError):
@@ -28,7 +30,7 @@ class NotAcceptable(ProblemError):
 
 FormatParam = Annotated[
     Format | None,
-    Query(alias="format", description="Overrides the Accept header: json, csv (or ndjson)"),
+    Query(alias="format", description="Overrides the Accept header: json, csv, xlsx (or ndjson)"),
 ]
 
 

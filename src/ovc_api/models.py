@@ -9,6 +9,7 @@ from ovc_api.conferences.models import CaseConference, ConferenceAction, Confere
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.idempotency import IdempotencyRecord
 from ovc_api.identity.models import ApiKey, Organisation, User
+from ovc_api.imports.models import ImportJob
 from ovc_api.revisions import Revision
 from ovc_api.services.models import OrganisationService, ServiceDelivery
 from ovc_api.sharing.models import Referral
@@ -33,6 +34,7 @@ __all__ = [
     "FamilyMember",
     "FollowUp",
     "IdempotencyRecord",
+    "ImportJob",
     "LoginThrottle",
     "Organisation",
     "OrganisationService",

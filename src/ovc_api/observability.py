@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ovc_api.db import DatabaseFault, database_fault, sqlstate_of
 from ovc_api.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, NotFound, Unauthorized
+from ovc_api.ratelimit import rate_limit_headers
 from ovc_api.settings import Environment, LogFormat, Settings
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -228,9 +229,13 @@ def _security_headers(path: str, headers: list[tuple[bytes, bytes]]) -> list[tup
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, upload_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # File uploads (multipart/form-data) and their own, larger, body limits by path.
+        self.upload_limits = upload_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -253,6 +258,7 @@ class RequestContextMiddleware:
                     *message["headers"],
                     (b"x-request-id", request_id.encode()),
                     *_security_headers(scope["path"], message["headers"]),
+                    *rate_limit_headers(scope["state"]),
                 ]
             await send(message)
 
@@ -270,7 +276,8 @@ class RequestContextMiddleware:
                 body = _problem(status, title, slug, detail, scope["path"], request_id)
                 await send_with_id({"type": "http.response.body", "body": body})
                 return
-            await self._run(scope, self._limited(receive), send_with_id, status_holder)
+            limit = self.upload_limits.get(scope["path"], self.max_body_bytes)
+            await self._run(scope, self._limited(receive, limit), send_with_id, status_holder)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -343,28 +350,34 @@ class RequestContextMiddleware:
         if scope["method"] not in _BODY_METHODS:
             return None
         length = headers.get("content-length")
+        upload = scope["path"] in self.upload_limits
+        limit = self.upload_limits.get(scope["path"], self.max_body_bytes)
         if length is not None:
             if not length.isdigit():
                 return 400, "Bad Request", "bad-request", "Invalid Content-Length header"
-            if int(length) > self.max_body_bytes:
+            if int(length) > limit:
                 return (
                     413,
                     "Payload Too Large",
                     "payload-too-large",
-                    f"Request bodies are limited to {self.max_body_bytes} bytes",
+                    f"Request bodies are limited to {limit} bytes",
                 )
             if int(length) == 0:
                 return None
         elif "transfer-encoding" not in headers:
             return None
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if scope["path"] in FORM_PATHS:
+        if upload:
+            accepted = media_type == "multipart/form-data"
+        elif scope["path"] in FORM_PATHS:
             accepted = media_type in {"application/x-www-form-urlencoded", "multipart/form-data"}
         else:
             accepted = media_type == "application/json" or media_type.endswith("+json")
         if not accepted:
             expected = (
-                "application/x-www-form-urlencoded"
+                "multipart/form-data (a field `file`)"
+                if upload
+                else "application/x-www-form-urlencoded"
                 if scope["path"] in FORM_PATHS
                 else "application/json"
             )
@@ -376,10 +389,9 @@ class RequestContextMiddleware:
             )
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         """Cut off bodies without a Content-Length (chunked) once they pass the limit."""
         received = 0
-        limit = self.max_body_bytes
 
         async def wrapped() -> Message:
             nonlocal received

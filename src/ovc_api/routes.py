@@ -13,6 +13,7 @@ from ovc_api.children.routes import router as children_router
 from ovc_api.conferences.routes import router as conferences_router
 from ovc_api.exports.routes import router as exports_router
 from ovc_api.families.routes import router as families_router
+from ovc_api.imports.routes import router as imports_router
 from ovc_api.login.routes import router as auth_router
 from ovc_api.organisations.routes import router as organisations_router
 from ovc_api.referrals.routes import router as referrals_router
@@ -39,4 +40,5 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     stats_router,
     reports_router,
     exports_router,
+    imports_router,
 )

@@ -100,12 +100,34 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: int = Field(default=10, ge=1, le=120)
     # Record-keeping horizon for child-protection files: `ovc-api audit archive` keeps these.
     audit_retention_years: int = Field(default=7, ge=1, le=100)
+    # Budgets per user and per API key (see ratelimit.py); "off" for none.
+    rate_limit: str = "600/minute"
+    rate_limit_bulk: str = "30/minute"
+    rate_limit_storage_url: str = ""
+    # Spreadsheet imports (imports/): the upload's own body limit, rows, and when a job runs
+    # in the background instead of during the request.
+    import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    import_max_rows: int = Field(default=20_000, ge=1)
+    import_background_rows: int = Field(default=500, ge=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("rate_limit", "rate_limit_bulk")
+    @classmethod
+    def _budget(cls, value: str) -> str:
+        from limits import parse
+
+        if value.strip().lower() == "off":
+            return "off"
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r}: write e.g. 600/minute, 30 per minute or off") from exc
         return value
 
     @field_validator("database_url", "migration_database_url")

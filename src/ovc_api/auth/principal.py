@@ -206,6 +206,7 @@ async def authenticate(
         await set_tenant_context(session, principal.organisation_id, relaxed_commit=read_only)
     else:
         principal = await _principal_from_jwt(session, settings, token, relaxed_commit=read_only)
+    await request.app.state.rate_limiter.check(request, principal)
     client = request.client
     return replace(
         principal,

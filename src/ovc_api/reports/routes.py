@@ -19,13 +19,17 @@ from ovc_api.reports import quarterly
 from ovc_api.reports.schemas import QuarterlyReport, ReportOrganisation
 from ovc_api.stats.render import CSV_RESPONSE, chosen_format, csv_response
 from ovc_api.stats.scope import whole_organisation
+from ovc_api.xlsx_writer import Sheet, xlsx_response
 
 router = APIRouter(prefix=API_V1, tags=["reports"])
+FIGURE_COLUMNS = ["section", "item", "measure", "value"]
 
 DESCRIPTION = """
 The quarter's figures of the caller's organisation in one document, as JSON, or as CSV
 (`Accept: text/csv` or `format=csv`: one line per figure, columns section, item, measure,
-value). The organisation's own figures: nothing is withheld, and nothing identifies a child.
+value), or as XLSX (`format=xlsx`: the same lines in a sheet "figures", and the highlights
+in a sheet "highlights"). The organisation's own figures: nothing is withheld, and nothing
+identifies a child.
 
 - `cases`: new (opened in the quarter), active (open on at least one day of it), closed;
 - `children_supported`: distinct children with an active case or a service delivered in the
@@ -159,7 +163,14 @@ async def get_quarterly_report(
     }
     body = QuarterlyReport.model_validate(report).model_dump(mode="json")
     body["highlights"] = highlights(body)
+    filename = f"quarterly-report-{year}-Q{quarter}"
     if fmt is Format.csv:
-        text = csv_text(["section", "item", "measure", "value"], csv_lines(body))
-        return csv_response(text, f"quarterly-report-{year}-Q{quarter}")
+        text = csv_text(FIGURE_COLUMNS, csv_lines(body))
+        return csv_response(text, filename)
+    if fmt is Format.xlsx:
+        sheets = [
+            Sheet("figures", FIGURE_COLUMNS, csv_lines(body)),
+            Sheet("highlights", ["highlight"], ([line] for line in body["highlights"])),
+        ]
+        return xlsx_response(sheets, filename)
     return JSONResponse(body)

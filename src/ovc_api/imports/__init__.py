@@ -1,0 +1,1 @@
+"""Spreadsheet import of children, with their households and cases (CSV or XLSX)."""

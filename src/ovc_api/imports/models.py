@@ -1,0 +1,63 @@
+"""An import job: one uploaded file, validated (dry run) or committed, and its progress.
+
+The row lives in the database so any worker answers `GET /imports/{id}` while the one that
+runs the job is still at it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, String
+from sqlmodel import Field, SQLModel
+
+from ovc_api.db import UTCDateTime
+from ovc_api.models_base import JSONType, created_field, enum_field, id_field, organisation_fk
+
+
+class ImportMode(StrEnum):
+    validate = "validate"
+    commit = "commit"
+
+
+class ImportStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    validated = "validated"
+    committed = "committed"
+    failed = "failed"
+
+
+class ImportJob(SQLModel, table=True):
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        Index("ix_import_jobs_organisation_id_created_at", "organisation_id", "created_at"),
+        # A file is committed once per organisation (NULL: validations and failed commits).
+        Index("uq_import_jobs_commit_digest", "organisation_id", "commit_digest", unique=True),
+    )
+
+    id: uuid.UUID = id_field()
+    organisation_id: uuid.UUID = organisation_fk()
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    api_key_id: uuid.UUID | None = Field(default=None, foreign_key="api_keys.id")
+    mode: str = enum_field(16)
+    status: str = enum_field(16)
+    file_name: str = Field(sa_type=String(255))
+    file_format: str = Field(sa_type=String(8))
+    file_digest: str = Field(sa_type=String(64))
+    commit_digest: str | None = Field(default=None, sa_type=String(64))
+    total_rows: int = Field(default=0)
+    processed_rows: int = Field(default=0)
+    error_count: int = Field(default=0)
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONType, nullable=False)
+    )
+    created: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    created_at: datetime = created_field()
+    updated_at: datetime = created_field()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
