@@ -45,6 +45,7 @@ async def _ids_of(client: httpx.AsyncClient, tenant: Tenant, factory: Factory) -
     assert key.status_code == 201, key.text
     return {
         "organisation_id": tenant.organisation_id,
+        "name": "placement_type",
         "user_id": tenant["org_admin"].user_id,
         "api_key_id": key.json()["id"],
         "child_id": child_id,
@@ -52,6 +53,7 @@ async def _ids_of(client: httpx.AsyncClient, tenant: Tenant, factory: Factory) -
         "member_id": await factory.family_member(org, family_id),
         "case_id": case_id,
         **await factory.casework(org, case_id),
+        **await factory.care(org, child_id, case_id),
         **await factory.sharing(org, case_id, child_id, await factory.organisation()),
     }
 

@@ -22,6 +22,7 @@ from ovc_api.routes import API_ROUTERS
 from ovc_api.settings import Settings, get_settings
 from ovc_api.tenancy import VisibilityRules, install
 from ovc_api.visibility import install_rules
+from ovc_api.vocabularies.service import describe_enums
 
 logger = logging.getLogger("ovc_api")
 
@@ -143,6 +144,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
+    describe_enums(components)
     app.openapi_schema = schema
     return schema
 
