@@ -332,10 +332,8 @@ class Factory:
         from sqlmodel import col, select
 
         from ovc_api.care.models import Placement
-        from ovc_api.db import set_tenant_context
 
-        async with self.app.state.database.session() as session, session.begin():
-            await set_tenant_context(session, None, system=True)
+        async with system_session(self.app) as session:
             placement = (
                 await session.exec(
                     select(Placement).where(

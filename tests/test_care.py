@@ -483,6 +483,13 @@ async def test_rls_alone_keeps_care_records_apart_and_shares_the_facilities_dire
             text("UPDATE care_facilities SET capacity = 1 WHERE id = :id"), {"id": facility_b}
         )
         assert changed.rowcount == 0  # but written by its operator only
+        # The network administrator's widening opens only in the secretariat's transactions:
+        # a member's transaction flipping `ovc.network` itself changes nothing.
+        await set_tenant_context(session, org_a, network=True)
+        flipped = await connection.execute(
+            text("UPDATE care_facilities SET capacity = 1 WHERE id = :id"), {"id": facility_b}
+        )
+        assert flipped.rowcount == 0
     with pytest.raises(DBAPIError, match="row-level security"):
         async with database.session() as session, session.begin():
             await set_tenant_context(session, org_a)

@@ -11,11 +11,10 @@ import httpx
 from sqlalchemy import func, select
 
 from ovc_api.audit.models import AuditEvent
-from ovc_api.db import set_tenant_context
 from ovc_api.services.group_schemas import MAX_GROUP_ROWS
 from ovc_api.services.models import ServiceDelivery
 
-from .conftest import Factory, Tenant
+from .conftest import Factory, Tenant, system_session
 from .helpers import assert_problem, error_locs
 
 GROUP = "/api/v1/services/group-events"
@@ -33,8 +32,7 @@ def _event(rows: list[dict[str, Any]], **changes: Any) -> dict[str, Any]:
 
 
 async def _count(app: Any, model: Any, *where: Any) -> int:
-    async with app.state.database.session() as session, session.begin():
-        await set_tenant_context(session, None, system=True)
+    async with system_session(app) as session:
         return int(
             (await session.exec(select(func.count()).select_from(model).where(*where))).one()[0]
         )

@@ -5,11 +5,25 @@ reintegration plans with monitoring visits, and each organisation's monitoring s
 Every child gets a first placement from its recorded `care_arrangement` (as found at intake,
 starting on the day the child was recorded): from now on the arrangement is derived from the
 open placement. At most one open placement per child (a partial unique index); on PostgreSQL
-an exclusion constraint also refuses overlapping periods (btree_gist, a trusted extension).
+an exclusion constraint also refuses overlapping periods.
 
-Row-level security mirrors ovc_api.tenancy: placements and tracing attempts keep the tenant
-rule; facilities are the network's directory (every member reads them; the operator
-organisation, or the network administrator, writes them).
+The exclusion constraint needs the `btree_gist` extension (equality on a uuid inside a GiST
+index): PostgreSQL's contrib package must be installed on the server. It is a *trusted*
+extension (PostgreSQL 13 and later), so the schema owner creates it without being a
+superuser when it has CREATE on the database (the database's owner has); otherwise a
+superuser runs `CREATE EXTENSION btree_gist` once before `ovc-api migrate`. The downgrade
+drops the constraint but leaves the extension: it may have been there before, and other
+objects may use it (`DROP EXTENSION btree_gist` by hand if nothing else does).
+
+Row-level security, as in migration 0005: placements, tracing attempts, reintegration plans
+and monitoring visits keep the tenant rule; facilities are the network's directory (every
+bound member reads them; the operator organisation, or the network administrator in a
+transaction bound to the network secretariat, writes them); every member reads each other's
+monitoring schedule (care_settings). Network care statistics read the views
+`ovc_network.placements` and `ovc_network.tracing_attempts` (the active members' rows, only
+the columns the figures count by: no caregiver, reasons, notes or who was sought), readable
+as the owner through a SELECT-only policy, like 0005's views; the grant step of
+`ovc-api migrate` lets the application role read them.
 
 Revision ID: 0009
 Revises: 0008
@@ -299,10 +313,46 @@ def upgrade() -> None:
     enable_tenant_rls("monitoring_visits")
     enable_tenant_rls("care_settings")
     add_policy("care_settings", "members_read_schedules", "ovc_current_org() IS NOT NULL")
+    _network_views()
+
+
+def _network_views() -> None:
+    """The care facts network statistics count, as views owned by the schema owner."""
+    if op.get_bind().dialect.name != "postgresql" or not _has_network_schema():
+        return
+    owner = op.get_bind().exec_driver_sql("SELECT quote_ident(current_user)").scalar_one()
+    for table, body in NETWORK_VIEWS.items():
+        op.execute(
+            f"CREATE POLICY owner_reads_network_facts ON {table} FOR SELECT "
+            f"TO {owner} USING (true)"
+        )
+        op.execute(
+            f"CREATE VIEW ovc_network.{table} WITH (security_barrier) AS {body} WHERE {ACTIVE}"
+        )
+
+
+def _has_network_schema() -> bool:
+    return bool(op.get_bind().exec_driver_sql("SELECT to_regnamespace('ovc_network')").scalar())
 
 
 JSON_TYPE = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-NETWORK_ADMIN = "current_setting('ovc.network', true) = 'on'"
+# As for users (0005): the network administrator's widening opens only in a transaction
+# bound to the network secretariat; the app role setting `ovc.network` alone opens nothing.
+NETWORK_ADMIN = (
+    "current_setting('ovc.network', true) = 'on' AND ovc_current_org() IN "
+    "(SELECT id FROM organisations WHERE short_name = 'NETWORK')"
+)
+ACTIVE = "organisation_id IN (SELECT id FROM public.organisations WHERE active)"
+# Only what network care figures count, group and filter by.
+NETWORK_VIEWS = {
+    "placements": (
+        "SELECT id, organisation_id, child_id, placement_type, started_on, ended_on"
+        " FROM public.placements"
+    ),
+    "tracing_attempts": (
+        "SELECT id, organisation_id, child_id, attempted_on, outcome FROM public.tracing_attempts"
+    ),
+}
 PLACEMENT_OF = {
     "parents": "parents",
     "single_parent": "single_parent",
@@ -363,6 +413,10 @@ def _parse(value: str):  # type: ignore[no-untyped-def]
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in NETWORK_VIEWS:
+            op.execute(f"DROP VIEW IF EXISTS ovc_network.{table}")
+            op.execute(f"DROP POLICY IF EXISTS owner_reads_network_facts ON {table}")
     for table in (
         "care_facilities",
         "placements",

@@ -37,7 +37,11 @@ router = APIRouter(prefix=API_V1, tags=["alternative care"])
 BY_NAME = sort_options(col(CareFacility.id), name=(col(CareFacility.name), parse_str))["name"]
 
 
-async def facility_or_404(facility_id: uuid.UUID, session: Session) -> CareFacility:
+async def facility_or_404(
+    facility_id: uuid.UUID, session: Session, principal: AnyPrincipal
+) -> CareFacility:
+    """Depends on the caller so the transaction is bound to its organisation first (on
+    PostgreSQL the directory is readable only by a bound member)."""
     return await service.facility_or_404(session, facility_id)
 
 

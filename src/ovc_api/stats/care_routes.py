@@ -18,6 +18,7 @@ from ovc_api.settings import Settings
 from ovc_api.stats import care
 from ovc_api.stats.dimensions import Period
 from ovc_api.stats.filters import Dates
+from ovc_api.stats.network_space import NetworkCareQueryDep, quarter_end
 from ovc_api.stats.scope import active_network, network_context, whole_organisation
 
 router = APIRouter(prefix=API_V1, tags=["statistics"])
@@ -103,7 +104,11 @@ async def get_care_statistics(
 @router.get(
     "/stats/network/care",
     summary="Network-wide alternative-care figures, small counts withheld",
-    description=DESCRIPTION,
+    description=DESCRIPTION
+    + "\n\nNetwork figures: `group_by` is quarter or year, `from`/`to` whole quarters or "
+    "years, `as_of` the last day of a quarter (default: the last one before today); no "
+    "other parameter. Every count is perturbed by at most 2 (the same question always "
+    "gets the same answer); counts below the threshold are withheld with their complements.",
     response_model=CareStatistic,
     responses=error_responses(401, 403, 422),
 )
@@ -111,14 +116,13 @@ async def get_network_care_statistics(
     request: Request,
     session: Session,
     principal: NetworkStatsReader,
-    dates: Dates,
-    group_by: CarePeriod = Period.quarter,
-    as_of: AsOf = None,
+    query: NetworkCareQueryDep,
 ) -> Any:
     settings: Settings = request.app.state.settings
     threshold = settings.stats_suppression_threshold
+    as_of = quarter_end(query.as_of, local_today())
     async with network_context(session, principal):
         figures = await care.care_figures(
-            session, active_network(), group_by, dates, as_of or local_today(), threshold=threshold
+            session, active_network(), query.period, query.dates, as_of, threshold=threshold
         )
-    return _shown(figures, group_by, threshold)
+    return _shown(figures, query.period, threshold)
