@@ -501,3 +501,68 @@ async def test_rls_alone_keeps_care_records_apart_and_shares_the_facilities_dire
                 ),
                 {"id": uuid.uuid4(), "org": org_b, "child": child_b},
             )
+
+
+async def test_the_case_history_shows_the_childs_tracing_attempts_in_order(
+    client: httpx.AsyncClient, tenant_a: Tenant, tenant_b: Tenant, factory: Factory
+) -> None:
+    org = tenant_a.organisation_id
+    worker = tenant_a["caseworker"]
+    child_id = await factory.child(org)
+    case_id = await factory.case(org, child_id=child_id, assigned_to=worker.user_id)
+    other_case = await factory.case(org, child_id=child_id, assigned_to=worker.user_id)
+    body = {"sought": "Grandmother in Pursat", "method": "home_visit", "outcome": "in_progress"}
+    on_case = await client.post(
+        _tracing(child_id),
+        json={**body, "attempted_on": "2026-01-20", "case_id": str(case_id)},
+        headers=worker.headers,
+    )
+    assert on_case.status_code == 201, on_case.text
+    moved = await client.post(
+        f"/api/v1/cases/{case_id}/transitions",
+        json={"to_status": "assessment"},
+        headers=worker.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    on_no_case = await client.post(
+        _tracing(child_id),
+        json={**body, "attempted_on": "2026-01-25", "outcome": "found_willing"},
+        headers=worker.headers,
+    )
+    on_other = await client.post(
+        _tracing(child_id),
+        json={**body, "attempted_on": "2026-01-26", "case_id": str(other_case)},
+        headers=worker.headers,
+    )
+    assert on_no_case.status_code == on_other.status_code == 201
+    history = await client.get(f"/api/v1/cases/{case_id}/history", headers=worker.headers)
+    assert history.status_code == 200, history.text
+    entries = history.json()["items"]
+    assert [(e["kind"], e["to_status"], e["id"]) for e in entries] == [
+        ("status_change", "intake", entries[0]["id"]),
+        ("tracing_attempt", None, on_case.json()["id"]),
+        ("status_change", "assessment", entries[2]["id"]),
+        ("tracing_attempt", None, on_no_case.json()["id"]),
+    ]  # the attempt on the child's other case is that case's
+    assert entries[1]["tracing"] == {
+        "sought": "Grandmother in Pursat",
+        "method": "home_visit",
+        "attempted_on": "2026-01-20",
+        "outcome": "in_progress",
+    }
+    assert entries[1]["changed_by"] == str(worker.user_id) and entries[0]["tracing"] is None
+    paged = await client.get(
+        f"/api/v1/cases/{case_id}/history", params={"limit": 3}, headers=worker.headers
+    )
+    rest = await client.get(
+        f"/api/v1/cases/{case_id}/history",
+        params={"limit": 3, "cursor": paged.json()["next_cursor"]},
+        headers=worker.headers,
+    )
+    assert [e["id"] for e in paged.json()["items"] + rest.json()["items"]] == [
+        e["id"] for e in entries
+    ]
+    foreign = await client.get(
+        f"/api/v1/cases/{case_id}/history", headers=tenant_b["case_manager"].headers
+    )
+    assert_problem(foreign, 404)

@@ -9,6 +9,7 @@ from ovc_api.apikeys.routes import router as api_keys_router
 from ovc_api.audit.routes import router as audit_router
 from ovc_api.care.reintegration_routes import router as reintegration_router
 from ovc_api.care.routes import router as care_router
+from ovc_api.case_history.routes import router as case_history_router
 from ovc_api.cases.routes import router as cases_router
 from ovc_api.casework.routes import router as casework_router
 from ovc_api.children.routes import router as children_router
@@ -38,6 +39,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     reintegration_router,
     families_router,
     cases_router,
+    case_history_router,
     casework_router,
     tasks_router,
     group_services_router,
