@@ -33,7 +33,7 @@ from ovc_api.reports.schemas import (
     ReportServiceType,
 )
 from ovc_api.services.models import ServiceDelivery
-from ovc_api.stats.care import care_figures, in_residential_care
+from ovc_api.stats.care import care_figures
 from ovc_api.stats.dimensions import Period
 from ovc_api.stats.engine import ScopeRule, aggregate, outcome_data, service_cube
 from ovc_api.stats.filters import DateRange, ServiceStatsFilters
@@ -168,10 +168,11 @@ async def alternative_care(
     """The quarter's moves and tracing; stability over every move up to its end."""
     assert quarter.end is not None
     end = quarter.end
-    figures = (await care_figures(session, scope, Period.quarter, quarter, end)).totals
+    in_quarter = await care_figures(session, scope, Period.quarter, quarter, end)
+    figures = in_quarter.totals
     so_far = (await care_figures(session, scope, Period.quarter, DateRange(None, end), end)).totals
     return ReportCare(
-        children_in_residential_care=await in_residential_care(session, scope, end),
+        children_in_residential_care=in_quarter.children_in_residential_care,
         moves_to_family_care=figures["moves_to_family_care"],
         mean_days_in_care_before_move=figures["mean_days_in_care_before_move"],
         followed_6_months=so_far["followed_6_months"],
