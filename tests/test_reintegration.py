@@ -212,6 +212,66 @@ async def test_a_re_separation_ends_the_placement_and_reopens_planning(
     assert_problem(again, 409)
 
 
+async def test_a_visit_of_the_placement_before_a_re_separation_cannot_be_recorded_again(
+    client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
+) -> None:
+    org = tenant_a.organisation_id
+    worker = tenant_a["caseworker"]
+    child_id, case_id = await _child_in_care(factory, tenant_a)
+    plan = await _open(client, worker, case_id)
+    moved = await client.post(
+        f"{PLANS}/{plan['id']}/move", json={"moved_on": "2025-06-01"}, headers=worker.headers
+    )
+    assert moved.status_code == 200, moved.text
+    monitoring = f"{PLANS}/{plan['id']}/monitoring"
+    first = (await client.get(monitoring, headers=worker.headers)).json()[0]
+    visit = {"visited_on": "2025-07-01", "placement_stable": True}
+    done = await client.patch(
+        f"{monitoring}/{first['id']}", json=visit, headers={**worker.headers, "If-Match": "*"}
+    )
+    assert done.status_code == 200, done.text
+    tracing = await factory.tracing(org, child_id, attempted_on=date(2025, 10, 1))
+    separated = await client.post(
+        f"{PLANS}/{plan['id']}/re-separation",
+        json={
+            "separated_on": "2025-10-15",
+            "placement_type": "residential_care",
+            "facility_id": str(await factory.facility(org)),
+            "reason": "Grandmother hospitalised",
+            "gatekeeping": {
+                "decided_by": "case_conference",
+                "decided_on": "2025-10-10",
+                "tracing_id": str(tracing),
+                "family_care_not_possible_reason": "No relative able to care",
+            },
+        },
+        headers=worker.headers,
+    )
+    assert separated.status_code == 200, separated.text
+    again = await client.post(
+        f"{PLANS}/{plan['id']}/move", json={"moved_on": "2026-01-10"}, headers=worker.headers
+    )
+    assert again.status_code == 200, again.text
+    # The earlier placement's visit is history now: recording it again would date a visit
+    # of an ended placement after its end.
+    stale = await client.patch(
+        f"{monitoring}/{first['id']}",
+        json={"visited_on": "2026-02-10", "placement_stable": True},
+        headers={**worker.headers, "If-Match": "*"},
+    )
+    assert_problem(stale, 409)
+    visits = (await client.get(monitoring, headers=worker.headers)).json()
+    assert [v["status"] for v in visits if v["id"] == first["id"]] == ["done"]
+    current = [v for v in visits if v["status"] == "scheduled"]
+    assert current and all(v["due_on"] > "2026-01-10" for v in current)
+    recorded = await client.patch(
+        f"{monitoring}/{current[0]['id']}",
+        json={"visited_on": current[0]["due_on"], "placement_stable": True},
+        headers={**worker.headers, "If-Match": "*"},
+    )
+    assert recorded.status_code == 200, recorded.text
+
+
 async def test_bad_plans_are_refused(
     client: httpx.AsyncClient, tenant_a: Tenant, tenant_b: Tenant, factory: Factory
 ) -> None:

@@ -274,6 +274,10 @@ async def record_visit(
     """A monitoring visit done: whether the placement holds. The last one completes the plan."""
     if visit.status == VisitStatus.cancelled.value:
         raise Conflict("The visit was cancelled (the child was re-separated)")
+    if visit.placement_id != plan.placement_id:
+        # After a re-separation and a new move, the plan's earlier visits describe a
+        # placement that has ended: recording one now would date it after that placement.
+        raise Conflict("The visit belongs to an earlier placement of the plan, which has ended")
     assert plan.moved_on is not None
     if data.visited_on < plan.moved_on:
         raise Unprocessable.field(["body", "visited_on"], "monitoring cannot predate the move")
