@@ -323,8 +323,7 @@ def _network_views() -> None:
     owner = op.get_bind().exec_driver_sql("SELECT quote_ident(current_user)").scalar_one()
     for table, body in NETWORK_VIEWS.items():
         op.execute(
-            f"CREATE POLICY owner_reads_network_facts ON {table} FOR SELECT "
-            f"TO {owner} USING (true)"
+            f"CREATE POLICY owner_reads_network_facts ON {table} FOR SELECT TO {owner} USING (true)"
         )
         op.execute(
             f"CREATE VIEW ovc_network.{table} WITH (security_barrier) AS {body} WHERE {ACTIVE}"
