@@ -241,7 +241,7 @@ async def record_child_delivery(
     )
     session.add(delivery)
     await session.flush()
-    record(session, principal, "service.create", resource_type=RESOURCE, resource_id=delivery.id)
+    service_kit.audit(session, principal, RESOURCE, "create", delivery.id)
     return delivery
 
 
