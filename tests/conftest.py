@@ -30,6 +30,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.app import create_app
+from ovc_api.care.models import PLACEMENT_OF
+from ovc_api.children.models import CareArrangement
 from ovc_api.db import Database, run_migrations, set_tenant_context
 from ovc_api.settings import Settings
 
@@ -250,7 +252,9 @@ class Factory:
             session.add(record)
         return record.id  # type: ignore[no-any-return]
 
-    async def child(self, organisation_id: uuid.UUID, **fields: Any) -> uuid.UUID:
+    async def child(
+        self, organisation_id: uuid.UUID, *, intake_placement: bool = True, **fields: Any
+    ) -> uuid.UUID:
         from ovc_api.children.models import Child
         from ovc_api.text import search_key
 
@@ -276,7 +280,130 @@ class Factory:
             values.get("given_name_khmer"),
             values.get("family_name_khmer"),
         )
-        return await self._insert(Child(organisation_id=organisation_id, **values))
+        child_id = await self._insert(Child(organisation_id=organisation_id, **values))
+        if not intake_placement:
+            return child_id
+        await self.placement(
+            organisation_id,
+            child_id,
+            PLACEMENT_OF[CareArrangement(values["care_arrangement"])].value,
+            started_on=date(2025, 1, 1),
+            recorded_at_intake=True,
+        )
+        return child_id
+
+    async def placement(
+        self,
+        organisation_id: uuid.UUID,
+        child_id: uuid.UUID,
+        placement_type: str,
+        **fields: Any,
+    ) -> uuid.UUID:
+        """A period of the child's care (the child's care_arrangement is not touched)."""
+        from ovc_api.care.models import Placement
+
+        values: dict[str, Any] = {"started_on": date(2025, 1, 1)}
+        values.update(fields)
+        return await self._insert(
+            Placement(
+                organisation_id=organisation_id,
+                child_id=child_id,
+                placement_type=placement_type,
+                **values,
+            )
+        )
+
+    async def facility(self, organisation_id: uuid.UUID, **fields: Any) -> uuid.UUID:
+        """A care facility in the directory, operated by `organisation_id`."""
+        from ovc_api.care.models import CareFacility
+
+        values: dict[str, Any] = {
+            "name": f"Children's Home {uuid.uuid4().hex[:6]}",
+            "kind": "residential_care_institution",
+            "province": "battambang",
+            "district": "Bavel",
+            "capacity": 40,
+        }
+        values.update(fields)
+        return await self._insert(CareFacility(organisation_id=organisation_id, **values))
+
+    async def care(
+        self, organisation_id: uuid.UUID, child_id: uuid.UUID, case_id: uuid.UUID | None = None
+    ) -> dict[str, Any]:
+        """One of each alternative-care record: a facility, the child's tracing attempt, its
+        open placement (made by `child`) and, with a case, a reintegration plan being
+        monitored with one visit due."""
+        from sqlmodel import col, select
+
+        from ovc_api.care.models import Placement
+
+        async with system_session(self.app) as session:
+            placement = (
+                await session.exec(
+                    select(Placement).where(
+                        col(Placement.child_id) == child_id, col(Placement.ended_on).is_(None)
+                    )
+                )
+            ).one()
+        ids: dict[str, Any] = {
+            "facility_id": await self.facility(organisation_id),
+            "tracing_id": await self.tracing(organisation_id, child_id),
+            "placement_id": placement.id,
+        }
+        if case_id is not None:
+            ids.update(await self.reintegration(organisation_id, case_id, child_id, placement.id))
+        return ids
+
+    async def reintegration(
+        self,
+        organisation_id: uuid.UUID,
+        case_id: uuid.UUID,
+        child_id: uuid.UUID,
+        placement_id: uuid.UUID,
+    ) -> dict[str, uuid.UUID]:
+        """A reintegration plan whose child moved into `placement_id`, one visit due."""
+        from ovc_api.care.models import MonitoringVisit, ReintegrationPlan
+
+        plan_id = await self._insert(
+            ReintegrationPlan(
+                organisation_id=organisation_id,
+                case_id=case_id,
+                child_id=child_id,
+                status="monitoring",
+                target_placement_type="kinship_care",
+                caregiver="Yeay Phan",
+                moved_on=date(2025, 1, 1),
+                placement_id=placement_id,
+            )
+        )
+        visit_id = await self._insert(
+            MonitoringVisit(
+                organisation_id=organisation_id,
+                plan_id=plan_id,
+                case_id=case_id,
+                placement_id=placement_id,
+                months_after_move=1,
+                due_on=date(2025, 2, 1),
+            )
+        )
+        return {"plan_id": plan_id, "visit_id": visit_id}
+
+    async def tracing(
+        self, organisation_id: uuid.UUID, child_id: uuid.UUID, **fields: Any
+    ) -> uuid.UUID:
+        """A family-tracing attempt for the child."""
+        from ovc_api.care.models import TracingAttempt
+
+        values: dict[str, Any] = {
+            "sought": "Maternal aunt in Bavel",
+            "method": "home_visit",
+            "attempted_on": date(2026, 1, 10),
+            "outcome": "not_found",
+        }
+        values.update(fields)
+        return await self._insert(
+            TracingAttempt(organisation_id=organisation_id, child_id=child_id, **values)
+        )
 
     async def import_job(self, organisation_id: uuid.UUID) -> uuid.UUID:
         """A finished dry run of a one-row file, as POST /api/v1/imports leaves it."""

@@ -9,6 +9,7 @@ see `_ids_of` in tests/test_auth_matrix.py for the names available.
 from __future__ import annotations
 
 from . import (
+    matrix_care,
     matrix_cases,
     matrix_casework,
     matrix_children,
@@ -34,6 +35,8 @@ IDENTITY: list[Endpoint] = [
     Endpoint("GET", "/api/v1/organisations/{organisation_id}", ALL_ROLES),
     Endpoint("PATCH", "/api/v1/organisations/{organisation_id}", NETWORK, body={"name": "y"}),
     Endpoint("GET", "/api/v1/provinces", ALL_ROLES),
+    Endpoint("GET", "/api/v1/vocabularies", ALL_ROLES),
+    Endpoint("GET", "/api/v1/vocabularies/{name}", ALL_ROLES),
     Endpoint("GET", "/api/v1/users/me", ALL_ROLES),
     Endpoint("PATCH", "/api/v1/users/me", ALL_ROLES, body={"full_name": "x"}),
     Endpoint(
@@ -71,6 +74,7 @@ IDENTITY: list[Endpoint] = [
 MATRIX: list[Endpoint] = [
     *IDENTITY,
     *matrix_children.ENDPOINTS,
+    *matrix_care.ENDPOINTS,
     *matrix_families.ENDPOINTS,
     *matrix_cases.ENDPOINTS,
     *matrix_casework.ENDPOINTS,

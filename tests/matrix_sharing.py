@@ -27,6 +27,16 @@ ENDPOINTS: list[Endpoint] = [
         CASE_ROLES,
         body={"service_type": "counselling", "delivered_on": "2026-02-01", "case_id": SOME_ID},
     ),
+    Endpoint(
+        "POST",
+        "/api/v1/services/group-events",
+        CASE_ROLES,
+        body={
+            "service_type": "birth_certificate_support",
+            "delivered_on": "2026-02-01",
+            "rows": [{"case_id": SOME_ID}],
+        },
+    ),
     Endpoint("GET", "/api/v1/services", CASE_ROLES),
     Endpoint("GET", "/api/v1/services/{service_id}", CASE_ROLES, tenant_owned=True),
     Endpoint(

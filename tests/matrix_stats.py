@@ -11,6 +11,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/stats/network/cases", NETWORK, params={"group_by": "province"}),
     Endpoint("GET", "/api/v1/stats/network/services", NETWORK),
     Endpoint("GET", "/api/v1/stats/network/outcomes", NETWORK),
+    Endpoint("GET", "/api/v1/stats/care", STATS_ROLES),
+    Endpoint("GET", "/api/v1/stats/network/care", NETWORK),
     Endpoint(
         "GET", "/api/v1/reports/quarterly", STATS_ROLES, params={"year": "2026", "quarter": "1"}
     ),

@@ -45,6 +45,7 @@ async def _ids_of(client: httpx.AsyncClient, tenant: Tenant, factory: Factory) -
     assert key.status_code == 201, key.text
     return {
         "organisation_id": tenant.organisation_id,
+        "name": "placement_type",
         "user_id": tenant["org_admin"].user_id,
         "api_key_id": key.json()["id"],
         "child_id": child_id,
@@ -53,6 +54,7 @@ async def _ids_of(client: httpx.AsyncClient, tenant: Tenant, factory: Factory) -
         "case_id": case_id,
         "import_id": await factory.import_job(org),
         **await factory.casework(org, case_id),
+        **await factory.care(org, child_id, case_id),
         **await factory.sharing(org, case_id, child_id, await factory.organisation()),
     }
 

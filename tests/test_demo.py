@@ -52,9 +52,14 @@ async def demo(demo_settings: Settings) -> AsyncIterator[Database]:
     from ovc_api.demo import load_demo_data
 
     printed = await load_demo_data(demo_settings)
-    assert printed.splitlines()[-2] == (
+    assert printed.splitlines()[-3] == (
         "Demo cases: KFSO 120, LOTUS 65, BFEC 95, DOSVY-BTB 20 "
         "(each with its child, family and casework)"
+    )
+    assert printed.splitlines()[-1] == (
+        "Alternative care: LOTUS's home in transition, a reintegration with a year of "
+        "monitoring, a re-separation, 1 placed in residential care after tracing, "
+        "a birth-registration campaign for 105 children"
     )
     database = Database.from_settings(demo_settings, owner=True)
     yield database
@@ -312,3 +317,65 @@ async def test_referrals_in_every_state_and_conferences(
         for r in referrals
         if r.receiving_organisation_id == orgs["LOTUS"] and r.status == "pending"
     )
+
+
+async def test_every_demo_child_has_one_open_placement_its_arrangement_follows(
+    demo: Database,
+) -> None:
+    from ovc_api.care.models import ARRANGEMENT_OF, Placement, PlacementType
+
+    children = dict(await _all(demo, select(Child.id, Child.care_arrangement)))
+    open_placements = await _all(demo, select(Placement).where(col(Placement.ended_on).is_(None)))
+    by_child = {p.child_id: p for p in open_placements}
+    assert len(by_child) == len(open_placements)  # one open placement per child
+    assert set(by_child) == set(children)
+    assert [
+        child
+        for child, arrangement in children.items()
+        if ARRANGEMENT_OF[PlacementType(by_child[child].placement_type)].value != arrangement
+    ] == []
+
+
+async def test_the_alternative_care_stories_are_told(demo: Database) -> None:
+    from ovc_api.care.models import (
+        CareFacility,
+        MonitoringVisit,
+        Placement,
+        ReintegrationPlan,
+        TracingAttempt,
+    )
+    from ovc_api.services.models import ServiceDelivery
+
+    facilities = await _all(demo, select(CareFacility))
+    assert [(f.name, f.transitioning_since is not None) for f in facilities] == [
+        ("Little Lotus Children's Home", True)
+    ]
+    plans = await _all(demo, select(ReintegrationPlan))
+    assert sorted((p.status, p.re_separations) for p in plans) == [
+        ("completed", 0),
+        ("planning", 1),
+    ]
+    completed = next(p for p in plans if p.status == "completed")
+    visits = await _all(
+        demo, select(MonitoringVisit).where(col(MonitoringVisit.plan_id) == completed.id)
+    )
+    assert sorted((v.months_after_move, v.placement_stable) for v in visits) == [
+        (1, True),
+        (3, True),
+        (6, True),
+        (12, True),
+    ]
+    gatekept = await _all(
+        demo, select(Placement).where(col(Placement.gatekeeping_tracing_id).is_not(None))
+    )
+    assert len(gatekept) == 2 and {p.facility_id for p in gatekept} == {facilities[0].id}
+    outcomes = dict(await _all(demo, select(TracingAttempt.id, TracingAttempt.outcome)))
+    assert {outcomes[p.gatekeeping_tracing_id] for p in gatekept} == {"not_found", "found_unable"}
+    campaign = await _all(
+        demo,
+        select(ServiceDelivery).where(
+            col(ServiceDelivery.service_type) == "birth_certificate_support",
+            col(ServiceDelivery.notes).like("Mobile birth registration%"),
+        ),
+    )
+    assert len(campaign) == 105 and len({s.delivered_on for s in campaign}) == 1

@@ -91,10 +91,22 @@ async def test_first_quarter_report(client: httpx.AsyncClient, data: Dataset) ->
             {"province": "phnom_penh", "district": "Daun Penh", "cases": 1, "children": 1},
         ],
         "referrals": {"made": 5, "accepted": 2, "completed": 0},
+        "alternative_care": {
+            "children_in_residential_care": 1,  # the dataset's child in an RCI
+            "moves_to_family_care": 0,
+            "mean_days_in_care_before_move": None,
+            "followed_6_months": 0,
+            "stable_6_months": 0,
+            "followed_12_months": 0,
+            "stable_12_months": 0,
+            "tracing_concluded": 0,
+            "tracing_found": 0,
+        },
         "highlights": [
             "5 children intervened and supported",
             "4 new cases opened, 6 cases active, 2 closed",
             "1 child reunited with their family",
+            "0 children moved from residential care to families",
             "1 child placed in kinship care",
             "0 children placed in foster care",
             "1 child received birth-certificate support",

@@ -59,7 +59,7 @@ def test_an_entry_point_that_installs_no_rules_gets_no_looser_visibility() -> No
 
 def test_the_standard_rules_cover_every_domain(monkeypatch: pytest.MonkeyPatch) -> None:
     rules = standard_rules()
-    assert rules.count() == 17
+    assert rules.count() == 21  # 17, and alternative care: plans, visits, placements, tracing
     monkeypatch.setattr(tenancy, "_installed", None)
     with pytest.raises(tenancy.VisibilityRulesMissing):
         tenancy.installed_rules()

@@ -25,6 +25,7 @@ from ovc_api.routes import API_ROUTERS
 from ovc_api.settings import Settings, get_settings
 from ovc_api.tenancy import VisibilityRules, install
 from ovc_api.visibility import install_rules
+from ovc_api.vocabularies.service import describe_enums
 
 logger = logging.getLogger("ovc_api")
 
@@ -159,6 +160,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
+    describe_enums(components)
     app.openapi_schema = schema
     return schema
 

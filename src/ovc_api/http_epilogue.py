@@ -70,6 +70,15 @@ async def done(
     return result
 
 
+async def multi_status(
+    response: Response, idempotency: Idempotency, result: ReadModel
+) -> ReadModel:
+    """207 of a batch whose rows succeed or fail one by one, remembered for a retry."""
+    response.status_code = 207
+    await idempotency.remember(207, result, response)
+    return result
+
+
 async def present(presenter: Presenter[ReadModel], rows: Sequence[Any]) -> list[ReadModel]:
     """A page's rows as the API shows them: a read model, or a function of all the rows
     (which may need one more query for the whole page)."""

@@ -2,6 +2,14 @@
 
 from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.models import AuthSession, LoginThrottle, RefreshToken
+from ovc_api.care.models import (
+    CareFacility,
+    CareSettings,
+    MonitoringVisit,
+    Placement,
+    ReintegrationPlan,
+    TracingAttempt,
+)
 from ovc_api.cases.models import Case, CaseConcern, CaseStatusChange, ClosureRequest
 from ovc_api.casework.models import Assessment, CaseNote, CasePlanAction, CasePlanGoal, FollowUp
 from ovc_api.children.models import Child
@@ -19,6 +27,8 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "AuthSession",
+    "CareFacility",
+    "CareSettings",
     "Case",
     "CaseConcern",
     "CaseConference",
@@ -36,11 +46,15 @@ __all__ = [
     "IdempotencyRecord",
     "ImportJob",
     "LoginThrottle",
+    "MonitoringVisit",
     "Organisation",
     "OrganisationService",
+    "Placement",
     "Referral",
     "RefreshToken",
+    "ReintegrationPlan",
     "Revision",
     "ServiceDelivery",
+    "TracingAttempt",
     "User",
 ]

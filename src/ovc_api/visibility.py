@@ -9,6 +9,7 @@ organisation-only rule.
 from __future__ import annotations
 
 from ovc_api import tenancy
+from ovc_api.care import visibility as care
 from ovc_api.cases import visibility as cases
 from ovc_api.conferences import visibility as conferences
 from ovc_api.referrals import visibility as referrals
@@ -20,7 +21,7 @@ from ovc_api.users import service as users
 def standard_rules() -> VisibilityRules:
     """Every domain's rules, in a fresh registry."""
     rules = VisibilityRules()
-    for domain in (users, cases, services, referrals, conferences):
+    for domain in (users, cases, services, referrals, conferences, care):
         domain.add_rules(rules)
     return rules
 

@@ -262,6 +262,7 @@ OrganisationsAdmin = Annotated[Principal, _needs(Scope.organisations_admin)]
 UsersAdmin = Annotated[Principal, _needs(Scope.users_admin)]
 ApiKeysAdmin = Annotated[Principal, _needs(Scope.api_keys_admin)]
 AuditReader = Annotated[Principal, _needs(Scope.audit_read)]
+FacilitiesWriter = Annotated[Principal, _needs(Scope.facilities_write)]
 CasesReader = Annotated[Principal, _needs(Scope.cases_read)]
 CasesWriter = Annotated[Principal, _needs(Scope.cases_write)]
 # Four-eyes: closures are requested and decided by people, never by API keys.

@@ -14,6 +14,7 @@ class Scope(StrEnum):
     users_admin = "users:admin"
     api_keys_admin = "api_keys:admin"
     audit_read = "audit:read"
+    facilities_write = "facilities:write"
     cases_read = "cases:read"
     cases_write = "cases:write"
     cases_all = "cases:all"
@@ -37,13 +38,21 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     # The network administrator may issue keys, but holds no case scope to put in them:
     # a key for scripts that pull network figures carries stats:network only.
     Role.network_admin: frozenset(
-        {S.organisations_admin, S.users_admin, S.api_keys_admin, S.audit_read, S.stats_network}
+        {
+            S.organisations_admin,
+            S.users_admin,
+            S.api_keys_admin,
+            S.audit_read,
+            S.facilities_write,
+            S.stats_network,
+        }
     ),
     Role.org_admin: frozenset(
         {
             S.users_admin,
             S.api_keys_admin,
             S.audit_read,
+            S.facilities_write,
             S.cases_read,
             S.cases_write,
             S.cases_all,
@@ -67,6 +76,7 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     S.users_admin: "Manage the users of one's organisation",
     S.api_keys_admin: "Create and revoke API keys of one's organisation",
     S.audit_read: "Read one's organisation's audit log",
+    S.facilities_write: "Record and correct one's own care facilities (any, for the network)",
     S.cases_read: "Read children, families and cases (assigned ones, or all with cases:all)",
     S.cases_write: "Record children, families, cases and their sub-resources",
     S.cases_all: "See every case of one's organisation, not only assigned ones",

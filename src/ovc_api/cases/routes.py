@@ -27,7 +27,6 @@ from ovc_api.cases.deps import CaseForApproval, CaseForRead, CaseForWrite, Share
 from ovc_api.cases.filters import CaseListQuery
 from ovc_api.cases.models import (
     Case,
-    CaseStatusChange,
     ClosureRequest,
 )
 from ovc_api.cases.queries import case_read, case_reads, case_reads_from_rows, cases_with_children
@@ -41,7 +40,6 @@ from ovc_api.cases.schemas import (
     ClosureRequestCreate,
     ClosureRequestRead,
     Reopening,
-    StatusChangeRead,
     TransitionCreate,
 )
 from ovc_api.concurrency import IfMatch
@@ -63,9 +61,6 @@ SORTS = sort_options(
 CaseSort = Literal[
     "opened_on", "-opened_on", "created_at", "-created_at", "updated_at", "-updated_at"
 ]
-OLDEST_FIRST = sort_options(
-    col(CaseStatusChange.id), changed_at=(col(CaseStatusChange.changed_at), parse_datetime)
-)["changed_at"]
 NEWEST_REQUEST_FIRST = sort_options(
     col(ClosureRequest.id), created_at=(col(ClosureRequest.created_at), parse_datetime)
 )["-created_at"]
@@ -318,33 +313,6 @@ async def reopen_case(
     await service.reopen(session, principal, case, body)
     result = await _shown(session, principal, case, response)
     return await http.done(idempotency, result, response=response)
-
-
-@router.get(
-    "/{case_id}/history",
-    summary="The case's status changes, oldest first",
-    response_model=Page[StatusChangeRead],
-    responses=error_responses(401, 403, 404, 422),
-)
-async def list_case_history(
-    case: CaseForRead,
-    request: Request,
-    response: Response,
-    session: Session,
-    principal: CasesReader,
-    pagination: Pagination,
-) -> Page[StatusChangeRead]:
-    statement = service.history(session, principal, case)
-    return await http.page(
-        session,
-        principal,
-        statement,
-        StatusChangeRead,
-        pagination,
-        OLDEST_FIRST,
-        request,
-        response,
-    )
 
 
 @router.get(

@@ -182,18 +182,6 @@ class Reopening(StrictBody):
         return value
 
 
-class StatusChangeRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    from_status: CaseStatus | None
-    to_status: CaseStatus
-    closure_reason: ClosureReason | None
-    note: str | None
-    changed_by: uuid.UUID | None
-    approved_by: uuid.UUID | None
-    changed_at: datetime
-
-
 class AccessLogEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     at: datetime

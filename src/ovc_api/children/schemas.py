@@ -44,7 +44,9 @@ class ChildCreate(StrictBody, ChildNames, Location):
     birth_registration: BirthRegistration = BirthRegistration.unknown
     disability: Disability = Disability.none
     schooling_status: Schooling = Schooling.unknown
-    care_arrangement: CareArrangement
+    care_arrangement: CareArrangement = Field(
+        description="The care the child is in when recorded: becomes its first placement"
+    )
     family_id: uuid.UUID | None = None
     confirm_not_duplicate: bool = Field(
         default=False,
@@ -67,7 +69,11 @@ class ChildUpdate(StrictBody, ChildNames):
     birth_registration: BirthRegistration | None = None
     disability: Disability | None = None
     schooling_status: Schooling | None = None
-    care_arrangement: CareArrangement | None = None
+    care_arrangement: CareArrangement | None = Field(
+        default=None,
+        description="Read-only (derived from the current placement): only the current value "
+        "is accepted; record a placement to change it",
+    )
     province: Province | None = None
     district: str | None = Field(default=None, max_length=100)
     commune: str | None = Field(default=None, max_length=100)
@@ -93,7 +99,9 @@ class ChildRead(BaseModel):
     birth_registration: BirthRegistration
     disability: Disability
     schooling_status: Schooling
-    care_arrangement: CareArrangement
+    care_arrangement: CareArrangement = Field(
+        description="Derived from the current placement (see /children/{id}/placements)"
+    )
     province: Province
     district: str | None
     commune: str | None

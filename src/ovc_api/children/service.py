@@ -14,8 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ovc_api import service_kit
 from ovc_api.auth.principal import Principal
 from ovc_api.children.models import Child
+from ovc_api.children.placements import first_placement
 from ovc_api.children.queries import likely_duplicates
 from ovc_api.children.schemas import ChildCreate, ChildUpdate, DuplicateCandidate
+from ovc_api.clock import local_today, recording_moment
 from ovc_api.concurrency import apply_changes
 from ovc_api.db import utcnow
 from ovc_api.errors import Conflict, Unprocessable
@@ -59,7 +61,11 @@ async def record_child(session: AsyncSession, principal: Principal, data: ChildC
         created_by=principal.user_id,
         search_text=search_key(*(getattr(data, f) for f in NAME_FIELDS)),
     )
-    return await service_kit.insert(session, principal, child, resource=RESOURCE)
+    await service_kit.insert(session, principal, child, resource=RESOURCE)
+    # As of the day it is recorded (a replayed recording: that day).
+    moment = recording_moment()
+    await first_placement(session, principal, child, moment.date() if moment else local_today())
+    return child
 
 
 async def read_child(session: AsyncSession, principal: Principal, child: Child) -> Child:
@@ -81,6 +87,13 @@ async def correct_child(
         if required in changes and changes[required] is None:
             changes.pop(required)
     changes = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
+    arrangement = changes.pop("care_arrangement", None)
+    if arrangement is not None and arrangement != child.care_arrangement:
+        raise Unprocessable.field(
+            ["body", "care_arrangement"],
+            "derived from the child's current placement: record a placement instead "
+            f"(POST /api/v1/children/{child.id}/placements)",
+        )
     if changes.get("family_id") is not None:
         await resolve_foreign_key(
             session, principal, Child.family_id, changes["family_id"], "family_id"

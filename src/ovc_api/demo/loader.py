@@ -8,6 +8,7 @@ from ovc_api.auth.scopes import Role
 from ovc_api.clock import local_today
 from ovc_api.db import Database, set_tenant_context
 from ovc_api.demo.builder import DemoBuilder, Staff
+from ovc_api.demo.care import load_care
 from ovc_api.demo.replay import record_cases
 from ovc_api.demo.sharing import Member, load_sharing
 from ovc_api.demo.tables import DEMO_ORGANISATIONS, DEMO_PEOPLE, PROFILES
@@ -82,10 +83,12 @@ async def load_demo_data(settings: Settings) -> str:
             approvers = {m.organisation.id: (m.manager, m.admin) for m in members.values()}
             cases = await record_cases(session, builder.rows, users, approvers)
             await load_sharing(session, members, cases, DEMO_SEED)
+            care_line = await load_care(session, members, cases)
     finally:
         await database.engine.dispose()
     lines.append(f"Demo cases: {', '.join(counts)} (each with its child, family and casework)")
     lines.append(
         "KFSO has referrals in every state (to LOTUS and BFEC), services and case conferences"
     )
+    lines.append(care_line)
     return "\n".join(lines)

@@ -7,7 +7,9 @@ Definitions (also in the endpoint's description):
   quarter; families supported: the same for families (of the cases, or served directly);
 - cases by concern and by district (the child's): the active cases;
 - services by type, outcomes and referrals: as GET /stats/services and /stats/outcomes
-  restricted to the quarter.
+  restricted to the quarter;
+- alternative care: as GET /stats/care for the quarter (children in residential care on its
+  last day; stability over every move up to its end).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ovc_api.cases.models import Case, CaseConcern
 from ovc_api.children.models import Child
 from ovc_api.reports.schemas import (
+    ReportCare,
     ReportCases,
     ReportConcern,
     ReportDistrict,
@@ -30,6 +33,7 @@ from ovc_api.reports.schemas import (
     ReportServiceType,
 )
 from ovc_api.services.models import ServiceDelivery
+from ovc_api.stats.care import care_figures
 from ovc_api.stats.dimensions import Period
 from ovc_api.stats.engine import ScopeRule, aggregate, outcome_data, service_cube
 from ovc_api.stats.filters import DateRange, ServiceStatsFilters
@@ -156,3 +160,25 @@ async def outcomes_and_referrals(
         completed=totals["referrals_completed"],
     )
     return outcomes, referrals
+
+
+async def alternative_care(
+    session: AsyncSession, scope: ScopeRule, quarter: DateRange
+) -> ReportCare:
+    """The quarter's moves and tracing; stability over every move up to its end."""
+    assert quarter.end is not None
+    end = quarter.end
+    in_quarter = await care_figures(session, scope, Period.quarter, quarter, end)
+    figures = in_quarter.totals
+    so_far = (await care_figures(session, scope, Period.quarter, DateRange(None, end), end)).totals
+    return ReportCare(
+        children_in_residential_care=in_quarter.children_in_residential_care,
+        moves_to_family_care=figures["moves_to_family_care"],
+        mean_days_in_care_before_move=figures["mean_days_in_care_before_move"],
+        followed_6_months=so_far["followed_6_months"],
+        stable_6_months=so_far["stable_6_months"],
+        followed_12_months=so_far["followed_12_months"],
+        stable_12_months=so_far["stable_12_months"],
+        tracing_concluded=figures["tracing_concluded"],
+        tracing_found=figures["tracing_found"],
+    )

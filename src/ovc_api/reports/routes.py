@@ -61,6 +61,11 @@ def highlights(report: dict[str, Any]) -> list[str]:
             "children reunited with their families",
         ),
         _plural(
+            report["alternative_care"]["moves_to_family_care"],
+            "child moved from residential care to a family",
+            "children moved from residential care to families",
+        ),
+        _plural(
             outcomes["children_placed_in_kinship_care"],
             "child placed in kinship care",
             "children placed in kinship care",
@@ -119,6 +124,8 @@ def csv_lines(report: dict[str, Any]) -> Iterator[list[Any]]:
         place = f"{row['province']}/{row['district'] or ''}"
         for measure in ("cases", "children"):
             yield ["cases_by_district", place, measure, row[measure]]
+    for name, value in report["alternative_care"].items():
+        yield ["alternative_care", "", name, value]
     for name, value in report["referrals"].items():
         yield ["referrals", "", name, value]
 
@@ -159,6 +166,7 @@ async def get_quarterly_report(
         "cases_by_concern": await quarterly.cases_by_concern(session, scope, period),
         "cases_by_district": await quarterly.cases_by_district(session, scope, period),
         "referrals": referrals,
+        "alternative_care": await quarterly.alternative_care(session, scope, period),
         "highlights": [],
     }
     body = QuarterlyReport.model_validate(report).model_dump(mode="json")

@@ -65,6 +65,20 @@ class ReportReferrals(BaseModel):
     completed: int = Field(description="Of its referrals, those completed in the quarter")
 
 
+class ReportCare(BaseModel):
+    """Alternative care (definitions as GET /stats/care)."""
+
+    children_in_residential_care: int = Field(description="On the quarter's last day")
+    moves_to_family_care: int = Field(description="From residential to family-based care")
+    mean_days_in_care_before_move: float | None
+    followed_6_months: int = Field(description="All moves 182+ days before the quarter's end")
+    stable_6_months: int = Field(description="Of those, still in that family 182 days on")
+    followed_12_months: int
+    stable_12_months: int
+    tracing_concluded: int = Field(description="Family-tracing attempts concluded")
+    tracing_found: int = Field(description="Of those, a relative was found")
+
+
 class QuarterlyReport(BaseModel):
     organisation: ReportOrganisation
     year: int
@@ -84,6 +98,7 @@ class QuarterlyReport(BaseModel):
     cases_by_concern: list[ReportConcern]
     cases_by_district: list[ReportDistrict]
     referrals: ReportReferrals
+    alternative_care: ReportCare
     highlights: list[str] = Field(
         description="The main figures as sentences, ready for a report (English)"
     )

@@ -225,6 +225,26 @@ async def record_delivery(
     return delivery
 
 
+async def record_child_delivery(
+    session: AsyncSession, principal: Principal, child: Child, values: dict[str, Any]
+) -> ServiceDelivery:
+    """A service to a child without an open case (a campaign reaching children the
+    organisation recorded): attached to the child alone."""
+    delivery = ServiceDelivery(
+        **values,
+        child_id=child.id,
+        family_id=child.family_id,
+        province=child.province,
+        district=child.district,
+        organisation_id=principal.organisation_id,
+        recorded_by=principal.user_id,
+    )
+    session.add(delivery)
+    await session.flush()
+    service_kit.audit(session, principal, RESOURCE, "create", delivery.id)
+    return delivery
+
+
 def read_delivery(
     session: AsyncSession, principal: Principal, delivery: ServiceDelivery
 ) -> ServiceDelivery:

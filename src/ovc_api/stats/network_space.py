@@ -180,6 +180,51 @@ def network_outcome_dates(request: Request, dates: Dates) -> DateRange:
     return whole_period(dates)
 
 
+AS_OF_RULE = (
+    "network figures are counted on the last day of a quarter (YYYY-03-31, -06-30, -09-30 "
+    "or -12-31; default: the last one before today)"
+)
+
+
+def last_quarter_end(today: date) -> date:
+    """The last day of the last quarter that ended before `today`."""
+    start = date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+    return start - timedelta(days=1)
+
+
+def quarter_end(as_of: date | None, today: date) -> date:
+    """A network count's day: the last day of a quarter (one value per quarter, so no two
+    answers differ by a day's changes), or a 422 naming `as_of`."""
+    if as_of is None:
+        return last_quarter_end(today)
+    if as_of != _quarter_end(date(as_of.year, (as_of.month - 1) // 3 * 3 + 1, 1)):
+        raise Unprocessable.field(["query", "as_of"], AS_OF_RULE)
+    return as_of
+
+
+@dataclass(frozen=True)
+class NetworkCareQuery:
+    dates: DateRange
+    period: Period
+    as_of: date | None
+
+
+def network_care_query(
+    request: Request,
+    dates: Dates,
+    group_by: Annotated[
+        NetworkPeriod, Query(description="The period of each row")
+    ] = NetworkPeriod.quarter,
+    as_of: Annotated[date | None, Query(description=AS_OF_RULE)] = None,
+) -> NetworkCareQuery:
+    """Network care figures: whole quarters or years, counted on a quarter's last day."""
+    closed_parameters(request, frozenset({"group_by", "from", "to", "as_of"}))
+    if as_of is not None:
+        quarter_end(as_of, as_of)
+    return NetworkCareQuery(whole_period(dates), Period(group_by.value), as_of)
+
+
 NetworkCaseFiltersDep = Annotated[NetworkCaseFilters, Depends(network_case_filters)]
 NetworkServiceFiltersDep = Annotated[NetworkServiceFilters, Depends(network_service_filters)]
 NetworkDates = Annotated[DateRange, Depends(network_outcome_dates)]
+NetworkCareQueryDep = Annotated[NetworkCareQuery, Depends(network_care_query)]

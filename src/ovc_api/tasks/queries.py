@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, String, cast, func
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from ovc_api.auth.principal import Principal
+from ovc_api.care.models import MonitoringVisit, VisitStatus
 from ovc_api.cases.models import Case, CaseStatus
 from ovc_api.cases.visibility import is_me
 from ovc_api.casework.models import CasePlanAction, FollowUp, FollowUpStatus
@@ -132,10 +133,23 @@ def _actions(window: Window, *where: ColumnElement[bool]) -> Rows:
     )
 
 
+def _monitoring(window: Window, *where: ColumnElement[bool]) -> Rows:
+    return _items(
+        window,
+        MonitoringVisit,
+        col(MonitoringVisit.id).label("record_id"),
+        col(MonitoringVisit.case_id).label("case_id"),
+        cast(col(MonitoringVisit.months_after_move), String).label("detail"),
+        on=col(MonitoringVisit.due_on),
+        where=[col(MonitoringVisit.status) == VisitStatus.scheduled.value, *where],
+    )
+
+
 async def task_sections(session: AsyncSession, window: Window) -> dict[str, TaskSection]:
     """Every section of the work list, by name (the fields of TaskList)."""
     today, horizon = window.today, window.horizon
     scheduled, due = col(FollowUp.scheduled_on), col(CasePlanAction.due_on)
+    visit_due = col(MonitoringVisit.due_on)
     last_contact = func.coalesce(col(Case.last_contact_on), col(Case.opened_on))
     no_contact_since = today - timedelta(days=window.no_contact_days)
     statements = {
@@ -148,6 +162,14 @@ async def task_sections(session: AsyncSession, window: Window) -> dict[str, Task
         "upcoming_actions": (
             _actions(window, due >= today, due <= horizon),
             TaskRecord.case_plan_action,
+        ),
+        "overdue_monitoring_visits": (
+            _monitoring(window, visit_due < today),
+            TaskRecord.monitoring_visit,
+        ),
+        "upcoming_monitoring_visits": (
+            _monitoring(window, visit_due >= today, visit_due <= horizon),
+            TaskRecord.monitoring_visit,
         ),
         "cases_without_contact": (
             _items(

@@ -18,6 +18,7 @@ class TaskRecord(StrEnum):
     follow_up = "follow_up"
     case_plan_action = "case_plan_action"
     case = "case"
+    monitoring_visit = "monitoring_visit"
 
 
 class TaskItem(BaseModel):
@@ -28,8 +29,13 @@ class TaskItem(BaseModel):
         "(opened_on when the case was never contacted)"
     )
     record_type: TaskRecord
-    record_id: uuid.UUID = Field(description="The follow-up, action or case to act on")
-    detail: str | None = Field(description="The follow-up's kind, or the action's description")
+    record_id: uuid.UUID = Field(
+        description="The follow-up, action, monitoring visit or case to act on"
+    )
+    detail: str | None = Field(
+        description="The follow-up's kind, the action's description, or the months after "
+        "a reintegration move a monitoring visit falls due"
+    )
 
 
 class TaskSection(BaseModel):
@@ -75,6 +81,13 @@ class TaskList(BaseModel):
     upcoming_follow_ups: TaskSection = Field(description="Scheduled from today to the horizon")
     overdue_actions: TaskSection = Field(description="Case plan actions due before today")
     upcoming_actions: TaskSection = Field(description="Not done, due from today to the horizon")
+    overdue_monitoring_visits: TaskSection = Field(
+        description="Reintegration monitoring visits due before today, not done "
+        "(`detail`: months after the move)"
+    )
+    upcoming_monitoring_visits: TaskSection = Field(
+        description="Reintegration monitoring visits due from today to the horizon"
+    )
     cases_without_contact: TaskSection = Field(
         description="Open cases with no contact (done follow-up) for more than no_contact_days"
     )
