@@ -3,7 +3,7 @@
 Row-level security: the tenant rule (an organisation sees its own imports only).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-29
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from ovc_api.migration_helpers import disable_tenant_rls, enable_tenant_rls
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
