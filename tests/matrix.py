@@ -14,6 +14,7 @@ from . import (
     matrix_children,
     matrix_exports,
     matrix_families,
+    matrix_integrations,
     matrix_sharing,
     matrix_stats,
 )
@@ -76,4 +77,5 @@ MATRIX: list[Endpoint] = [
     *matrix_sharing.ENDPOINTS,
     *matrix_stats.ENDPOINTS,
     *matrix_exports.ENDPOINTS,
+    *matrix_integrations.ENDPOINTS,
 ]

@@ -9,9 +9,11 @@ from ovc_api.conferences.models import CaseConference, ConferenceAction, Confere
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.idempotency import IdempotencyRecord
 from ovc_api.identity.models import ApiKey, Organisation, User
+from ovc_api.outbox import Event
 from ovc_api.revisions import Revision
 from ovc_api.services.models import OrganisationService, ServiceDelivery
 from ovc_api.sharing.models import Referral
+from ovc_api.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiKey",
@@ -29,6 +31,7 @@ __all__ = [
     "ClosureRequest",
     "ConferenceAction",
     "ConferenceParticipant",
+    "Event",
     "Family",
     "FamilyMember",
     "FollowUp",
@@ -41,4 +44,7 @@ __all__ = [
     "Revision",
     "ServiceDelivery",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -9,6 +9,7 @@ from ovc_api.apikeys.routes import router as api_keys_router
 from ovc_api.audit.routes import router as audit_router
 from ovc_api.cases.routes import router as cases_router
 from ovc_api.casework.routes import router as casework_router
+from ovc_api.changes.routes import router as changes_router
 from ovc_api.children.routes import router as children_router
 from ovc_api.conferences.routes import router as conferences_router
 from ovc_api.exports.routes import router as exports_router
@@ -21,6 +22,7 @@ from ovc_api.services.routes import router as services_router
 from ovc_api.stats.routes import router as stats_router
 from ovc_api.tasks.routes import router as tasks_router
 from ovc_api.users.routes import router as users_router
+from ovc_api.webhooks.routes import router as webhooks_router
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     auth_router,
@@ -39,4 +41,6 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     stats_router,
     reports_router,
     exports_router,
+    changes_router,
+    webhooks_router,
 )

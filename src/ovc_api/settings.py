@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: int = Field(default=10, ge=1, le=120)
     # Record-keeping horizon for child-protection files: `ovc-api audit archive` keeps these.
     audit_retention_years: int = Field(default=7, ge=1, le=100)
+    # Webhooks: private/loopback destinations and plain HTTP only when true (tests, closed
+    # networks); how long one delivery may take; `ovc-api worker`'s pause when idle; and
+    # whether the API process runs one delivery worker itself (`ovc-api demo`, SQLite).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    webhook_poll_seconds: float = Field(default=2, gt=0, le=300)
+    webhook_worker_in_process: bool = False
 
     @field_validator("cors_origins", mode="before")
     @classmethod
