@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from ovc_api.cases import service as cases_service
 from ovc_api.cases.schemas import CaseCreate
+from ovc_api.cli import main
 from ovc_api.db import utcnow
 from ovc_api.outbox import Event
 from ovc_api.settings import Settings
@@ -27,7 +28,7 @@ from ovc_api.webhooks import worker
 from ovc_api.webhooks.destinations import UnsafeDestination, check_url
 from ovc_api.webhooks.service import RETRY_DELAYS
 
-from .conftest import Actor, Factory, Tenant, system_session
+from .conftest import Actor, Factory, Tenant, system_session, use_settings_env
 from .helpers import assert_problem
 from .webhook_receiver import Receiver
 
@@ -377,3 +378,23 @@ async def test_several_workers_share_the_queue_without_sending_twice(
     assert sum(r.succeeded for r in rounds) == 5
     assert len(receiver.received) == 5
     assert len({m.headers["webhook-id"] for m in receiver.received}) == 5
+
+
+async def test_the_worker_command_delivers_one_round(
+    client: httpx.AsyncClient,
+    tenant_a: Tenant,
+    factory: Factory,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_settings_env(monkeypatch, settings)
+    monkeypatch.setenv("OVC_WEBHOOK_ALLOW_PRIVATE", "true")
+    monkeypatch.setenv("OVC_WEBHOOK_TIMEOUT_SECONDS", "2")
+    with Receiver() as receiver:
+        hook = await subscribe(client, tenant_a["org_admin"], receiver.url, "case.created")
+        case_id = await open_case(client, factory, tenant_a["case_manager"])
+        assert await asyncio.to_thread(main, ["worker", "--once"]) == 0
+    (message,) = receiver.received
+    assert verified(hook["secret"], message)["data"]["id"] == case_id
+    assert "delivered" in capsys.readouterr().out
