@@ -24,9 +24,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -151,12 +153,40 @@ def mapping_of(action: str, resource_type: str | None) -> Mapping | None:
     return Mapping(f"{resource_type}.{change.value}", change)
 
 
-def _loaded(session: AsyncSession, resource_id: uuid.UUID) -> Any:
-    """The record as this transaction holds it (for its version and its parties)."""
-    for candidate in session.sync_session.identity_map.values():
-        if getattr(candidate, "id", None) == resource_id and hasattr(candidate, "version"):
-            return candidate
+# Each record of the feed: its table (to find the row this transaction holds).
+TABLES = {
+    FeedResource.child: "children",
+    FeedResource.family: "families",
+    FeedResource.family_member: "family_members",
+    FeedResource.case: "cases",
+    FeedResource.closure_request: "closure_requests",
+    FeedResource.assessment: "assessments",
+    FeedResource.case_note: "case_notes",
+    FeedResource.case_plan_goal: "case_plan_goals",
+    FeedResource.case_plan_action: "case_plan_actions",
+    FeedResource.follow_up: "follow_ups",
+    FeedResource.service: "service_deliveries",
+    FeedResource.referral: "referrals",
+    FeedResource.case_conference: "case_conferences",
+    FeedResource.conference_action: "conference_actions",
+}
+
+
+@lru_cache
+def _model_of(table: str) -> type[Any] | None:
+    for mapper in SQLModel._sa_registry.mappers:
+        if getattr(mapper.local_table, "name", None) == table:
+            found: type[Any] = mapper.class_
+            return found
     return None
+
+
+def _loaded(session: AsyncSession, resource_type: str, resource_id: uuid.UUID) -> Any:
+    """The record as this transaction holds it (for its version and its parties)."""
+    model = _model_of(TABLES[FeedResource(resource_type)])
+    if model is None:  # pragma: no cover - every table above is mapped
+        return None
+    return session.sync_session.identity_map.get(identity_key(model, resource_id))
 
 
 def _recipients(
@@ -186,9 +216,10 @@ def emit_for_audit(
 ) -> None:
     """Announce an audited write, in its transaction (reads and other actions: nothing)."""
     mapping = mapping_of(action, resource_type)
-    if mapping is None or resource_type is None or resource_id is None:
+    if mapping is None or resource_type not in FEED_RESOURCES or resource_id is None:
         return
-    record = _loaded(session, resource_id)
+    assert resource_type is not None
+    record = _loaded(session, resource_type, resource_id)
     owner = getattr(record, "organisation_id", acting_organisation_id)
     if resource_type == "conference_action" and record is not None:
         owner = record.organiser_organisation_id
