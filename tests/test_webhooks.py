@@ -398,3 +398,26 @@ async def test_the_worker_command_delivers_one_round(
     (message,) = receiver.received
     assert verified(hook["secret"], message)["data"]["id"] == case_id
     assert "delivered" in capsys.readouterr().out
+
+
+async def test_the_app_can_run_one_worker_in_process_as_the_demo_does(
+    settings: Settings, tenant_a: Tenant, factory: Factory
+) -> None:
+    from ovc_api.app import create_app
+
+    in_process = settings.model_copy(
+        update={"webhook_worker_in_process": True, "webhook_poll_seconds": 0.2}
+    )
+    application = create_app(in_process)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            with Receiver() as receiver:
+                hook = await subscribe(http, tenant_a["org_admin"], receiver.url, "case.created")
+                case_id = await open_case(http, factory, tenant_a["case_manager"])
+                for _ in range(300):
+                    if receiver.received:
+                        break
+                    await asyncio.sleep(0.1)
+    (message,) = receiver.received
+    assert verified(hook["secret"], message)["data"]["id"] == case_id
