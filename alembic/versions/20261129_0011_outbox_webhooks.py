@@ -10,8 +10,8 @@ at insert.
 
 Row-level security (PostgreSQL): every table is a tenant table. A row of `events` may be
 written for another organisation only where the application may tell it: the other party of
-a referral the writer is party to, or the organisation a conference action of the writer's
-is assigned to. The numbering trigger and `ovc_webhook_work()` (the organisations that have
+a referral the writer is party to, or the other party of a conference action (its organiser
+and the organisation it is assigned to). The numbering trigger and `ovc_webhook_work()` (the organisations that have
 webhook work due: ids only, for the worker, which then reads each one bound to it) are
 SECURITY DEFINER functions of the schema owner.
 
@@ -69,8 +69,8 @@ BEGIN
     PERFORM set_config('ovc.system', previous, true);
 END $$
 """
-# Another organisation's row: only the other party of the writer's referral, or the
-# organisation a conference action of the writer's is assigned to.
+# Another organisation's row: only the other party of the writer's referral, or the other
+# party of a conference action (its organiser, the organisation it is assigned to).
 COUNTERPART_EVENTS = """
     (resource_type = 'referral' AND EXISTS (
         SELECT 1 FROM public.referrals r WHERE r.id = events.resource_id
@@ -78,8 +78,8 @@ COUNTERPART_EVENTS = """
         AND events.organisation_id IN (r.organisation_id, r.receiving_organisation_id)))
     OR (resource_type = 'conference_action' AND EXISTS (
         SELECT 1 FROM public.conference_actions a WHERE a.id = events.resource_id
-        AND a.organiser_organisation_id = ovc_current_org()
-        AND events.organisation_id = a.organisation_id))
+        AND ovc_current_org() IN (a.organisation_id, a.organiser_organisation_id)
+        AND events.organisation_id IN (a.organisation_id, a.organiser_organisation_id)))
 """
 
 
