@@ -11,9 +11,9 @@ at insert.
 Row-level security (PostgreSQL): every table is a tenant table. A row of `events` may be
 written for another organisation only where the application may tell it: the other party of
 a referral the writer is party to, or the other party of a conference action (its organiser
-and the organisation it is assigned to). The numbering trigger and `ovc_webhook_work()` (the organisations that have
-webhook work due: ids only, for the worker, which then reads each one bound to it) are
-SECURITY DEFINER functions of the schema owner.
+and the organisation it is assigned to). The numbering trigger and `ovc_webhook_work()`
+(the organisations that have webhook work due: ids only, for the worker, which then reads
+each one bound to it) are SECURITY DEFINER functions of the schema owner.
 
 Revision ID: 0011
 Revises: 0008
