@@ -391,6 +391,7 @@ async def test_the_worker_command_delivers_one_round(
     use_settings_env(monkeypatch, settings)
     monkeypatch.setenv("OVC_WEBHOOK_ALLOW_PRIVATE", "true")
     monkeypatch.setenv("OVC_WEBHOOK_TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("OVC_DATABASE_POOL_SIZE", "2")  # a shared test server: few connections
     with Receiver() as receiver:
         hook = await subscribe(client, tenant_a["org_admin"], receiver.url, "case.created")
         case_id = await open_case(client, factory, tenant_a["case_manager"])
@@ -406,7 +407,11 @@ async def test_the_app_can_run_one_worker_in_process_as_the_demo_does(
     from ovc_api.app import create_app
 
     in_process = settings.model_copy(
-        update={"webhook_worker_in_process": True, "webhook_poll_seconds": 0.2}
+        update={
+            "webhook_worker_in_process": True,
+            "webhook_poll_seconds": 0.2,
+            "database_pool_size": 2,
+        }
     )
     application = create_app(in_process)
     async with application.router.lifespan_context(application):
