@@ -44,6 +44,8 @@ LOOKUP_FUNCTIONS = (
     "ovc_login_organisation(text)",
     "ovc_refresh_token_organisation(text)",
     "ovc_api_key_organisation(text, text)",
+    # The webhook worker's: which organisations have deliveries due (ids only).
+    "ovc_webhook_work(timestamptz)",
 )
 
 

@@ -97,6 +97,9 @@ def make_settings(database: TestDatabase, data_dir: Path, **overrides: object) -
         # Tests share callers across many requests: only the rate-limit tests set budgets.
         "rate_limit": "off",
         "rate_limit_bulk": "off",
+        # Webhook tests receive on a local HTTP server they start.
+        "webhook_allow_private": True,
+        "webhook_timeout_seconds": 5,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -640,6 +643,32 @@ class Factory:
             "conference_id": conference_id,
             "conference_action_id": action_id,
         }
+
+    async def webhook(self, organisation_id: uuid.UUID) -> dict[str, uuid.UUID]:
+        """A webhook subscription with one delivered ping in its log."""
+        from ovc_api.webhooks.models import WebhookDelivery, WebhookSubscription
+        from ovc_api.webhooks.signing import encrypt_secret, new_secret
+
+        subscription_id = await self._insert(
+            WebhookSubscription(
+                organisation_id=organisation_id,
+                url="https://hooks.example.org/ovc",
+                event_types=["case.created"],
+                secret_encrypted=encrypt_secret(new_secret(), TEST_SECRET),
+            )
+        )
+        delivery_id = await self._insert(
+            WebhookDelivery(
+                organisation_id=organisation_id,
+                subscription_id=subscription_id,
+                message_id=f"msg_{uuid.uuid4().hex}",
+                event_type="ping",
+                payload={"type": "ping"},
+                status="succeeded",
+                attempts=1,
+            )
+        )
+        return {"webhook_id": subscription_id, "delivery_id": delivery_id}
 
     async def _insert_plain(self, record: Any) -> None:
 

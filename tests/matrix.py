@@ -16,6 +16,7 @@ from . import (
     matrix_exports,
     matrix_families,
     matrix_imports,
+    matrix_integrations,
     matrix_sharing,
     matrix_stats,
 )
@@ -82,4 +83,5 @@ MATRIX: list[Endpoint] = [
     *matrix_stats.ENDPOINTS,
     *matrix_exports.ENDPOINTS,
     *matrix_imports.ENDPOINTS,
+    *matrix_integrations.ENDPOINTS,
 ]

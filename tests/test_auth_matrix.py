@@ -56,6 +56,7 @@ async def _ids_of(client: httpx.AsyncClient, tenant: Tenant, factory: Factory) -
         **await factory.casework(org, case_id),
         **await factory.care(org, child_id, case_id),
         **await factory.sharing(org, case_id, child_id, await factory.organisation()),
+        **await factory.webhook(org),
     }
 
 

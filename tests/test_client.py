@@ -207,6 +207,23 @@ def test_iteration_follows_the_cursor_over_several_pages(live_url: str, api_key:
     assert sent == [f"GET {API}/children"] * 3  # 3 + 3 + 1
 
 
+def test_iter_changes_pages_through_the_feed_and_remembers_where_to_resume(
+    live_url: str, api_key: str
+) -> None:
+    sent: list[str] = []
+    with Client(live_url, api_key=api_key, transport=counting_transport(sent)) as ovc:
+        caught_up = ovc.iter_changes()
+        list(caught_up)  # whatever other tests of this module recorded before
+        t = tag()
+        created = [str(ovc.create_child(child_body(f"{t}c{i}")).id) for i in range(3)]
+        sent.clear()
+        changes = ovc.iter_changes(caught_up.cursor, types=["child"], page_size=2)
+        seen = [(c["type"], c["resource_id"]) for c in changes]
+        assert seen == [("child.created", child_id) for child_id in created]
+        assert sent == [f"GET {API}/changes"] * 2  # 2 + 1
+        assert list(ovc.iter_changes(changes.cursor)) == []
+
+
 def test_iteration_is_lazy(live_url: str, api_key: str) -> None:
     t = tag()
     sent: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from ovc_api.settings import Settings, get_settings
 from ovc_api.tenancy import VisibilityRules, install
 from ovc_api.visibility import install_rules
 from ovc_api.vocabularies.service import describe_enums
+from ovc_api.webhooks.worker import run_forever
 
 logger = logging.getLogger("ovc_api")
 
@@ -63,7 +65,15 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         if check_schema:
             await require_schema_at_head(database.engine)
         logger.info("ovc-api started", extra={"environment": settings.environment.value})
+        stop = asyncio.Event()
+        deliveries = None
+        if settings.webhook_worker_in_process:
+            # One delivery worker in this process (`ovc-api demo`): SQLite needs no other.
+            deliveries = asyncio.create_task(run_forever(database, settings, stop))
         yield
+        stop.set()
+        if deliveries is not None:
+            await deliveries
         await database.engine.dispose()
 
     app = FastAPI(

@@ -1,4 +1,5 @@
-"""The `ovc-api` command: serve, migrate, create-admin, openapi, demo, backup, restore, audit;
+"""The `ovc-api` command: serve, worker, migrate, create-admin, openapi, demo, backup, restore,
+audit;
 and, against a running
 server (`--url`/OVC_URL, API key in OVC_API_KEY), stats, report and export for scripts.
 
@@ -14,6 +15,7 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -141,6 +143,37 @@ def serve(
     )
 
 
+def run_worker(settings: Settings, *, once: bool) -> str | None:
+    """The webhook delivery worker, as the application role: until SIGTERM/SIGINT, or one
+    round with `once` (returns what it did)."""
+    from ovc_api.db import Database
+    from ovc_api.observability import configure_logging
+    from ovc_api.webhooks.worker import run_forever, run_once
+
+    asyncio.run(_check_ready(settings))
+    configure_logging(settings)
+
+    async def work() -> str | None:
+        database = Database.from_settings(settings)
+        try:
+            if once:
+                done = await run_once(database, settings)
+                return (
+                    f"queued {done.queued}, delivered {done.succeeded}, "
+                    f"failed attempts {done.failed_attempts}, disabled {len(done.disabled)}\n"
+                )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await run_forever(database, settings, stop)
+            return None
+        finally:
+            await database.engine.dispose()
+
+    return asyncio.run(work())
+
+
 def proxy_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's proxy-headers handling: X-Forwarded-For is believed only from the proxies in
     OVC_FORWARDED_ALLOW_IPS; without it the headers are ignored (uvicorn would otherwise
@@ -194,8 +227,13 @@ def demo(settings: Settings, host: str, port: int, serve_after: bool) -> None:
     url = f"sqlite+aiosqlite:///{demo_path.as_posix()}"
     os.environ["OVC_DATABASE_URL"] = url
     os.environ["OVC_MIGRATION_DATABASE_URL"] = url
+    # The served app delivers the demo's webhooks itself (one worker, in process).
+    os.environ["OVC_WEBHOOK_WORKER_IN_PROCESS"] = "true"
     demo_settings = _load_settings(
-        database_url=url, migration_database_url=url, data_dir=settings.data_dir
+        database_url=url,
+        migration_database_url=url,
+        data_dir=settings.data_dir,
+        webhook_worker_in_process=True,
     )
     migrate(demo_settings)
     install_rules()
@@ -315,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
         " never migrated by serve: run `ovc-api migrate` as the owner)",
     )
 
+    worker_cmd = commands.add_parser(
+        "worker", help="deliver webhooks from the outbox (as many as you like on PostgreSQL)"
+    )
+    worker_cmd.add_argument(
+        "--once", action="store_true", help="one round over the due deliveries, then exit"
+    )
+
     migrate_cmd = commands.add_parser("migrate", help="upgrade the database schema")
     migrate_cmd.add_argument("--revision", default="head", help="target revision (default head)")
 
@@ -382,6 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not 1 <= workers <= 64 or not 0 < args.port < 65536:
                 raise CommandError("--workers must be 1-64 and --port 1-65535")
             serve(settings, args.host, args.port, workers, migrate_sqlite=args.migrate_sqlite)
+        elif args.command == "worker":
+            print(run_worker(settings, once=args.once) or "", end="")
         elif args.command == "migrate":
             migrate(settings, args.revision)
             print(f"database at {_safe_url(settings.migration_database_url)} is at {args.revision}")

@@ -18,9 +18,11 @@ from ovc_api.families.models import Family, FamilyMember
 from ovc_api.idempotency import IdempotencyRecord
 from ovc_api.identity.models import ApiKey, Organisation, User
 from ovc_api.imports.models import ImportJob
+from ovc_api.outbox import Event
 from ovc_api.revisions import Revision
 from ovc_api.services.models import OrganisationService, ServiceDelivery
 from ovc_api.sharing.models import Referral
+from ovc_api.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiKey",
@@ -40,6 +42,7 @@ __all__ = [
     "ClosureRequest",
     "ConferenceAction",
     "ConferenceParticipant",
+    "Event",
     "Family",
     "FamilyMember",
     "FollowUp",
@@ -57,4 +60,7 @@ __all__ = [
     "ServiceDelivery",
     "TracingAttempt",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

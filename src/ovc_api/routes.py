@@ -12,6 +12,7 @@ from ovc_api.care.routes import router as care_router
 from ovc_api.case_history.routes import router as case_history_router
 from ovc_api.cases.routes import router as cases_router
 from ovc_api.casework.routes import router as casework_router
+from ovc_api.changes.routes import router as changes_router
 from ovc_api.children.routes import router as children_router
 from ovc_api.conferences.routes import router as conferences_router
 from ovc_api.exports.routes import router as exports_router
@@ -28,6 +29,7 @@ from ovc_api.stats.routes import router as stats_router
 from ovc_api.tasks.routes import router as tasks_router
 from ovc_api.users.routes import router as users_router
 from ovc_api.vocabularies.routes import router as vocabularies_router
+from ovc_api.webhooks.routes import router as webhooks_router
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     auth_router,
@@ -53,4 +55,6 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     exports_router,
     imports_router,
     vocabularies_router,
+    changes_router,
+    webhooks_router,
 )

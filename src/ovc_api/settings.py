@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     import_max_rows: int = Field(default=20_000, ge=1)
     import_background_rows: int = Field(default=500, ge=0)
+    # Webhooks: private/loopback destinations and plain HTTP only when true (tests, closed
+    # networks); how long one delivery may take; `ovc-api worker`'s pause when idle; and
+    # whether the API process runs one delivery worker itself (`ovc-api demo`, SQLite).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    webhook_poll_seconds: float = Field(default=2, gt=0, le=300)
+    webhook_worker_in_process: bool = False
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.principal import Principal
 from ovc_api.db import utcnow
+from ovc_api.outbox import emit_for_audit
 
 
 def record(
@@ -26,7 +27,11 @@ def record(
     record_ids: Iterable[uuid.UUID] | None = None,
     owner_organisation_id: uuid.UUID | None = None,
 ) -> None:
-    """`owner_organisation_id`: access through a referral lands in the data owner's log."""
+    """`owner_organisation_id`: access through a referral lands in the data owner's log.
+
+    A write of a record is also announced (change feed, webhooks) in the same transaction:
+    the audit log is where every change passes, so nothing changes unannounced.
+    """
     session.add(
         AuditEvent(
             organisation_id=owner_organisation_id or principal.organisation_id,
@@ -45,6 +50,7 @@ def record(
             at=utcnow(),
         )
     )
+    emit_for_audit(session, principal.organisation_id, action, resource_type, resource_id, case_id)
 
 
 def record_read(

@@ -21,6 +21,7 @@ class Scope(StrEnum):
     cases_approve = "cases:approve"
     stats_read = "stats:read"
     stats_network = "stats:network"
+    webhooks_admin = "webhooks:admin"
 
 
 class Role(StrEnum):
@@ -58,6 +59,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             S.cases_all,
             S.cases_approve,
             S.stats_read,
+            S.webhooks_admin,
         }
     ),
     Role.case_manager: frozenset(
@@ -83,6 +85,7 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     S.cases_approve: "Approve or reject case closures",
     S.stats_read: "Aggregate statistics of one's organisation",
     S.stats_network: "Network-wide aggregate statistics, with small counts suppressed",
+    S.webhooks_admin: "Manage one's organisation's webhook subscriptions and their deliveries",
 }
 
 # Which roles an administrator may hand out (who may be *assigned a case* is

@@ -12,7 +12,14 @@ It imports nothing of the server (no database, no FastAPI), so scripts stay ligh
 
 from __future__ import annotations
 
-from ovc_api.client.core import API_PREFIX, Client, Download, ProgressCallback, query_params
+from ovc_api.client.core import (
+    API_PREFIX,
+    ChangeFeed,
+    Client,
+    Download,
+    ProgressCallback,
+    query_params,
+)
 from ovc_api.client.errors import (
     ApiError,
     BadRequest,
@@ -36,6 +43,7 @@ __all__ = [
     "ApiError",
     "BadRequest",
     "Case",
+    "ChangeFeed",
     "Child",
     "Client",
     "Conflict",

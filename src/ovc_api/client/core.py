@@ -35,7 +35,7 @@ from ovc_api.client.errors import (
 )
 from ovc_api.client.models import Case, Child, Family, Referral, Resource, Service
 
-__all__ = ["API_PREFIX", "Client", "Download", "ProgressCallback"]
+__all__ = ["API_PREFIX", "ChangeFeed", "Client", "Download", "ProgressCallback"]
 
 API_PREFIX = "/api/v1"
 DEFAULT_PAGE_SIZE = 200  # the server's maximum: fewest round trips
@@ -475,6 +475,24 @@ class Client:
     ) -> Iterator[Referral]:
         return self._iter(Referral, f"{API_PREFIX}/referrals", page_size, filters)
 
+    # --- the change feed ------------------------------------------------------------------
+
+    def iter_changes(
+        self,
+        cursor: str | None = None,
+        *,
+        types: Sequence[str] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> ChangeFeed:
+        """The change feed from `cursor` (None: from the beginning) to now, lazily.
+
+        Iterate it for the changes (dicts: `type`, `change`, `resource_type`, `resource_id`,
+        `version`...); afterwards its `.cursor` is where to resume next time. The cursor moves
+        a whole page at a time, so stopping in the middle of a page gives some changes again
+        on resuming: apply them idempotently (a record's `version` tells which is newer).
+        """
+        return ChangeFeed(self, cursor, list(types) if types else None, page_size)
+
     # --- statistics and reports -----------------------------------------------------------
 
     def _stats(
@@ -662,3 +680,28 @@ def _network_error(request: httpx.Request, exc: httpx.HTTPError, attempts: int) 
 
 def _dumps(body: Any) -> bytes:
     return json.dumps(body, default=_json_default, ensure_ascii=False).encode()
+
+
+class ChangeFeed:
+    """The change feed as an iterable, remembering where to resume (`cursor`)."""
+
+    def __init__(
+        self, client: Client, cursor: str | None, types: list[str] | None, page_size: int
+    ) -> None:
+        self.client = client
+        self.cursor = cursor
+        self.types = types
+        self.page_size = page_size
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while True:
+            params: dict[str, Any] = {"limit": self.page_size}
+            if self.cursor:
+                params["cursor"] = self.cursor
+            if self.types:
+                params["types"] = self.types
+            page = self.client._request("GET", f"{API_PREFIX}/changes", params=params).json()
+            yield from page["items"]
+            self.cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return

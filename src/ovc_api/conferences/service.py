@@ -33,6 +33,7 @@ from ovc_api.conferences.schemas import (
 )
 from ovc_api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ovc_api.identity.models import Organisation
+from ovc_api.outbox import emit_for_audit
 from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
 
 RESOURCE = "case_conference"
@@ -180,9 +181,15 @@ async def record_conference(
             )
         )
     members = {principal.organisation_id, *data.participant_organisation_ids}
-    for index, item in enumerate(data.action_items):
+    actions = [
         _add_action(session, principal, conference, members, item, ["body", "action_items", index])
+        for index, item in enumerate(data.action_items)
+    ]
     await session.flush()
+    for action in actions:  # audited with the conference, announced one by one
+        emit_for_audit(
+            session, principal.organisation_id, f"{ACTION}.create", ACTION, action.id, case.id
+        )
     service_kit.audit(session, principal, RESOURCE, "create", conference.id, case_id=case.id)
     return conference
 

@@ -1,0 +1,1 @@
+"""Webhooks: organisations subscribe HTTPS endpoints to events, delivered from the outbox."""
