@@ -14,15 +14,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from fastapi import Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.engine import Row
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import record_read
+from ovc_api.audit.service import audited_page, list_read_values, record_read
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import set_etag
 from ovc_api.idempotency import Idempotency
-from ovc_api.pagination import Page, PageParams, Sort, fetch_page
+from ovc_api.pagination import Page, PageParams, Sort, fetch_page, finish_page, paginate
 
 ReadModel = TypeVar("ReadModel", bound=BaseModel)
 Presenter = (
@@ -104,3 +105,65 @@ async def page(
         ids = [cast(Any, item).id for item in items]
         record_read(session, principal, audit_as, ids, case_id=case_id, single=False)
     return Page(items=items, next_cursor=next_cursor)
+
+
+JSON = "application/json"
+# Headers of the sub-response FastAPI injects that a returned Response must not copy.
+_BODY_HEADERS = frozenset({"content-length", "content-type"})
+
+
+def json_response(body: bytes, response: Response, status_code: int = 200) -> Response:
+    """Serialized JSON as the answer, with the headers set on the injected `response`
+    (Link, ETag, ...): FastAPI does not merge them into a Response a handler returns."""
+    headers = {k: v for k, v in response.headers.items() if k not in _BODY_HEADERS}
+    return Response(body, status_code=status_code, media_type=JSON, headers=headers)
+
+
+async def rows_page(
+    session: AsyncSession,
+    principal: Principal,
+    statement: Select[Any],
+    shape: Callable[[Row[Any]], dict[str, Any]],
+    adapter: TypeAdapter[Any],
+    pagination: PageParams,
+    sort: Sort,
+    request: Request,
+    response: Response,
+    *,
+    audit_as: str,
+    case_id: uuid.UUID | None = None,
+) -> Response:
+    """A keyset page straight from Core rows into JSON: the hot lists' path.
+
+    `statement` selects labelled columns (`id` and the sort keys by their names); `shape`
+    turns a row into the response item's fields, validated once by `adapter` (over
+    `Page[ReadModel]`) and serialized once; no ORM objects, no second validation.
+    On PostgreSQL the page and its list-read audit row are one statement (a data-modifying
+    CTE, see `audited_page`); on SQLite the audit row is added to the session as elsewhere.
+    The response model declared on the route documents the body (OpenAPI).
+    """
+    limit = pagination.limit
+    paged = paginate(
+        statement, pagination, sort.keys, sort_name=sort.name, descending=sort.descending
+    )
+    connection = await session.connection()
+    postgres = bool(session.info.get("is_postgres"))
+    if postgres:
+        values = list_read_values(principal, audit_as, case_id=case_id)
+        paged = audited_page(paged, sort.order_on, limit, values)
+    rows = (await connection.execute(paged)).all()
+    shown, next_cursor = finish_page(
+        rows,
+        pagination,
+        sort.keys,
+        sort_name=sort.name,
+        key_values=sort.labelled_values,
+        request=request,
+        response=response,
+    )
+    if not postgres:
+        ids = [row._mapping["id"] for row in shown]
+        record_read(session, principal, audit_as, ids, case_id=case_id, single=False)
+    items = [shape(row) for row in shown]
+    page = adapter.validate_python({"items": items, "next_cursor": next_cursor})
+    return json_response(adapter.dump_json(page), response)

@@ -139,10 +139,7 @@ def paginate(
     # NULLS LAST only where a NULL can occur: on a NOT NULL key it would stop PostgreSQL
     # from reading the (organisation_id, key, id) index backwards, so every page would sort
     # all of the organisation's rows.
-    order = []
-    for key in keys:
-        term = key.column.desc() if descending else key.column.asc()
-        order.append(term.nulls_last() if getattr(key.column, "nullable", True) else term)
+    order = [_order_term(key, key.column, descending) for key in keys]
     return statement.order_by(*order).limit(params.limit + 1)
 
 
@@ -157,6 +154,20 @@ class Sort:
     def values(self, row: Any) -> list[Any]:
         record = row[0] if isinstance(row, tuple) or hasattr(row, "_mapping") else row
         return [getattr(record, key.name) for key in self.keys]
+
+    def labelled_values(self, row: Any) -> list[Any]:
+        """The keys of a Core row whose columns are labelled with the keys' names."""
+        return [row._mapping[key.name] for key in self.keys]
+
+    def order_on(self, columns: Any) -> list[Any]:
+        """ORDER BY terms on columns named like the keys (a CTE's or sub-query's `.c`)."""
+        return [_order_term(key, columns[key.name], self.descending) for key in self.keys]
+
+
+def _order_term(key: SortKey, column: Any, descending: bool) -> Any:
+    term = column.desc() if descending else column.asc()
+    # The key's own column says whether it is nullable (a labelled copy does not know).
+    return term.nulls_last() if getattr(key.column, "nullable", True) else term
 
 
 def sort_options(id_column: Any, **fields: tuple[Any, Callable[[Any], Any]]) -> dict[str, Sort]:

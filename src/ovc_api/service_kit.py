@@ -12,11 +12,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.engine import Row as CoreRow
+from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import record, record_read
+from ovc_api.audit.service import audited_read, record, record_read, single_read_values
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import apply_changes
+from ovc_api.errors import NotFound
 from ovc_api.revisions import RevisionRead, revisions_of
 from ovc_api.tenancy import shared_read_source
 
@@ -126,6 +129,44 @@ async def read_shared(
     in the owner's log."""
     via = await shared_read_source(session, principal, row)
     return read(session, principal, row, resource=resource, case_id=case_id, via_referral=via)
+
+
+async def read_row(
+    session: AsyncSession,
+    principal: Principal,
+    statement: Select[Any],
+    model: type,
+    *,
+    resource: str,
+    case_column: str | None = None,
+) -> CoreRow[Any]:
+    """One record as a Core row (404 when the statement, already scoped to what the caller
+    may read, finds none), its read audited like `read`.
+
+    On PostgreSQL the read of the caller's own record and its audit row are one statement
+    (`audited_read`); a record shared through a referral (read-only, rare) and SQLite take
+    the plain path: the row, then the audit row, in the same transaction either way.
+    """
+    postgres = bool(session.info.get("is_postgres"))
+    if postgres:
+        values = single_read_values(principal, resource)
+        owner = principal.organisation_id
+        statement = audited_read(statement, values, owner, case_column=case_column)
+    connection = await session.connection()
+    row: CoreRow[Any] | None = (await connection.execute(statement)).first()
+    if row is None:
+        raise NotFound()
+    if not postgres or row._mapping["organisation_id"] != principal.organisation_id:
+        via = await shared_read_source(session, principal, row, model=model)
+        record_read(
+            session,
+            principal,
+            resource,
+            [row._mapping["id"]],
+            case_id=row._mapping[case_column] if case_column else None,
+            via_referral=via,
+        )
+    return row
 
 
 async def revisions(
