@@ -41,6 +41,14 @@ class ListFilters:
         clauses = self.clauses(principal)
         return statement.where(*clauses) if clauses else statement  # type: ignore[attr-defined]
 
+    def filtered(self) -> bool:
+        """Whether any filter is given a value (an order, `sort`, is not a filter)."""
+        return any(
+            getattr(self, item.name) is not None
+            for item in fields(self)  # type: ignore[arg-type]
+            if item.name != "sort"
+        )
+
     def identifying_in_use(self) -> list[str]:
         """The identifying filters given a value."""
         return [name for name in self.identifying if getattr(self, name) is not None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar, cast
 
 from fastapi import Request, Response
@@ -19,11 +19,21 @@ from sqlalchemy.engine import Row
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import audited_page, list_read_values, record_read
+from ovc_api.audit.service import audit_binds, audited_page, list_read_values, record_read
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import set_etag
 from ovc_api.idempotency import Idempotency
-from ovc_api.pagination import Page, PageParams, Sort, fetch_page, finish_page, paginate
+from ovc_api.pagination import (
+    Page,
+    PageParams,
+    Sort,
+    cursor_binds,
+    decode_cursor,
+    fetch_page,
+    finish_page,
+    keyset,
+)
+from ovc_api.prepared import built, caller_shape, caller_values, stand_in
 
 ReadModel = TypeVar("ReadModel", bound=BaseModel)
 Presenter = (
@@ -122,7 +132,7 @@ def json_response(body: bytes, response: Response, status_code: int = 200) -> Re
 async def rows_page(
     session: AsyncSession,
     principal: Principal,
-    statement: Select[Any],
+    build: Callable[[Principal], Select[Any]],
     shape: Callable[[Row[Any]], dict[str, Any]],
     adapter: TypeAdapter[Any],
     pagination: PageParams,
@@ -131,27 +141,45 @@ async def rows_page(
     response: Response,
     *,
     audit_as: str,
+    shape_key: Hashable | None,
     case_id: uuid.UUID | None = None,
 ) -> Response:
     """A keyset page straight from Core rows into JSON: the hot lists' path.
 
-    `statement` selects labelled columns (`id` and the sort keys by their names); `shape`
-    turns a row into the response item's fields, validated once by `adapter` (over
-    `Page[ReadModel]`) and serialized once; no ORM objects, no second validation.
-    On PostgreSQL the page and its list-read audit row are one statement (a data-modifying
-    CTE, see `audited_page`); on SQLite the audit row is added to the session as elsewhere.
-    The response model declared on the route documents the body (OpenAPI).
+    `build` gives the list's statement for a caller: labelled columns (`id` and the sort
+    keys by their names). It is built once per shape (`ovc_api.prepared`: `shape_key` names
+    the list and whatever else changes its SQL; None when the statement carries values of
+    its own, e.g. filters) for a stand-in caller whose ids, like the cursor's values and
+    the audit row's, are bind parameters. `shape` turns a row into the response item's
+    fields, validated once by `adapter` (over `Page[ReadModel]`) and serialized once; no ORM
+    objects, no second validation. On PostgreSQL the page and its list-read audit row are
+    one statement (a data-modifying CTE, see `audited_page`); on SQLite the audit row is
+    added to the session as elsewhere. The route's declared response model documents the
+    body (OpenAPI).
     """
     limit = pagination.limit
-    paged = paginate(
-        statement, pagination, sort.keys, sort_name=sort.name, descending=sort.descending
-    )
-    connection = await session.connection()
+    after = decode_cursor(pagination.cursor, sort.name, sort.keys) if pagination.cursor else None
+    params = caller_values(principal)
+    after_binds: list[Any] | None = None
+    if after is not None:
+        after_binds, cursor_values = cursor_binds(sort.keys, after)
+        params.update(cursor_values)
     postgres = bool(session.info.get("is_postgres"))
-    if postgres:
-        values = list_read_values(principal, audit_as, case_id=case_id)
-        paged = audited_page(paged, sort.order_on, limit, values)
-    rows = (await connection.execute(paged)).all()
+    audit_values = list_read_values(principal, audit_as, case_id=case_id) if postgres else {}
+    binds, audit_params = audit_binds(audit_values)
+    params.update(audit_params)
+    key = None
+    if shape_key is not None:
+        nulls = None if after is None else tuple(value is None for value in after)
+        key = (shape_key, caller_shape(principal), sort.name, limit, nulls, postgres, *binds)
+
+    def build_statement() -> Select[Any]:
+        statement = keyset(build(stand_in(principal)), sort, limit, after_binds)
+        return audited_page(statement, sort.order_on, limit, binds) if postgres else statement
+
+    statement = built(key, build_statement)
+    connection = await session.connection()
+    rows = (await connection.execute(statement, params)).all()
     shown, next_cursor = finish_page(
         rows,
         pagination,

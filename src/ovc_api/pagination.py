@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, or_, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, or_, tuple_
 from sqlalchemy.sql import Select
 
 from ovc_api.errors import Unprocessable
@@ -141,6 +141,27 @@ def paginate(
     # all of the organisation's rows.
     order = [_order_term(key, key.column, descending) for key in keys]
     return statement.order_by(*order).limit(params.limit + 1)
+
+
+def keyset(statement: S, sort: Sort, limit: int, after: Sequence[Any] | None) -> S:
+    """`paginate` with the cursor's values already decoded, or standing in as bind
+    parameters (`cursor_binds`) in a statement built once per shape."""
+    if after is not None:
+        statement = statement.where(_after(sort.keys, after, sort.descending))
+    order = [_order_term(key, key.column, sort.descending) for key in sort.keys]
+    return statement.order_by(*order).limit(limit + 1)
+
+
+def cursor_binds(
+    keys: Sequence[SortKey], values: Sequence[Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """Bind parameters (`cursor_<i>`) for a decoded cursor's values (a NULL stays None: it
+    changes the SQL, see `_after`), and the values to execute them with."""
+    binds = [
+        None if value is None else bindparam(f"cursor_{i}", type_=key.column.type)
+        for i, (key, value) in enumerate(zip(keys, values, strict=True))
+    ]
+    return binds, {f"cursor_{i}": value for i, value in enumerate(values) if value is not None}
 
 
 @dataclass(frozen=True)

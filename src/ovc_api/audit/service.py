@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, literal, select
+from sqlalchemy import ColumnElement, bindparam, func, insert, literal, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -126,6 +126,15 @@ def list_read_values(
     return {name: value for name, value in values.items() if value is not None}
 
 
+def audit_binds(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Bind parameters (`audit_<column>`) standing for an audit row's values, and the values
+    to execute them with: a statement built once per shape (`ovc_api.prepared`) carries the
+    former, each request the latter."""
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    binds = {name: bindparam(f"audit_{name}", type_=table.c[name].type) for name in values}
+    return binds, {f"audit_{name}": value for name, value in values.items()}
+
+
 def audited_page(
     page: Select[Any],
     order: Callable[[Any], list[Any]],
@@ -136,10 +145,11 @@ def audited_page(
 
     `page` selects labelled columns, one of them `id`, at most `limit + 1` rows (the extra
     one only tells there is a next page); `order` gives its ORDER BY terms on a collection
-    of those columns (`Sort.order_on`). The audit row names the ids of the first `limit`
-    rows in page order; it is written by a data-modifying CTE, which PostgreSQL runs
-    exactly once and to completion whatever the outer query reads, in the statement's
-    (the request's) transaction.
+    of those columns (`Sort.order_on`); `values` the audit row's columns but `record_ids`
+    (`list_read_values`, as values or as `audit_binds`). The audit row names the ids of
+    the first `limit` rows in page order; it is written by a data-modifying CTE, which
+    PostgreSQL runs exactly once and to completion whatever the outer query reads, in the
+    statement's (the request's) transaction.
     """
     rows = page.cte("page")
     shown = select(rows).order_by(*order(rows.c)).limit(limit).subquery("shown")
@@ -149,9 +159,7 @@ def audited_page(
     )
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     names = list(values)
-    columns: list[ColumnElement[Any]] = [
-        literal(values[name], table.c[name].type).label(name) for name in names
-    ]
+    columns = [_expression(values[name], table.c[name].type).label(name) for name in names]
     logged = (
         insert(table)
         .from_select([*names, "record_ids"], select(*columns, ids.label("record_ids")))
@@ -171,7 +179,7 @@ def single_read_values(principal: Principal, resource_type: str) -> dict[str, An
 def audited_read(
     statement: Select[Any],
     values: dict[str, Any],
-    owner: uuid.UUID,
+    owner: Any,
     *,
     case_column: str | None,
 ) -> Select[Any]:
@@ -181,11 +189,10 @@ def audited_read(
     the caller in the owner's log (`shared_read_source`). `case_column` names the column
     holding the case the record belongs to (`id` for a case itself)."""
     found = statement.cte("found")
+    columns: list[ColumnElement[Any]]
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     names = list(values)
-    columns: list[ColumnElement[Any]] = [
-        literal(values[name], table.c[name].type).label(name) for name in names
-    ]
+    columns = [_expression(values[name], table.c[name].type).label(name) for name in names]
     names.append("resource_id")
     columns.append(found.c.id)
     if case_column is not None:
@@ -194,3 +201,10 @@ def audited_read(
     own = select(*columns).where(found.c.organisation_id == owner)
     logged = insert(table).from_select(names, own).cte("logged")
     return select(found).add_cte(logged)
+
+
+def _expression(value: Any, type_: Any) -> ColumnElement[Any]:
+    """A value as a typed SQL literal; a bind parameter (or any expression) as it is."""
+    if isinstance(value, ColumnElement):
+        return value
+    return literal(value, type_)

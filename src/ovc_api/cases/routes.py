@@ -123,12 +123,15 @@ async def list_cases(
     query: Annotated[CaseListQuery, Depends()],
     pagination: Pagination,
 ) -> Response:
-    statement = case_rows(principal, is_postgres=bool(session.info.get("is_postgres")))
-    statement = query.apply(statement, principal)
+    postgres = bool(session.info.get("is_postgres"))
+
+    def build(caller: Principal) -> Any:
+        return query.apply(case_rows(caller, is_postgres=postgres), caller)
+
     return await http.rows_page(
         session,
         principal,
-        statement,
+        build,
         case_item,
         CASE_PAGE,
         pagination,
@@ -136,6 +139,8 @@ async def list_cases(
         request,
         response,
         audit_as=RESOURCE,
+        # Filters put their values in the statement: such lists are built per request.
+        shape_key=None if query.filtered() else "case.list",
     )
 
 

@@ -118,10 +118,19 @@ async def read_case_row(
     """GET of one case: the case with its child and concerns (`case_rows`), the read
     audited (a read through a referral lands in the owner's log); 404 when not visible."""
     postgres = bool(session.info.get("is_postgres"))
-    statement = case_rows(principal, is_postgres=postgres, single_read=True)
-    statement = statement.where(col(Case.id) == case_id)
+
+    def build(caller: Principal) -> Any:
+        return case_rows(caller, is_postgres=postgres, single_read=True)
+
     return await service_kit.read_row(
-        session, principal, statement, Case, resource=RESOURCE, case_column="id"
+        session,
+        principal,
+        build,
+        Case,
+        case_id,
+        resource=RESOURCE,
+        shape_key="case.read",
+        case_column="id",
     )
 
 
