@@ -42,9 +42,10 @@ class ListFilters:
         return statement.where(*clauses) if clauses else statement  # type: ignore[attr-defined]
 
     def filtered(self) -> bool:
-        """Whether any filter is given a value (an order, `sort`, is not a filter)."""
+        """Whether any filter differs from its default (an order, `sort`, is not a filter):
+        such a list's statement carries the filters' values."""
         return any(
-            getattr(self, item.name) is not None
+            getattr(self, item.name) != item.default
             for item in fields(self)  # type: ignore[arg-type]
             if item.name != "sort"
         )

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Uuid, bindparam
 
 from ovc_api.auth.principal import Principal
+from ovc_api.tenancy import rules_in_force
 
 T = TypeVar("T")
 ORGANISATION = bindparam("caller_organisation", type_=Uuid())
@@ -62,12 +63,14 @@ def caller_values(principal: Principal) -> dict[str, Any]:
 
 def built(key: Hashable | None, build: Callable[[], T]) -> T:
     """The statement of this shape, built on first use; `key` None: built every time (a
-    statement with values of its own, e.g. filters)."""
+    statement with values of its own, e.g. filters). Installing other visibility rules
+    (or none: `VisibilityRulesMissing` is raised as by any scoped query) builds afresh."""
     if key is None:
         return build()
-    found = _built.get(key)
+    generation, _rules = rules_in_force()
+    found = _built.get((generation, key))
     if found is None:
         if len(_built) >= MAX_SHAPES:
             _built.clear()
-        found = _built[key] = build()
+        found = _built[(generation, key)] = build()
     return cast(T, found)

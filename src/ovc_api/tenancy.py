@@ -92,12 +92,20 @@ def _clauses(rules: list[Rule], principal: Principal) -> list[Any]:
 
 
 _installed: VisibilityRules | None = None
+_generation = 0
 
 
 def install(rules: VisibilityRules) -> None:
     """Put `rules` in force for every scoped query of this process."""
-    global _installed
+    global _installed, _generation
     _installed = rules
+    _generation += 1
+
+
+def rules_in_force() -> tuple[int, VisibilityRules]:
+    """The rules in force and how many times rules were installed: statements built once
+    (`ovc_api.prepared`) are built again when the rules change."""
+    return _generation, installed_rules()
 
 
 def installed_rules() -> VisibilityRules:
