@@ -1,4 +1,4 @@
-"""The hot reads (case list, one case, children list) are built once per shape and run with
+"""The hot reads (the case list, one case) are built once per shape and run with
 each caller's values (ovc_api.prepared): a statement warmed by one caller must answer
 another caller, of another organisation or narrower role, only with that caller's rows, and
 its audit row must name that caller and exactly the ids it returned, in order."""
