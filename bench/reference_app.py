@@ -10,6 +10,11 @@ with uvicorn and 2 workers beside the API and measures both in the same run:
 
 GET /cases?org=<uuid>[&cursor=<opened_on>,<id>] -> {"items": [...], "next_cursor": ...}
 GET /children?org=<uuid> -> the first page of GET /api/v1/children's equivalent
+GET /cases/<id>?org=<uuid> -> one case with its child and concerns, and the read's audit row
+POST /cases/<id>/notes?org=<uuid>&user=<uuid> -> a note on an open case, and its audit row
+The two last do in one statement each (a data-modifying CTE, in the statement's own
+transaction) the database work GET /api/v1/cases/{id} and POST /api/v1/cases/{id}/notes need:
+read and audit; check the case, insert, audit.
 It connects as the database owner (row-level security does not apply): a floor, not a peer.
 """
 
@@ -55,6 +60,59 @@ WHERE organisation_id = $1 AND archived_at IS NULL
 ORDER BY created_at DESC, id DESC
 LIMIT 51
 """
+# GET /api/v1/cases/{id}: the case with its child and concerns, and the read's audit row
+# (a read commits without waiting for the WAL flush, as the API's reads do).
+ONE_CASE = """
+WITH found AS (
+    SELECT set_config('synchronous_commit', 'off', true) AS relaxed,
+           c.id, c.organisation_id, c.child_id, c.family_id, c.assigned_to, c.referral_source,
+           c.referral_source_detail, c.risk_level, c.status, c.opened_on, c.closed_on,
+           c.closure_reason, c.summary, c.last_contact_on, c.created_by, c.created_at,
+           c.updated_at, c.version,
+           ch.given_name_latin, ch.family_name_latin, ch.given_name_khmer,
+           ch.family_name_khmer, ch.sex, ch.date_of_birth, ch.province, ch.district,
+           ARRAY(SELECT cc.concern FROM case_concerns cc WHERE cc.case_id = c.id
+                 ORDER BY cc.concern) AS concerns
+    FROM cases c JOIN children ch ON ch.id = c.child_id
+    WHERE c.id = $1 AND c.organisation_id = $2
+), logged AS (
+    INSERT INTO audit_events (id, organisation_id, at, action, resource_type, resource_id,
+                              case_id, actor_user_id)
+    SELECT gen_random_uuid(), organisation_id, now(), 'case.read', 'case', id, id, $3
+    FROM found
+)
+SELECT * FROM found
+"""
+# POST /api/v1/cases/{id}/notes: the case is the caller's and open; the note; its audit row.
+NEW_NOTE = """
+WITH open_case AS (
+    SELECT id, organisation_id FROM cases
+    WHERE id = $1 AND organisation_id = $2 AND status <> 'closed' AND opened_on <= $4
+), note AS (
+    INSERT INTO case_notes (id, organisation_id, case_id, author_id, noted_on, text,
+                            created_at, updated_at, version)
+    SELECT gen_random_uuid(), organisation_id, id, $3, $4, $5, now(), now(), 1 FROM open_case
+    RETURNING id, case_id, author_id, noted_on, text, created_at, updated_at, version,
+              organisation_id
+), logged AS (
+    INSERT INTO audit_events (id, organisation_id, at, action, resource_type, resource_id,
+                              case_id, actor_user_id)
+    SELECT gen_random_uuid(), organisation_id, now(), 'case_note.create', 'case_note', id,
+           case_id, $3
+    FROM note
+)
+SELECT id, case_id, author_id, noted_on, text, created_at, updated_at, version FROM note
+"""
+CHILD_FIELDS = (
+    "given_name_latin",
+    "family_name_latin",
+    "given_name_khmer",
+    "family_name_khmer",
+    "sex",
+    "date_of_birth",
+    "province",
+    "district",
+)
 
 
 def _json(value: Any) -> Any:
@@ -105,6 +163,37 @@ async def list_children(request: Request) -> Response:
     return Response(json.dumps(body, default=str), media_type="application/json")
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
+
+
+async def one_case(request: Request) -> Response:
+    pool: asyncpg.Pool = request.app.state.pool
+    case_id = uuid.UUID(request.path_params["case_id"])
+    org = uuid.UUID(request.query_params["org"])
+    user = uuid.UUID(request.query_params["user"]) if "user" in request.query_params else None
+    row = await pool.fetchrow(ONE_CASE, case_id, org, user)
+    if row is None:
+        return PlainTextResponse("not found", status_code=404)
+    item = {k: v for k, v in row.items() if k not in CHILD_FIELDS and k != "relaxed"}
+    item["child"] = {"id": row["child_id"], **{k: row[k] for k in CHILD_FIELDS}}
+    headers = {"ETag": f'W/"{row["version"]}"'}
+    return Response(_dumps(item), media_type="application/json", headers=headers)
+
+
+async def new_note(request: Request) -> Response:
+    pool: asyncpg.Pool = request.app.state.pool
+    case_id = uuid.UUID(request.path_params["case_id"])
+    org = uuid.UUID(request.query_params["org"])
+    user = uuid.UUID(request.query_params["user"])
+    body = json.loads(await request.body())
+    noted_on = date.fromisoformat(body["noted_on"])
+    row = await pool.fetchrow(NEW_NOTE, case_id, org, user, noted_on, body["text"])
+    if row is None:
+        return PlainTextResponse("not found", status_code=404)
+    return Response(_dumps(dict(row.items())), status_code=201, media_type="application/json")
+
+
 async def health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -124,6 +213,8 @@ app = Starlette(
     routes=[
         Route("/cases", list_cases),
         Route("/children", list_children),
+        Route("/cases/{case_id}", one_case),
+        Route("/cases/{case_id}/notes", new_note, methods=["POST"]),
         Route("/healthz", health),
     ],
     lifespan=lifespan,

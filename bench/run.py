@@ -9,6 +9,9 @@ paid) and the bare reference app (bench/reference_app.py, 2 workers), logs in, t
   3. API page 1000 of the largest organisation     (vs 1: keyset pages cost the same)
   4. API page 1 of the 10,000-case organisation    (vs 1: a tenant's size does not matter)
 
+  5. API GET /api/v1/cases/{id}                    vs  6. the reference, same SQL work
+  7. API POST /api/v1/cases/{id}/notes             vs  8. the reference, same SQL work
+
 and prints requests/s, p50 and p99 with the ratios against the targets. The machine is
 noisy (the same commit has given 0.11 and 0.19), so the measurements run in rounds, each
 round running every target once in turn (API, reference, API, ... = A B A B), and the
@@ -67,7 +70,10 @@ TARGETS = {  # ratio name: (limit, how the ratio is computed)
     "api_vs_reference": 0.6,  # API req/s >= 0.6 x the reference's
     "page_1_vs_1000": 1.2,  # the faster of the two within 1.2x of the slower
     "small_vs_large_org": 1.3,
+    "case_vs_reference": 0.5,  # GET /cases/{id}: API req/s >= 0.5 x the reference's
+    "note_vs_reference": 0.5,  # POST /cases/{id}/notes: the same
 }
+NOTE_TEXT = "Home visit: the child attends school again; the family asked for rice support."
 
 
 @dataclass(frozen=True)
@@ -316,6 +322,22 @@ def deep_cursor(db: BenchDatabase, endpoint: Endpoint, org: Org, page: int) -> s
     return encode_cursor(endpoint.sort, list(row))
 
 
+def open_case(db: BenchDatabase, org: Org) -> tuple[str, str, str]:
+    """An open case of the organisation (its id and opening date) and its administrator's
+    user id: the single-record GET and the note POST use them."""
+    with db.owner_connection() as conn:
+        row = conn.execute(
+            "SELECT c.id, c.opened_on::text, u.id FROM cases c JOIN users u "
+            "ON u.organisation_id = c.organisation_id AND u.email = %s "
+            "WHERE c.organisation_id = %s AND c.status <> 'closed' "
+            "ORDER BY c.opened_on, c.id LIMIT 1",
+            (login_email(org.short_name), org.id),
+        ).fetchone()
+    if row is None:
+        raise BenchError(f"{org.short_name} has no open case")
+    return str(row[0]), str(row[1]), str(row[2])
+
+
 # --- HTTP and wrk -----------------------------------------------------------------------
 
 
@@ -352,6 +374,18 @@ def check_page(url: str, headers: dict[str, str]) -> None:
         raise BenchError(f"GET {url}: {response.status_code} {response.text[:300]}")
 
 
+def check_one(url: str, headers: dict[str, str], case_id: str) -> None:
+    response = httpx.get(url, headers=headers, timeout=30)
+    if response.status_code != 200 or response.json()["id"] != case_id:
+        raise BenchError(f"GET {url}: {response.status_code} {response.text[:300]}")
+
+
+def check_note(url: str, headers: dict[str, str], body: dict[str, Any]) -> None:
+    response = httpx.post(url, headers=headers, json=body, timeout=30)
+    if response.status_code != 201 or response.json()["text"] != body["text"]:
+        raise BenchError(f"POST {url}: {response.status_code} {response.text[:300]}")
+
+
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
@@ -379,7 +413,13 @@ def parse_wrk(output: str) -> tuple[float, float, float, int, int]:
     return float(rps[1]), _duration_ms(p50[1]), _duration_ms(p99[1]), int(done[1]), errors
 
 
-def wrk(args: argparse.Namespace, url: str, headers: dict[str, str], seconds: int) -> str:
+def wrk(
+    args: argparse.Namespace,
+    url: str,
+    headers: dict[str, str],
+    seconds: int,
+    script: Path | None = None,
+) -> str:
     command = [
         "wrk",
         f"-t{args.threads}",
@@ -391,6 +431,8 @@ def wrk(args: argparse.Namespace, url: str, headers: dict[str, str], seconds: in
     ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
     done = subprocess.run(
         [*command, url], capture_output=True, text=True, timeout=seconds + 60, check=False
     )
@@ -399,17 +441,31 @@ def wrk(args: argparse.Namespace, url: str, headers: dict[str, str], seconds: in
     return done.stdout
 
 
-def measure_rounds(
-    args: argparse.Namespace, targets: dict[str, tuple[str, str, dict[str, str]]]
-) -> dict[str, list[Result]]:
+# name, URL, headers, and a wrk script (a POST's method and body) or None
+Target = tuple[str, str, dict[str, str], Path | None]
+
+
+def post_script(directory: Path, name: str, body: dict[str, Any]) -> Path:
+    """A wrk Lua script that POSTs `body` as JSON."""
+    path = directory / f"{name}.lua"
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    return path
+
+
+def measure_rounds(args: argparse.Namespace, targets: dict[str, Target]) -> dict[str, list[Result]]:
     """Every target once per round, in turn (A B A B ...), after one warm-up each."""
-    for _name, url, headers in targets.values():
-        wrk(args, url, headers, args.warmup)
+    for _name, url, headers, script in targets.values():
+        wrk(args, url, headers, args.warmup, script)
     results: dict[str, list[Result]] = {key: [] for key in targets}
     for round_number in range(1, args.repeat + 1):
         print(f"  round {round_number}/{args.repeat}", flush=True)
-        for key, (name, url, headers) in targets.items():
-            rps, p50, p99, requests, errors = parse_wrk(wrk(args, url, headers, args.duration))
+        for key, (name, url, headers, script) in targets.items():
+            output = wrk(args, url, headers, args.duration, script)
+            rps, p50, p99, requests, errors = parse_wrk(output)
             results[key].append(Result(name, url, rps, p50, p99, requests, errors))
             print(
                 f"    {name:<42} {rps:>9,.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms",
@@ -460,29 +516,57 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for url in urls.values():
             check_page(url, large_auth)
         check_page(urls["api_page_1"], small_auth)
+        case_id, opened_on, user_id = open_case(db, large)
+        case_urls = {
+            "api_case": f"{api}/api/v1/cases/{case_id}",
+            "reference_case": f"{reference}/cases/{case_id}?org={large.id}&user={user_id}",
+            "api_note": f"{api}/api/v1/cases/{case_id}/notes",
+            "reference_note": f"{reference}/cases/{case_id}/notes?org={large.id}&user={user_id}",
+        }
+        note = {"noted_on": opened_on, "text": NOTE_TEXT}
+        check_one(case_urls["api_case"], large_auth, case_id)
+        check_one(case_urls["reference_case"], {}, case_id)
+        check_note(case_urls["api_note"], large_auth, note)
+        check_note(case_urls["reference_note"], {}, note)
+        note_script = post_script(log_dir, "note", note)
         print(f"measuring {endpoint.path} (wrk -t{args.threads} -c{args.connections} "
               f"-d{args.duration}s --latency, {args.repeat} round(s))")  # fmt: skip
         measured = measure_rounds(
             args,
             {
-                "api_page_1": (f"API page 1, {large.short_name}", urls["api_page_1"], large_auth),
+                "api_page_1": (
+                    f"API page 1, {large.short_name}",
+                    urls["api_page_1"],
+                    large_auth,
+                    None,
+                ),
                 "reference_page_1": (
                     f"reference page 1, {large.short_name}",
                     urls["reference_page_1"],
                     {},
+                    None,
                 ),
                 "api_deep_page": (
                     f"API page {page}, {large.short_name}",
                     urls["api_deep_page"],
                     large_auth,
+                    None,
                 ),
                 "api_small_org": (
                     f"API page 1, {small.short_name}",
                     urls["api_page_1"],
                     small_auth,
+                    None,
                 ),
+                "api_case": ("API GET /cases/{id}", case_urls["api_case"], large_auth, None),
+                "reference_case": ("reference GET /cases/{id}", case_urls["reference_case"], {},
+                                   None),
+                "api_note": ("API POST /cases/{id}/notes", case_urls["api_note"], large_auth,
+                             note_script),
+                "reference_note": ("reference POST /cases/{id}/notes",
+                                   case_urls["reference_note"], {}, note_script),
             },
-        )
+        )  # fmt: skip
     results = {key: summarise(value) for key, value in measured.items()}
     if args.smoke:  # no speed targets, but the code under measurement must answer correctly
         broken = [r.name for r in results.values() if r.errors or not r.requests]
@@ -497,6 +581,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "api_vs_reference": api_rps / max(results["reference_page_1"].requests_per_s, 1e-9),
         "page_1_vs_1000": spread(api_rps, results["api_deep_page"].requests_per_s),
         "small_vs_large_org": spread(api_rps, results["api_small_org"].requests_per_s),
+        "case_vs_reference": results["api_case"].requests_per_s
+        / max(results["reference_case"].requests_per_s, 1e-9),
+        "note_vs_reference": results["api_note"].requests_per_s
+        / max(results["reference_note"].requests_per_s, 1e-9),
     }
     report(endpoint, large, small, page, results, ratios, enforce=not args.smoke)
     return {
@@ -540,6 +628,10 @@ def report(
          TARGETS["page_1_vs_1000"]),
         (f"{small.cases:,} vs {large.cases:,}-case org (req/s spread)",
          ratios["small_vs_large_org"], "<=", TARGETS["small_vs_large_org"]),
+        ("GET /cases/{id}: API / reference req/s", ratios["case_vs_reference"], ">=",
+         TARGETS["case_vs_reference"]),
+        ("POST /cases/{id}/notes: API / reference", ratios["note_vs_reference"], ">=",
+         TARGETS["note_vs_reference"]),
     ]  # fmt: skip
     print(f"\n  {'ratio':<44} {'value':>9} {'target':>8}  verdict")
     for label, value, op, target in checks:

@@ -41,6 +41,15 @@ class ListFilters:
         clauses = self.clauses(principal)
         return statement.where(*clauses) if clauses else statement  # type: ignore[attr-defined]
 
+    def filtered(self) -> bool:
+        """Whether any filter differs from its default (an order, `sort`, is not a filter):
+        such a list's statement carries the filters' values."""
+        return any(
+            getattr(self, item.name) != item.default
+            for item in fields(self)  # type: ignore[arg-type]
+            if item.name != "sort"
+        )
+
     def identifying_in_use(self) -> list[str]:
         """The identifying filters given a value."""
         return [name for name in self.identifying if getattr(self, name) is not None]

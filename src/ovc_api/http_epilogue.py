@@ -10,19 +10,30 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar, cast
 
 from fastapi import Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.engine import Row
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import record_read
+from ovc_api.audit.service import audit_binds, audited_page, list_read_values, record_read
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import set_etag
 from ovc_api.idempotency import Idempotency
-from ovc_api.pagination import Page, PageParams, Sort, fetch_page
+from ovc_api.pagination import (
+    Page,
+    PageParams,
+    Sort,
+    cursor_binds,
+    decode_cursor,
+    fetch_page,
+    finish_page,
+    keyset,
+)
+from ovc_api.prepared import built, caller_shape, caller_values, stand_in
 
 ReadModel = TypeVar("ReadModel", bound=BaseModel)
 Presenter = (
@@ -113,3 +124,83 @@ async def page(
         ids = [cast(Any, item).id for item in items]
         record_read(session, principal, audit_as, ids, case_id=case_id, single=False)
     return Page(items=items, next_cursor=next_cursor)
+
+
+JSON = "application/json"
+# Headers of the sub-response FastAPI injects that a returned Response must not copy.
+_BODY_HEADERS = frozenset({"content-length", "content-type"})
+
+
+def json_response(body: bytes, response: Response, status_code: int = 200) -> Response:
+    """Serialized JSON as the answer, with the headers set on the injected `response`
+    (Link, ETag, ...): FastAPI does not merge them into a Response a handler returns."""
+    headers = {k: v for k, v in response.headers.items() if k not in _BODY_HEADERS}
+    return Response(body, status_code=status_code, media_type=JSON, headers=headers)
+
+
+async def rows_page(
+    session: AsyncSession,
+    principal: Principal,
+    build: Callable[[Principal], Select[Any]],
+    shape: Callable[[Row[Any]], dict[str, Any]],
+    adapter: TypeAdapter[Any],
+    pagination: PageParams,
+    sort: Sort,
+    request: Request,
+    response: Response,
+    *,
+    audit_as: str,
+    shape_key: Hashable | None,
+    case_id: uuid.UUID | None = None,
+) -> Response:
+    """A keyset page straight from Core rows into JSON: the hot lists' path.
+
+    `build` gives the list's statement for a caller: labelled columns (`id` and the sort
+    keys by their names). It is built once per shape (`ovc_api.prepared`: `shape_key` names
+    the list and whatever else changes its SQL; None when the statement carries values of
+    its own, e.g. filters) for a stand-in caller whose ids, like the cursor's values and
+    the audit row's, are bind parameters. `shape` turns a row into the response item's
+    fields, validated once by `adapter` (over `Page[ReadModel]`) and serialized once; no ORM
+    objects, no second validation. On PostgreSQL the page and its list-read audit row are
+    one statement (a data-modifying CTE, see `audited_page`); on SQLite the audit row is
+    added to the session as elsewhere. The route's declared response model documents the
+    body (OpenAPI).
+    """
+    limit = pagination.limit
+    after = decode_cursor(pagination.cursor, sort.name, sort.keys) if pagination.cursor else None
+    params = caller_values(principal)
+    after_binds: list[Any] | None = None
+    if after is not None:
+        after_binds, cursor_values = cursor_binds(sort.keys, after)
+        params.update(cursor_values)
+    postgres = bool(session.info.get("is_postgres"))
+    audit_values = list_read_values(principal, audit_as, case_id=case_id) if postgres else {}
+    binds, audit_params = audit_binds(audit_values)
+    params.update(audit_params)
+    key = None
+    if shape_key is not None:
+        nulls = None if after is None else tuple(value is None for value in after)
+        key = (shape_key, caller_shape(principal), sort.name, limit, nulls, postgres, *binds)
+
+    def build_statement() -> Select[Any]:
+        statement = keyset(build(stand_in(principal)), sort, limit, after_binds)
+        return audited_page(statement, sort.order_on, limit, binds) if postgres else statement
+
+    statement = built(key, build_statement)
+    connection = await session.connection()
+    rows = (await connection.execute(statement, params)).all()
+    shown, next_cursor = finish_page(
+        rows,
+        pagination,
+        sort.keys,
+        sort_name=sort.name,
+        key_values=sort.labelled_values,
+        request=request,
+        response=response,
+    )
+    if not postgres:
+        ids = [row._mapping["id"] for row in shown]
+        record_read(session, principal, audit_as, ids, case_id=case_id, single=False)
+    items = [shape(row) for row in shown]
+    page = adapter.validate_python({"items": items, "next_cursor": next_cursor})
+    return json_response(adapter.dump_json(page), response)

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, or_, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, or_, tuple_
 from sqlalchemy.sql import Select
 
 from ovc_api.errors import Unprocessable
@@ -139,11 +139,29 @@ def paginate(
     # NULLS LAST only where a NULL can occur: on a NOT NULL key it would stop PostgreSQL
     # from reading the (organisation_id, key, id) index backwards, so every page would sort
     # all of the organisation's rows.
-    order = []
-    for key in keys:
-        term = key.column.desc() if descending else key.column.asc()
-        order.append(term.nulls_last() if getattr(key.column, "nullable", True) else term)
+    order = [_order_term(key, key.column, descending) for key in keys]
     return statement.order_by(*order).limit(params.limit + 1)
+
+
+def keyset(statement: S, sort: Sort, limit: int, after: Sequence[Any] | None) -> S:
+    """`paginate` with the cursor's values already decoded, or standing in as bind
+    parameters (`cursor_binds`) in a statement built once per shape."""
+    if after is not None:
+        statement = statement.where(_after(sort.keys, after, sort.descending))
+    order = [_order_term(key, key.column, sort.descending) for key in sort.keys]
+    return statement.order_by(*order).limit(limit + 1)
+
+
+def cursor_binds(
+    keys: Sequence[SortKey], values: Sequence[Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """Bind parameters (`cursor_<i>`) for a decoded cursor's values (a NULL stays None: it
+    changes the SQL, see `_after`), and the values to execute them with."""
+    binds = [
+        None if value is None else bindparam(f"cursor_{i}", type_=key.column.type)
+        for i, (key, value) in enumerate(zip(keys, values, strict=True))
+    ]
+    return binds, {f"cursor_{i}": value for i, value in enumerate(values) if value is not None}
 
 
 @dataclass(frozen=True)
@@ -157,6 +175,20 @@ class Sort:
     def values(self, row: Any) -> list[Any]:
         record = row[0] if isinstance(row, tuple) or hasattr(row, "_mapping") else row
         return [getattr(record, key.name) for key in self.keys]
+
+    def labelled_values(self, row: Any) -> list[Any]:
+        """The keys of a Core row whose columns are labelled with the keys' names."""
+        return [row._mapping[key.name] for key in self.keys]
+
+    def order_on(self, columns: Any) -> list[Any]:
+        """ORDER BY terms on columns named like the keys (a CTE's or sub-query's `.c`)."""
+        return [_order_term(key, columns[key.name], self.descending) for key in self.keys]
+
+
+def _order_term(key: SortKey, column: Any, descending: bool) -> Any:
+    term = column.desc() if descending else column.asc()
+    # The key's own column says whether it is nullable (a labelled copy does not know).
+    return term.nulls_last() if getattr(key.column, "nullable", True) else term
 
 
 def sort_options(id_column: Any, **fields: tuple[Any, Callable[[Any], Any]]) -> dict[str, Sort]:

@@ -9,14 +9,25 @@ know nothing of HTTP.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import Uuid, bindparam
+from sqlalchemy.engine import Row as CoreRow
+from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import record, record_read
+from ovc_api.audit.service import (
+    audit_binds,
+    audited_read,
+    record,
+    record_read,
+    single_read_values,
+)
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import apply_changes
+from ovc_api.errors import NotFound
+from ovc_api.prepared import ORGANISATION, built, caller_shape, caller_values, stand_in
 from ovc_api.revisions import RevisionRead, revisions_of
 from ovc_api.tenancy import shared_read_source
 
@@ -28,6 +39,7 @@ class HasId(Protocol):
 
 
 Row = TypeVar("Row", bound=HasId)
+RECORD = bindparam("record_id", type_=Uuid())
 
 
 def audit(
@@ -126,6 +138,57 @@ async def read_shared(
     in the owner's log."""
     via = await shared_read_source(session, principal, row)
     return read(session, principal, row, resource=resource, case_id=case_id, via_referral=via)
+
+
+async def read_row(
+    session: AsyncSession,
+    principal: Principal,
+    build: Callable[[Principal], Select[Any]],
+    model: Any,
+    record_id: uuid.UUID,
+    *,
+    resource: str,
+    shape_key: Hashable,
+    case_column: str | None = None,
+) -> CoreRow[Any]:
+    """One record as a Core row (404 unless `build`, the statement of what the caller may
+    read, finds it), its read audited like `read`.
+
+    The statement is built once per shape (`ovc_api.prepared`, `shape_key` naming it) with
+    the caller's ids, the record's and the audit row's values as bind parameters. On
+    PostgreSQL the read of the caller's own record and its audit row are one statement
+    (`audited_read`); a record shared through a referral (read-only, rare) and SQLite take
+    the plain path: the row, then the audit row, in the same transaction either way.
+    """
+    postgres = bool(session.info.get("is_postgres"))
+    values = single_read_values(principal, resource) if postgres else {}
+    binds, params = audit_binds(values)
+    params.update(caller_values(principal))
+    params[RECORD.key] = record_id
+
+    def build_statement() -> Select[Any]:
+        statement = build(stand_in(principal)).where(model.id == RECORD)
+        if postgres:
+            statement = audited_read(statement, binds, ORGANISATION, case_column=case_column)
+        return statement
+
+    key = (shape_key, caller_shape(principal), postgres, *binds)
+    statement = built(key, build_statement)
+    connection = await session.connection()
+    row: CoreRow[Any] | None = (await connection.execute(statement, params)).first()
+    if row is None:
+        raise NotFound()
+    if not postgres or row._mapping["organisation_id"] != principal.organisation_id:
+        via = await shared_read_source(session, principal, row, model=model)
+        record_read(
+            session,
+            principal,
+            resource,
+            [row._mapping["id"]],
+            case_id=row._mapping[case_column] if case_column else None,
+            via_referral=via,
+        )
+    return row
 
 
 async def revisions(

@@ -92,12 +92,20 @@ def _clauses(rules: list[Rule], principal: Principal) -> list[Any]:
 
 
 _installed: VisibilityRules | None = None
+_generation = 0
 
 
 def install(rules: VisibilityRules) -> None:
     """Put `rules` in force for every scoped query of this process."""
-    global _installed
+    global _installed, _generation
     _installed = rules
+    _generation += 1
+
+
+def rules_in_force() -> tuple[int, VisibilityRules]:
+    """The rules in force and how many times rules were installed: statements built once
+    (`ovc_api.prepared`) are built again when the rules change."""
+    return _generation, installed_rules()
 
 
 def installed_rules() -> VisibilityRules:
@@ -118,14 +126,16 @@ def visible(
 
 
 async def shared_read_source(
-    session: AsyncSession, principal: Principal, record: Any
+    session: AsyncSession, principal: Principal, record: Any, *, model: type | None = None
 ) -> ReadSource | None:
     """For a record of another organisation read through a share (an accepted referral): the
-    grant and the owner, so the read is audited as such (None for the caller's own records)."""
+    grant and the owner, so the read is audited as such (None for the caller's own records).
+    `model`: the record's table model when `record` is a Core row (its `id` and
+    `organisation_id` columns)."""
     owner = getattr(record, "organisation_id", None)
     if owner is None or owner == principal.organisation_id:
         return None
-    for share in installed_rules().read_shares(type(record)):
+    for share in installed_rules().read_shares(model or type(record)):
         if (found := await share.source(session, principal, record)) is not None:
             return found
     return None

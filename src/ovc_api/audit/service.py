@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from sqlalchemy import ColumnElement, bindparam, func, insert, literal, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.principal import Principal
-from ovc_api.db import utcnow
+from ovc_api.db import new_id, utcnow
 from ovc_api.outbox import emit_for_audit
 
 
@@ -106,3 +110,107 @@ def record_anonymous(
             at=utcnow(),
         )
     )
+
+
+def list_read_values(
+    principal: Principal, resource_type: str, *, case_id: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """The columns of a list read's audit row but its `record_ids` (what `record_read`
+    with `single=False` writes), for statements that insert the row themselves."""
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "organisation_id": principal.organisation_id,
+        "actor_user_id": principal.user_id,
+        "actor_api_key_id": principal.api_key_id,
+        "action": f"{resource_type}.list",
+        "resource_type": resource_type,
+        "case_id": case_id,
+        "request_id": principal.request_id,
+        "client_ip": principal.client_ip,
+        "at": utcnow(),
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def audit_binds(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Bind parameters (`audit_<column>`) standing for an audit row's values, and the values
+    to execute them with: a statement built once per shape (`ovc_api.prepared`) carries the
+    former, each request the latter."""
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    binds = {name: bindparam(f"audit_{name}", type_=table.c[name].type) for name in values}
+    return binds, {f"audit_{name}": value for name, value in values.items()}
+
+
+def audited_page(
+    page: Select[Any],
+    order: Callable[[Any], list[Any]],
+    limit: int,
+    values: dict[str, Any],
+) -> Select[Any]:
+    """PostgreSQL: one statement that reads a keyset page and writes its list-read audit row.
+
+    `page` selects labelled columns, one of them `id`, at most `limit + 1` rows (the extra
+    one only tells there is a next page); `order` gives its ORDER BY terms on a collection
+    of those columns (`Sort.order_on`); `values` the audit row's columns but `record_ids`
+    (`list_read_values`, as values or as `audit_binds`). The audit row names the ids of
+    the first `limit` rows in page order; it is written by a data-modifying CTE, which
+    PostgreSQL runs exactly once and to completion whatever the outer query reads, in the
+    statement's (the request's) transaction.
+    """
+    rows = page.cte("page")
+    shown = select(rows).order_by(*order(rows.c)).limit(limit).subquery("shown")
+    ids = func.coalesce(
+        func.array_agg(postgresql.aggregate_order_by(shown.c.id, *order(shown.c))),
+        literal([], postgresql.ARRAY(postgresql.UUID(as_uuid=True))),
+    )
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    names = list(values)
+    columns = [_expression(values[name], table.c[name].type).label(name) for name in names]
+    logged = (
+        insert(table)
+        .from_select([*names, "record_ids"], select(*columns, ids.label("record_ids")))
+        .cte("logged")
+    )
+    return select(rows).add_cte(logged).order_by(*order(rows.c))
+
+
+def single_read_values(principal: Principal, resource_type: str) -> dict[str, Any]:
+    """The columns of a single read's audit row but the record's ids (what `record_read`
+    writes for the caller's own record)."""
+    values = list_read_values(principal, resource_type)
+    values["action"] = f"{resource_type}.read"
+    return values
+
+
+def audited_read(
+    statement: Select[Any],
+    values: dict[str, Any],
+    owner: Any,
+    *,
+    case_column: str | None,
+) -> Select[Any]:
+    """PostgreSQL: one statement that reads one record (labelled columns, `id` and
+    `organisation_id` among them) and writes its read's audit row when the record is
+    `owner`'s (the caller's organisation's); a record read through a share is audited by
+    the caller in the owner's log (`shared_read_source`). `case_column` names the column
+    holding the case the record belongs to (`id` for a case itself)."""
+    found = statement.cte("found")
+    columns: list[ColumnElement[Any]]
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    names = list(values)
+    columns = [_expression(values[name], table.c[name].type).label(name) for name in names]
+    names.append("resource_id")
+    columns.append(found.c.id)
+    if case_column is not None:
+        names.append("case_id")
+        columns.append(found.c[case_column])
+    own = select(*columns).where(found.c.organisation_id == owner)
+    logged = insert(table).from_select(names, own).cte("logged")
+    return select(found).add_cte(logged)
+
+
+def _expression(value: Any, type_: Any) -> ColumnElement[Any]:
+    """A value as a typed SQL literal; a bind parameter (or any expression) as it is."""
+    if isinstance(value, ColumnElement):
+        return value
+    return literal(value, type_)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
-from sqlalchemy import and_, update
+from sqlalchemy import and_, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +24,7 @@ from ovc_api.auth.models import AuthSession
 from ovc_api.auth.problems import ApiKeySuspended, PasswordChangeRequired, PersonRequired
 from ovc_api.auth.scopes import ROLE_SCOPES, SCOPE_DESCRIPTIONS, Role, Scope
 from ovc_api.auth.tokens import (
+    AccessClaims,
     InvalidToken,
     api_key_prefix,
     decode_access_token,
@@ -68,16 +69,56 @@ def _invalid(reason: str = "Missing or invalid credentials") -> Unauthorized:
     return Unauthorized(reason)
 
 
-async def _principal_from_jwt(
-    session: AsyncSession, settings: Settings, token: str, *, relaxed_commit: bool
-) -> Principal:
-    try:
-        claims = decode_access_token(settings, token)
-    except InvalidToken as exc:
-        raise _invalid("The access token is invalid or expired") from exc
-    # The organisation claim is signed: bind the transaction to it at once, so the check
-    # below already runs under row-level security and costs no extra round trip.
-    await set_tenant_context(session, claims.organisation_id, relaxed_commit=relaxed_commit)
+# PostgreSQL: the credential check and the tenant binding in one statement (one round trip).
+# `bound` sets the transaction's settings before `found` reads the user under row-level
+# security: `found` is a LATERAL sub-query that refers to `bound` and, with OFFSET 0, cannot be
+# pulled up, so it can only run as the inner side of a nested loop whose outer row (the
+# settings) is already computed. Had PostgreSQL ever ordered it otherwise, the row-level
+# security policy would hide the user and the credential would be refused (401), never
+# admitted. The network administrator's widening is switched on by the outer projection,
+# which runs after the role is known.
+_JWT_PRINCIPAL_PG = text(
+    """
+SELECT set_config('ovc.network',
+                  CASE WHEN found.role = 'network_admin' THEN 'on' ELSE 'off' END, true),
+       found.role, found.must_change_password, found.live
+FROM (SELECT set_config('ovc.org_id', :org, true) AS org,
+             set_config('ovc.system', 'off', true) AS system,
+             set_config('ovc.network', 'off', true) AS network,
+             set_config('synchronous_commit', :sync, true) AS sync
+      OFFSET 0) AS bound
+CROSS JOIN LATERAL (
+    SELECT users.role, users.must_change_password,
+           users.active AND organisations.active AND auth_sessions.revoked_at IS NULL AS live
+    FROM users
+    JOIN organisations ON organisations.id = users.organisation_id
+    JOIN auth_sessions ON auth_sessions.user_id = users.id
+    WHERE users.id = :user_id AND auth_sessions.id = :session_id
+      AND users.organisation_id = CAST(bound.org AS uuid)
+    OFFSET 0) AS found
+"""
+)
+
+
+async def _jwt_principal_row(
+    session: AsyncSession, claims: AccessClaims, *, relaxed_commit: bool
+) -> tuple[str, bool, bool] | None:
+    """(role, must change password, live) of the token's user and login, the transaction
+    bound to the token's (signed) organisation: one statement on PostgreSQL."""
+    if session.info.get("is_postgres"):
+        connection = await session.connection()
+        found = (
+            await connection.execute(
+                _JWT_PRINCIPAL_PG,
+                {
+                    "org": str(claims.organisation_id),
+                    "sync": "off" if relaxed_commit else "on",
+                    "user_id": claims.user_id,
+                    "session_id": claims.session_id,
+                },
+            )
+        ).first()
+        return None if found is None else (found[1], found[2], found[3])
     row = (
         await session.exec(
             select(
@@ -99,16 +140,23 @@ async def _principal_from_jwt(
             )
         )
     ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def _principal_from_jwt(
+    session: AsyncSession, settings: Settings, token: str, *, relaxed_commit: bool
+) -> Principal:
+    try:
+        claims = decode_access_token(settings, token)
+    except InvalidToken as exc:
+        raise _invalid("The access token is invalid or expired") from exc
+    row = await _jwt_principal_row(session, claims, relaxed_commit=relaxed_commit)
     if row is None:
         raise _invalid("The access token is invalid or expired")
-    role, must_change_password, live = row
+    role_name, must_change_password, live = row
     if not live:
         raise _invalid("The access token has been revoked")
-    role = Role(role)
-    if role is Role.network_admin:
-        await set_tenant_context(
-            session, claims.organisation_id, network=True, relaxed_commit=relaxed_commit
-        )
+    role = Role(role_name)
     return Principal(
         organisation_id=claims.organisation_id,
         scopes=frozenset(s.value for s in ROLE_SCOPES[role]),

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     ColumnElement,
     LargeBinary,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     or_,
     type_coerce,
 )
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +32,7 @@ from ovc_api.cases.schemas import CASE_COLUMNS, CaseRead, ChildSummary, ordered_
 from ovc_api.children.models import Child
 from ovc_api.errors import NotFound, Unprocessable
 from ovc_api.identity.models import User
+from ovc_api.pagination import Page
 from ovc_api.tenancy import get_visible, resolve_reference, scoped, visible
 
 CASE_ASSIGNEE_ROLES = frozenset({Role.caseworker.value, Role.case_manager.value})
@@ -37,35 +40,49 @@ CASE_ASSIGNEE_ROLES = frozenset({Role.caseworker.value, Role.case_manager.value}
 CASE_LIST_READ_ACTIONS = ("case.list", "task.list")
 
 
-def cases_with_children(principal: Principal, *, is_postgres: bool) -> Any:
+CHILD_COLUMNS = tuple(ChildSummary.model_fields)
+CASE_PAGE = TypeAdapter(Page[CaseRead])
+CASE_READ = TypeAdapter(CaseRead)
+
+
+def case_rows(principal: Principal, *, is_postgres: bool, single_read: bool = False) -> Any:
     """Cases the caller may see, each with its child and its concerns (comma-separated), in
-    one query: the list's base, and a single round trip per page."""
+    one query of labelled columns (Core rows, no ORM objects): the case's columns by their
+    names and its `version`, the child's as `child__<name>`, and `concerns`. The list's
+    base; `single_read` (GET of one case) also admits a case shared through a referral."""
     aggregate = func.string_agg if is_postgres else func.group_concat
     concerns = (
         select(aggregate(col(CaseConcern.concern), ","))
-        .where(col(CaseConcern.case_id) == col(Case.id), visible(principal, CaseConcern))
+        .where(
+            col(CaseConcern.case_id) == col(Case.id),
+            visible(principal, CaseConcern, single_read=single_read),
+        )
         .scalar_subquery()
         .label("concerns")
     )
-    return (
-        select(Case, Child, concerns)
+    columns: list[Any] = [col(getattr(Case, name)).label(name) for name in CASE_COLUMNS]
+    columns.append(col(Case.version).label("version"))
+    columns += [col(getattr(Child, name)).label(f"child__{name}") for name in CHILD_COLUMNS]
+    statement = (
+        core_select(*columns, concerns)
+        .select_from(Case)
         .join(Child, col(Child.id) == col(Case.child_id))
-        .where(visible(principal, Case))
+        .where(visible(principal, Case, single_read=single_read))
     )
+    if single_read:
+        statement = statement.where(visible(principal, Child, single_read=True))
+    return statement
 
 
-def case_reads_from_rows(rows: Sequence[Any]) -> list[CaseRead]:
-    """Response models for (case, child, concerns) rows of `cases_with_children`."""
-    return [
-        CaseRead.model_validate(
-            {
-                **{name: getattr(case, name) for name in CASE_COLUMNS},
-                "concerns": ordered_concerns(concerns.split(",") if concerns else []),
-                "child": ChildSummary.model_validate(child),
-            }
-        )
-        for case, child, concerns in rows
-    ]
+def case_item(row: Any) -> dict[str, Any]:
+    """A `case_rows` row shaped as `CaseRead`'s fields."""
+    fields = row._mapping
+    concerns = fields["concerns"]
+    return {
+        **{name: fields[name] for name in CASE_COLUMNS},
+        "concerns": ordered_concerns(concerns.split(",") if concerns else []),
+        "child": {name: fields[f"child__{name}"] for name in CHILD_COLUMNS},
+    }
 
 
 async def concerns_of(

@@ -23,13 +23,13 @@ from ovc_api.auth.principal import (
     Principal,
 )
 from ovc_api.cases import service
-from ovc_api.cases.deps import CaseForApproval, CaseForRead, CaseForWrite, SharedCaseForRead
+from ovc_api.cases.deps import CaseForApproval, CaseForRead, CaseForWrite
 from ovc_api.cases.filters import CaseListQuery
 from ovc_api.cases.models import (
     Case,
     ClosureRequest,
 )
-from ovc_api.cases.queries import case_read, case_reads, case_reads_from_rows, cases_with_children
+from ovc_api.cases.queries import CASE_PAGE, CASE_READ, case_item, case_read, case_reads, case_rows
 from ovc_api.cases.schemas import (
     AccessLogEntry,
     CaseCreate,
@@ -42,7 +42,7 @@ from ovc_api.cases.schemas import (
     Reopening,
     TransitionCreate,
 )
-from ovc_api.concurrency import IfMatch
+from ovc_api.concurrency import IfMatch, set_etag
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
@@ -117,19 +117,25 @@ async def list_cases(
     principal: CasesReader,
     query: Annotated[CaseListQuery, Depends()],
     pagination: Pagination,
-) -> Page[CaseRead]:
-    statement = cases_with_children(principal, is_postgres=bool(session.info.get("is_postgres")))
-    statement = query.apply(statement, principal)
-    return await http.page(
+) -> Response:
+    postgres = bool(session.info.get("is_postgres"))
+
+    def build(caller: Principal) -> Any:
+        return query.apply(case_rows(caller, is_postgres=postgres), caller)
+
+    return await http.rows_page(
         session,
         principal,
-        statement,
-        case_reads_from_rows,
+        build,
+        case_item,
+        CASE_PAGE,
         pagination,
         SORTS[query.sort],
         request,
         response,
         audit_as=RESOURCE,
+        # Filters put their values in the statement: such lists are built per request.
+        shape_key=None if query.filtered() else "case.list",
     )
 
 
@@ -140,10 +146,12 @@ async def list_cases(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_case(
-    case: SharedCaseForRead, response: Response, session: Session, principal: CasesReader
-) -> CaseRead:
-    await service.read_case(session, principal, case)
-    return await _shown(session, principal, case, response)
+    case_id: uuid.UUID, response: Response, session: Session, principal: CasesReader
+) -> Response:
+    row = await service.read_case_row(session, principal, case_id)
+    set_etag(response, row)
+    body = CASE_READ.dump_json(CASE_READ.validate_python(case_item(row)))
+    return http.json_response(body, response)
 
 
 @router.patch(

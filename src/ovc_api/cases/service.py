@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.engine import Row as CoreRow
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +23,13 @@ from ovc_api.cases.models import (
     ClosureRequest,
     ClosureRequestStatus,
 )
-from ovc_api.cases.queries import access_log, add_concerns, resolve_assignee, update_case
+from ovc_api.cases.queries import (
+    access_log,
+    add_concerns,
+    case_rows,
+    resolve_assignee,
+    update_case,
+)
 from ovc_api.cases.schemas import (
     CaseCreate,
     CaseUpdate,
@@ -102,6 +109,28 @@ async def read_case(session: AsyncSession, principal: Principal, case: Case) -> 
     """Audit a read of the case; a read through a referral lands in the owner's log."""
     return await service_kit.read_shared(
         session, principal, case, resource=RESOURCE, case_id=case.id
+    )
+
+
+async def read_case_row(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> CoreRow[Any]:
+    """GET of one case: the case with its child and concerns (`case_rows`), the read
+    audited (a read through a referral lands in the owner's log); 404 when not visible."""
+    postgres = bool(session.info.get("is_postgres"))
+
+    def build(caller: Principal) -> Any:
+        return case_rows(caller, is_postgres=postgres, single_read=True)
+
+    return await service_kit.read_row(
+        session,
+        principal,
+        build,
+        Case,
+        case_id,
+        resource=RESOURCE,
+        shape_key="case.read",
+        case_column="id",
     )
 
 
