@@ -20,8 +20,8 @@ class ReadinessScore(StrictBody):
     notes: str | None = NOTES
 
 
-class Readiness(StrictBody):
-    """Readiness of the child, the family and the community for the return."""
+class ReintegrationReadiness(StrictBody):
+    """ReintegrationReadiness of the child, the family and the community for the return."""
 
     assessed_on: date
     child: ReadinessScore
@@ -48,7 +48,7 @@ class PlanCreate(StrictBody):
     target_placement_type: PlacementType = Field(description="A family-based placement")
     caregiver: str = Field(min_length=1, max_length=200)
     planned_move_on: date | None = None
-    readiness: Readiness | None = None
+    readiness: ReintegrationReadiness | None = None
     preparation_steps: list[PreparationStep] = Field(default_factory=list, max_length=50)
     support_package: list[PlannedService] = Field(default_factory=list, max_length=50)
 
@@ -57,7 +57,7 @@ class PlanUpdate(StrictBody):
     target_placement_type: PlacementType | None = None
     caregiver: str | None = Field(default=None, min_length=1, max_length=200)
     planned_move_on: date | None = None
-    readiness: Readiness | None = None
+    readiness: ReintegrationReadiness | None = None
     preparation_steps: list[PreparationStep] | None = Field(default=None, max_length=50)
     support_package: list[PlannedService] | None = Field(default=None, max_length=50)
 
@@ -89,7 +89,7 @@ class PlanRead(BaseModel):
     target_placement_type: PlacementType
     caregiver: str
     planned_move_on: date | None
-    readiness: Readiness | None
+    readiness: ReintegrationReadiness | None
     preparation_steps: list[PreparationStep]
     support_package: list[PlannedService]
     moved_on: date | None
