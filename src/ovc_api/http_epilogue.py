@@ -19,7 +19,13 @@ from sqlalchemy.engine import Row
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import audit_binds, audited_page, list_read_values, record_read
+from ovc_api.audit.service import (
+    audit_binds,
+    audited_page,
+    list_read_values,
+    record_owner_reads,
+    record_read,
+)
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import set_etag
 from ovc_api.idempotency import Idempotency
@@ -56,13 +62,15 @@ async def created(
     result: ReadModel,
     *,
     location: str,
+    resource: str,
 ) -> ReadModel:
     """201 with Location and the ETag of `row`, remembered for a retry with the same
-    Idempotency-Key (operations without one pass None)."""
+    Idempotency-Key (operations without one pass None); a retry reads `row` again, audited
+    as a read of `resource`."""
     response.headers["Location"] = location
     set_etag(response, row)
     if idempotency is not None:
-        await idempotency.remember(201, result, response)
+        await idempotency.remember(201, result, response, row=row, resource=resource)
     return result
 
 
@@ -70,14 +78,16 @@ async def done(
     idempotency: Idempotency,
     result: ReadModel,
     *,
+    row: Any,
+    resource: str,
     response: Response | None = None,
-    row: Any = None,
 ) -> ReadModel:
-    """200 of an action (POST), remembered for a retry; with `row`, its ETag is sent too."""
+    """200 of an action (POST) on `row`, remembered for a retry (which reads `row` again,
+    audited as `resource`); with `response`, the row's ETag is sent too."""
     headers = response if response is not None else Response()
-    if row is not None:
+    if response is not None:
         set_etag(headers, row)
-    await idempotency.remember(200, result, headers)
+    await idempotency.remember(200, result, headers, row=row, resource=resource)
     return result
 
 
@@ -111,18 +121,21 @@ async def page(
     *,
     audit_as: str | None = None,
     case_id: uuid.UUID | None = None,
+    via: Callable[[Any], uuid.UUID | None] | None = None,
 ) -> Page[ReadModel]:
     """One keyset page (Link header for the next), shown by `presenter`.
 
     `audit_as` names the resource of a list read, recorded with the ids it returns; lists
     whose read is audited once per request (history, logs) leave it out, their service
-    having recorded it.
+    having recorded it. Rows of other organisations (a widening) are also written in their
+    owners' logs, `via` naming the referral each was reached through.
     """
     rows, next_cursor = await fetch_page(session, statement, pagination, sort, request, response)
     items = await present(presenter, rows)
     if audit_as is not None:
         ids = [cast(Any, item).id for item in items]
         record_read(session, principal, audit_as, ids, case_id=case_id, single=False)
+        record_owner_reads(session, principal, audit_as, rows, single=False, via=via)
     return Page(items=items, next_cursor=next_cursor)
 
 

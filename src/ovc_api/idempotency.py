@@ -4,6 +4,10 @@ The key is remembered per organisation and caller for 24 hours with a digest of 
 body; the same key with a different body is a client error (422). A retry that arrives while
 the first request is still in flight gets 409 with `Retry-After`: resent after that delay, it
 gets the first response.
+
+A replay is a read of the record the first response showed: it is answered only while the
+caller may still see that record (a case reassigned since, a role changed: 404, exactly like
+a missing record) and it is audited as a read of it.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from sqlalchemy import Column, Index, String, Text, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
+from ovc_api.audit.service import record_read
 from ovc_api.db import Session, utcnow
-from ovc_api.errors import Conflict, Unprocessable
+from ovc_api.errors import Conflict, NotFound, Unprocessable
 from ovc_api.models_base import JSONType, created_field, id_field, organisation_fk
+from ovc_api.tenancy import get_visible
 
 RETENTION = timedelta(hours=24)
 IN_PROGRESS_RETRY_AFTER_SECONDS = 1
@@ -49,6 +55,10 @@ class IdempotencyRecord(SQLModel, table=True):
     headers: dict[str, str] = Field(
         default_factory=dict, sa_column=Column(JSONType, nullable=False)
     )
+    # The record the response shows: a replay re-checks that the caller may still read it.
+    resource_type: str | None = Field(default=None, sa_type=String(40))
+    resource_table: str | None = Field(default=None, sa_type=String(64))
+    resource_id: uuid.UUID | None = Field(default=None)
     created_at: datetime = created_field()
 
 
@@ -92,12 +102,23 @@ class Idempotency:
                 ["header", "Idempotency-Key"],
                 "this key was used with a different request: use a new key for a new request",
             )
+        await _read_again(self.session, principal, stored)
         headers = {**stored.headers, "Idempotent-Replayed": "true"}
         return JSONResponse(
             json.loads(stored.body), status_code=stored.status_code, headers=headers
         )
 
-    async def remember(self, status_code: int, result: BaseModel, response: Response) -> None:
+    async def remember(
+        self,
+        status_code: int,
+        result: BaseModel,
+        response: Response,
+        *,
+        row: Any,
+        resource: str,
+    ) -> None:
+        """Keep the response for a retry, with the record it shows (`row`, audited as
+        `resource`), which a replay reads again."""
         if self.key is None:
             return
         # Keep the table bounded: this caller's expired keys go as it stores a new one.
@@ -118,6 +139,9 @@ class Idempotency:
             status_code=status_code,
             body=result.model_dump_json(),
             headers={k: v for k, v in response.headers.items() if k.lower() in REPLAYED_HEADERS},
+            resource_type=resource,
+            resource_table=type(row).__tablename__,
+            resource_id=row.id,
         )
         self.session.add(record)
         try:
@@ -130,6 +154,32 @@ class Idempotency:
                 "retry after the delay in Retry-After to get its response",
                 headers={"Retry-After": str(IN_PROGRESS_RETRY_AFTER_SECONDS)},
             ) from exc
+
+
+def _model_of(table_name: str) -> type[Any]:
+    for mapper in SQLModel._sa_registry.mappers:
+        if getattr(mapper.local_table, "name", None) == table_name:
+            found: type[Any] = mapper.class_
+            return found
+    raise LookupError(f"no model for the table {table_name}")  # pragma: no cover
+
+
+async def _read_again(session: Any, principal: Any, stored: IdempotencyRecord) -> None:
+    """The remembered record, in the caller's scope now (404 if no longer), read audited."""
+    if stored.resource_table is None or stored.resource_id is None:
+        return  # remembered before replays named their record (gone within 24 hours)
+    row = await get_visible(
+        session, principal, _model_of(stored.resource_table), stored.resource_id
+    )
+    if row is None:
+        raise NotFound()
+    # A service under a referral names the sender's case: not in the receiver's terms.
+    case_id = None if getattr(row, "referral_id", None) else getattr(row, "case_id", None)
+    if stored.resource_table == "cases":
+        case_id = row.id
+    record_read(
+        session, principal, stored.resource_type or stored.resource_table, [row.id], case_id=case_id
+    )
 
 
 def _caller(principal: Any) -> uuid.UUID:

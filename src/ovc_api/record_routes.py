@@ -68,6 +68,8 @@ class RecordKind:
     present: Callable[..., Any] | None = None  # (session, principal, row) -> read model
     listed: Any = None  # a list item's model, when not `read`
     conflicts: bool = False  # a correction may answer 409 (a closed case, an archived household)
+    via: Callable[[Any], Any] | None = None  # a listed row of another organisation -> referral
+    create_description: str | None = None  # the create operation's description (OpenAPI)
 
 
 def add_routes(router: APIRouter, kind: RecordKind) -> None:
@@ -95,7 +97,9 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
         row = await kind.add(session, principal, *_parents(v), body)
         result = await present(session, principal, row)
         where = kind.location(row)
-        return await http.created(v["response"], idempotency, row, result, location=where)
+        return await http.created(
+            v["response"], idempotency, row, result, location=where, resource=kind.resource
+        )
 
     _signed(
         create,
@@ -112,6 +116,7 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
         methods=["POST"],
         name=f"create_{kind.name}",
         summary=create_summary,
+        description=kind.create_description,
         status_code=201,
         response_model=kind.read,
         responses=error_responses(401, 403, *near, 409, 422),
@@ -134,6 +139,7 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
             v["response"],
             audit_as=kind.resource,
             case_id=None if parent is None else v["parent"].id,
+            via=kind.via,
         )
 
     _signed(

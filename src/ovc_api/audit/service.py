@@ -86,6 +86,38 @@ def record_read(
     )
 
 
+def record_owner_reads(
+    session: AsyncSession,
+    principal: Principal,
+    resource_type: str,
+    rows: Iterable[Any],
+    *,
+    single: bool = True,
+    via: Callable[[Any], uuid.UUID | None] | None = None,
+) -> None:
+    """Reads of other organisations' records through a widening (a referral's sender reading
+    the services its receiver recorded, a participant reading a conference, a receiver its
+    referral): besides the reader's own row, one row per such record in its owner's log, so
+    the owner sees who read it (as reads through a referral's share already are).
+
+    `via` names the referral a record was reached through (the second wall admits the
+    owner's row on that ground). Rows of the caller's own organisation are skipped.
+    """
+    for row in rows:
+        owner = getattr(row, "organisation_id", None)
+        if owner is None or owner == principal.organisation_id:
+            continue
+        record(
+            session,
+            principal,
+            f"{resource_type}.read" if single else f"{resource_type}.list",
+            resource_type=resource_type,
+            resource_id=row.id,
+            via_referral_id=via(row) if via is not None else None,
+            owner_organisation_id=owner,
+        )
+
+
 def record_anonymous(
     session: AsyncSession,
     action: str,

@@ -100,7 +100,7 @@ async def create_case(
     case, child = await service.open_case(session, principal, body)
     (result,) = await case_reads(session, principal, [(case, child)])
     return await http.created(
-        response, idempotency, case, result, location=f"{API_V1}/cases/{case.id}"
+        response, idempotency, case, result, location=f"{API_V1}/cases/{case.id}", resource=RESOURCE
     )
 
 
@@ -191,7 +191,7 @@ async def transition_case(
         return replayed
     await service.transition(session, principal, case, body, if_match=if_match)
     result = await _shown(session, principal, case, response)
-    return await http.done(idempotency, result, response=response)
+    return await http.done(idempotency, result, row=case, resource=RESOURCE, response=response)
 
 
 @router.post(
@@ -214,7 +214,9 @@ async def request_case_closure(
     closure = await service.request_closure(session, principal, case, body)
     location = f"{API_V1}/cases/{case.id}/closure-requests/{closure.id}"
     result = ClosureRequestRead.model_validate(closure)
-    return await http.created(response, idempotency, closure, result, location=location)
+    return await http.created(
+        response, idempotency, closure, result, location=location, resource=CLOSURE
+    )
 
 
 @router.get(
@@ -279,7 +281,9 @@ async def approve_case_closure(
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
     closure = await service.approve_closure(session, principal, case, closure_request_id, body)
-    return await http.done(idempotency, ClosureRequestRead.model_validate(closure))
+    return await http.done(
+        idempotency, ClosureRequestRead.model_validate(closure), row=closure, resource=CLOSURE
+    )
 
 
 @router.post(
@@ -299,7 +303,9 @@ async def reject_case_closure(
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
     closure = await service.reject_closure(session, principal, case, closure_request_id, body)
-    return await http.done(idempotency, ClosureRequestRead.model_validate(closure))
+    return await http.done(
+        idempotency, ClosureRequestRead.model_validate(closure), row=closure, resource=CLOSURE
+    )
 
 
 @router.post(
@@ -320,7 +326,7 @@ async def reopen_case(
         return replayed
     await service.reopen(session, principal, case, body)
     result = await _shown(session, principal, case, response)
-    return await http.done(idempotency, result, response=response)
+    return await http.done(idempotency, result, row=case, resource=RESOURCE, response=response)
 
 
 @router.get(

@@ -70,6 +70,15 @@ CHILDREN = RecordKind(
     audit_read=service.read_child,
     correct=service.correct_child,
     location=lambda child: f"{API_V1}/children/{child.id}",
+    create_description=(
+        "A likely duplicate (same names in either script, birth within a year, same commune "
+        "or province), among the children the caller may see, answers 409 with "
+        "`duplicates`: for each candidate only its `id`, `initials` (e.g. `S. C.`) and "
+        "`birth_year`, never its names, birth date or address. That is enough to decide: "
+        "open the candidate (`GET /children/{id}`, or its cases with `GET /cases?child_id=`) "
+        "under your own scope, or resend with `confirm_not_duplicate: true`. Each candidate "
+        "shown is recorded in its organisation's audit log (`child.duplicate_shown`)."
+    ),
     summaries=(
         "Record a child (likely duplicates answer 409 unless confirmed)",
         "List children, filtered; `q` searches any name part in either script",

@@ -112,11 +112,13 @@ class ChildRead(BaseModel):
 
 
 class DuplicateCandidate(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A likely duplicate as the 409 shows it: enough to decide, not the record itself.
+
+    The id (whoever may see the child reads it, or its cases with `GET /cases?child_id=`,
+    under their own scope and audit), the initials of its names and its birth year. Names,
+    the exact birth date and the address stay out of the answer.
+    """
+
     id: uuid.UUID
-    given_name_latin: str | None
-    family_name_latin: str | None
-    given_name_khmer: str | None
-    family_name_khmer: str | None
-    date_of_birth: date | None
-    commune: str | None
+    initials: str = Field(description="First letters of the names, e.g. `S. C.`")
+    birth_year: int | None

@@ -1,6 +1,9 @@
 """The rules of children's records: recorded once (likely duplicates are refused until
 confirmed), corrected or archived with history, every read and change audited.
 
+A likely duplicate's 409 shows each candidate's id, initials and birth year only, and each
+candidate shown is audited (`child.duplicate_shown`) in its owner's log: it is a read.
+
 Operations take the session, the caller and typed input and return rows or raise problem
 errors; they never commit and know nothing of HTTP.
 """
@@ -44,15 +47,20 @@ async def record_child(session: AsyncSession, principal: Principal, data: ChildC
     if not data.confirm_not_duplicate:
         duplicates = await likely_duplicates(session, principal, data)
         if duplicates:
+            for duplicate in duplicates:
+                service_kit.audit(
+                    session,
+                    principal,
+                    RESOURCE,
+                    "duplicate_shown",
+                    duplicate.id,
+                    owner_organisation_id=duplicate.organisation_id,
+                )
             raise Conflict(
                 "This child may already be recorded: check `duplicates`, then resend with "
                 "confirm_not_duplicate=true to record a different child",
-                extra={
-                    "duplicates": [
-                        DuplicateCandidate.model_validate(d).model_dump(mode="json")
-                        for d in duplicates
-                    ]
-                },
+                extra={"duplicates": [candidate(d).model_dump(mode="json") for d in duplicates]},
+                keep_changes=True,
             )
     values = data.model_dump(mode="json", exclude={"confirm_not_duplicate"})
     child = Child(
@@ -66,6 +74,22 @@ async def record_child(session: AsyncSession, principal: Principal, data: ChildC
     moment = recording_moment()
     await first_placement(session, principal, child, moment.date() if moment else local_today())
     return child
+
+
+def initials(child: Child) -> str:
+    """`S. C.`: the first letter of each name part, in Latin script if it has one."""
+    latin = (child.given_name_latin, child.family_name_latin)
+    khmer = (child.given_name_khmer, child.family_name_khmer)
+    parts = latin if any(latin) else khmer
+    return " ".join(f"{part[0].upper()}." for part in parts if part)
+
+
+def candidate(child: Child) -> DuplicateCandidate:
+    """A likely duplicate as the 409 shows it (its disclosure is audited by the caller)."""
+    born = child.date_of_birth
+    return DuplicateCandidate(
+        id=child.id, initials=initials(child), birth_year=born.year if born else None
+    )
 
 
 async def read_child(session: AsyncSession, principal: Principal, child: Child) -> Child:

@@ -75,7 +75,9 @@ async def create_case_conference(
     conference = await service.record_conference(session, principal, body)
     result = await service.conference_read(session, principal, conference)
     location = f"{API_V1}/case-conferences/{conference.id}"
-    return await http.created(response, idempotency, conference, result, location=location)
+    return await http.created(
+        response, idempotency, conference, result, location=location, resource=RESOURCE
+    )
 
 
 @router.get(

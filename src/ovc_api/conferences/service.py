@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
+from ovc_api.audit.service import record_owner_reads
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseStatus
 from ovc_api.clock import local_today
@@ -197,7 +198,8 @@ async def record_conference(
 def read_conference(
     session: AsyncSession, principal: Principal, conference: CaseConference
 ) -> CaseConference:
-    """Audit a read; the case is named only in the organiser's log terms."""
+    """Audit a read; the case is named only in the organiser's log terms. A participant's
+    read is in the organiser's log too."""
     service_kit.audit(
         session,
         principal,
@@ -206,6 +208,7 @@ def read_conference(
         conference.id,
         case_id=conference.case_id if is_organiser(conference, principal) else None,
     )
+    record_owner_reads(session, principal, RESOURCE, [conference])
     return conference
 
 

@@ -1,4 +1,9 @@
-"""Participants of a case conference read it and their own action items; the organiser all."""
+"""Participants of a case conference read it and their own action items; the organiser all.
+
+Within each organisation the caseworker narrowing holds: the organiser's caseworkers see
+the conferences of the cases assigned to them, and a participant's conferences are seen by
+those who see all its cases (a caseworker has no assigned case there to tie them to).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from ovc_api.conferences.models import CaseConference, ConferenceAction, Confere
 from ovc_api.tenancy import VisibilityRules
 
 
-def _participating(principal: Principal) -> ColumnElement[bool]:
+def _participating(principal: Principal) -> ColumnElement[bool] | None:
+    if not sees_all_cases(principal):
+        return None
     mine = select(col(ConferenceParticipant.conference_id)).where(
         col(ConferenceParticipant.organisation_id) == principal.organisation_id
     )

@@ -125,7 +125,14 @@ async def create_family_member(
         return replayed
     member = await service.add_member(session, principal, family, body)
     location = _member_location(member)
-    return await http.created(response, idempotency, member, member_read(member), location=location)
+    return await http.created(
+        response,
+        idempotency,
+        member,
+        member_read(member),
+        location=location,
+        resource=service.MEMBER,
+    )
 
 
 @router.get(

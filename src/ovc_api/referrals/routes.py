@@ -78,7 +78,9 @@ async def create_referral(
     referral = await service.send_referral(session, principal, body)
     result = service.referral_read(referral, principal)
     location = f"{API_V1}/referrals/{referral.id}"
-    return await http.created(response, idempotency, referral, result, location=location)
+    return await http.created(
+        response, idempotency, referral, result, location=location, resource=RESOURCE
+    )
 
 
 @router.get(
@@ -128,6 +130,7 @@ async def list_referrals(
         request,
         response,
         audit_as=RESOURCE,
+        via=service.via_itself,
     )
 
 
@@ -237,7 +240,7 @@ async def open_receiver_case(
     case = await service.open_receiver_case(session, principal, referral, body)
     result = service.referral_read(referral, principal)
     return await http.created(
-        response, None, referral, result, location=f"{API_V1}/cases/{case.id}"
+        response, None, referral, result, location=f"{API_V1}/cases/{case.id}", resource=RESOURCE
     )
 
 

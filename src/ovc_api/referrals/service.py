@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
 from ovc_api.ages import age_on
-from ovc_api.audit.service import record_read
+from ovc_api.audit.service import record_owner_reads, record_read
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseConcern, CaseStatus, CaseStatusChange, RiskLevel
 from ovc_api.children.models import Child
@@ -30,6 +30,7 @@ from ovc_api.referrals.schemas import (
 )
 from ovc_api.referrals.workflow import Side, next_status
 from ovc_api.services.models import ServiceDelivery
+from ovc_api.services.service import via_referral
 from ovc_api.sharing.models import Referral, ReferralStatus, Urgency
 from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
 from ovc_api.text import search_key
@@ -196,8 +197,15 @@ async def send_referral(
     return referral
 
 
+def via_itself(referral: Referral) -> uuid.UUID:
+    """A receiver reads the sender's referral through that referral (for its owner's log)."""
+    return referral.id
+
+
 def read_referral(session: AsyncSession, principal: Principal, referral: Referral) -> Referral:
+    """Audit a read; the receiver's is in the sender's log too."""
     _audit(session, principal, referral, "read")
+    record_owner_reads(session, principal, RESOURCE, [referral], via=via_itself)
     return referral
 
 
@@ -308,4 +316,5 @@ async def services_under(
     )
     services = list((await session.exec(statement)).all())
     record_read(session, principal, "service", [s.id for s in services], single=False)
+    record_owner_reads(session, principal, "service", services, single=False, via=via_referral)
     return services

@@ -5,7 +5,12 @@ a caseworker sees the referrals of the cases assigned to them. While the referra
 accepted, the receiver may read, one record at a time, the referred child, their family (and
 its members) and the case: never list, change or go beyond them. The sender sees the
 services the receiver records under its referrals. Row-level security repeats these rules
-(migration 0004).
+(migration 0004) between organisations.
+
+The caseworker narrowing holds inside these widenings too (issue 10, section 6): whoever
+sees only assigned cases (a caseworker, a key without `cases:all`) sees the receiver's
+services only under referrals of the cases assigned to them, and on the receiving side,
+where it cannot see the referral, it reads nothing the referral shares.
 
 "Accepted by the caller's organisation" is written once, in `sharing.access`: the same
 condition admits a shared read and names the referral behind it for the audit log.
@@ -44,21 +49,26 @@ def _services_under_my_referrals(principal: Principal) -> ColumnElement[bool]:
     sent = select(col(Referral.id)).where(
         col(Referral.organisation_id) == principal.organisation_id
     )
+    if not sees_all_cases(principal):
+        sent = sent.where(col(Referral.case_id).in_(my_case_ids(principal)))
     return col(ServiceDelivery.referral_id).in_(sent)
 
 
-REFERRED_FAMILY_MEMBERS = ThroughAcceptedReferral(FamilyMember.family_id, Referral.family_id)
+def _shared(key: object, referred: object) -> ThroughAcceptedReferral:
+    """Shared with those who see the received referral itself (`_received`)."""
+    return ThroughAcceptedReferral(key, referred, reader=sees_all_cases)
+
+
+REFERRED_FAMILY_MEMBERS = _shared(FamilyMember.family_id, Referral.family_id)
 
 
 def add_rules(rules: VisibilityRules) -> None:
     rules.narrow(Referral, _sent_for_my_cases)
     rules.widen(Referral, _received)
     rules.widen(ServiceDelivery, _services_under_my_referrals)
-    rules.share_for_reading(Child, ThroughAcceptedReferral(Child.id, Referral.child_id))
-    rules.share_for_reading(Family, ThroughAcceptedReferral(Family.id, Referral.family_id))
-    rules.share_for_reading(Case, ThroughAcceptedReferral(Case.id, Referral.case_id))
-    rules.share_for_reading(
-        CaseConcern, ThroughAcceptedReferral(CaseConcern.case_id, Referral.case_id)
-    )
+    rules.share_for_reading(Child, _shared(Child.id, Referral.child_id))
+    rules.share_for_reading(Family, _shared(Family.id, Referral.family_id))
+    rules.share_for_reading(Case, _shared(Case.id, Referral.case_id))
+    rules.share_for_reading(CaseConcern, _shared(CaseConcern.case_id, Referral.case_id))
     # Members are only ever listed under a family already loaded in scope.
     rules.widen(FamilyMember, REFERRED_FAMILY_MEMBERS.clause)

@@ -145,6 +145,7 @@ SERVICES = RecordKind(
     audit_read=rules.read_delivery,
     correct=rules.correct_delivery,
     location=lambda delivery: f"{API_V1}/services/{delivery.id}",
+    via=rules.via_referral,
     summaries=(
         "Record a service delivered to a case's child, a family, or under a referral",
         "List services delivered (yours, and those delivered under your referrals)",

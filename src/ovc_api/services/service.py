@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
+from ovc_api.audit.service import record_owner_reads
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case
 from ovc_api.children.models import Child
@@ -245,10 +246,16 @@ async def record_child_delivery(
     return delivery
 
 
+def via_referral(delivery: ServiceDelivery) -> uuid.UUID | None:
+    """The referral through which the sender reads a delivery (for its owner's log)."""
+    return delivery.referral_id
+
+
 def read_delivery(
     session: AsyncSession, principal: Principal, delivery: ServiceDelivery
 ) -> ServiceDelivery:
-    """Audit a read; the case is named only in the delivering organisation's own terms."""
+    """Audit a read; the case is named only in the delivering organisation's own terms. The
+    sender's read of its receiver's delivery is in the receiver's log too."""
     own = delivery.organisation_id == principal.organisation_id
     service_kit.audit(
         session,
@@ -259,6 +266,7 @@ def read_delivery(
         case_id=delivery.case_id if own else None,
         via_referral_id=delivery.referral_id,
     )
+    record_owner_reads(session, principal, RESOURCE, [delivery], via=via_referral)
     return delivery
 
 

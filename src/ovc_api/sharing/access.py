@@ -7,6 +7,7 @@ record and to name the referral behind that read for the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,17 +30,24 @@ def accepted_by(principal: Principal) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class ThroughAcceptedReferral:
-    """Records whose `key` is the referral's `referred` column, while it is accepted."""
+    """Records whose `key` is the referral's `referred` column, while it is accepted, for
+    the receiver's callers that `reader` admits (those who may see the referral itself: a
+    caller narrowed to its assigned cases cannot, so it reads nothing through it)."""
 
     key: Any
     referred: Any
+    reader: Callable[[Principal], bool] = lambda principal: True
 
-    def clause(self, principal: Principal) -> ColumnElement[bool]:
+    def clause(self, principal: Principal) -> ColumnElement[bool] | None:
+        if not self.reader(principal):
+            return None
         return col(self.key).in_(select(col(self.referred)).where(accepted_by(principal)))
 
     async def source(
         self, session: AsyncSession, principal: Principal, record: Any
     ) -> ReadSource | None:
+        if not self.reader(principal):
+            return None
         referral_id = (
             await session.exec(
                 select(col(Referral.id)).where(
