@@ -114,11 +114,12 @@ class Idempotency:
         result: BaseModel,
         response: Response,
         *,
-        row: Any,
-        resource: str,
+        row: Any = None,
+        resource: str | None = None,
     ) -> None:
         """Keep the response for a retry, with the record it shows (`row`, audited as
-        `resource`), which a replay reads again."""
+        `resource`), which a replay reads again. A batch's result (207) names no one record:
+        its replay shows the stored per-row outcomes (ids and statuses) as they were."""
         if self.key is None:
             return
         # Keep the table bounded: this caller's expired keys go as it stores a new one.
@@ -140,8 +141,8 @@ class Idempotency:
             body=result.model_dump_json(),
             headers={k: v for k, v in response.headers.items() if k.lower() in REPLAYED_HEADERS},
             resource_type=resource,
-            resource_table=type(row).__tablename__,
-            resource_id=row.id,
+            resource_table=None if row is None else type(row).__tablename__,
+            resource_id=None if row is None else row.id,
         )
         self.session.add(record)
         try:

@@ -100,7 +100,9 @@ async def create_plan(
         return replayed
     plan = await service.open_plan(session, principal, body)
     result = PlanRead.model_validate(plan)
-    return await http.created(response, idempotency, plan, result, location=f"{PLANS}/{plan.id}")
+    return await http.created(
+        response, idempotency, plan, result, location=f"{PLANS}/{plan.id}", resource=service.PLAN
+    )
 
 
 @router.get(
@@ -191,7 +193,13 @@ async def move_child(
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
     await service.move(session, principal, plan, body)
-    return await http.done(idempotency, PlanRead.model_validate(plan), response=response, row=plan)
+    return await http.done(
+        idempotency,
+        PlanRead.model_validate(plan),
+        response=response,
+        row=plan,
+        resource=service.PLAN,
+    )
 
 
 @router.post(
@@ -211,7 +219,13 @@ async def re_separate(
     if (replayed := await idempotency.replay(principal, body)) is not None:
         return replayed
     await service.re_separate(session, principal, plan, body)
-    return await http.done(idempotency, PlanRead.model_validate(plan), response=response, row=plan)
+    return await http.done(
+        idempotency,
+        PlanRead.model_validate(plan),
+        response=response,
+        row=plan,
+        resource=service.PLAN,
+    )
 
 
 @router.get(

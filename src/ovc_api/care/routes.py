@@ -102,7 +102,9 @@ async def create_facility(
     facility = await service.record_facility(session, principal, body)
     result = FacilityRead.model_validate(facility)
     location = f"{API_V1}/facilities/{facility.id}"
-    return await http.created(response, idempotency, facility, result, location=location)
+    return await http.created(
+        response, idempotency, facility, result, location=location, resource=service.FACILITY
+    )
 
 
 @router.get(
@@ -177,7 +179,9 @@ async def create_placement(
     placement = await service.record_placement(session, principal, child, body)
     (result,) = await service.present_placements(session, [placement])
     location = f"{API_V1}/children/{child.id}/placements/{placement.id}"
-    return await http.created(response, idempotency, placement, result, location=location)
+    return await http.created(
+        response, idempotency, placement, result, location=location, resource=service.PLACEMENT
+    )
 
 
 async def placement_for_write(
@@ -242,7 +246,9 @@ async def create_tracing(
     attempt = await service.record_tracing(session, principal, child, body)
     result = TracingRead.model_validate(attempt)
     location = f"{API_V1}/children/{child.id}/tracing/{attempt.id}"
-    return await http.created(response, idempotency, attempt, result, location=location)
+    return await http.created(
+        response, idempotency, attempt, result, location=location, resource=service.TRACING
+    )
 
 
 async def tracing_for_write(
