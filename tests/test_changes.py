@@ -205,3 +205,44 @@ async def test_a_long_transaction_committing_after_a_read_still_appears_after_it
     # An `occurred_at > last seen` reader would have skipped it: it was written first.
     assert rows[str(slow.id)].occurred_at < rows[quick].occurred_at
     assert rows[str(slow.id)].position > rows[quick].position  # type: ignore[operator]
+
+
+async def test_placements_and_reintegration_are_in_the_feed_of_their_organisation_only(
+    client: httpx.AsyncClient, tenant_a: Tenant, tenant_b: Tenant, factory: Factory
+) -> None:
+    worker, manager = tenant_a["caseworker"], tenant_a["case_manager"]
+    outsider = tenant_b["case_manager"]
+    child_id = await factory.child(tenant_a.organisation_id, care_arrangement="residential_care")
+    case_id = await factory.case(
+        tenant_a.organisation_id, child_id=child_id, assigned_to=worker.user_id
+    )
+    start, outside = await feed(client, manager), await feed(client, outsider)
+    plan = await client.post(
+        "/api/v1/reintegration-plans",
+        json={
+            "case_id": str(case_id),
+            "target_placement_type": "kinship_care",
+            "caregiver": "Yeay Phan (grandmother)",
+            "planned_move_on": "2026-03-01",
+        },
+        headers=worker.headers,
+    )
+    assert plan.status_code == 201, plan.text
+    plan_id = plan.json()["id"]
+    moved = await client.post(
+        f"/api/v1/reintegration-plans/{plan_id}/move",
+        json={"moved_on": "2026-03-01"},
+        headers=worker.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    new_placement = moved.json()["placement_id"]
+    items = (await feed(client, manager, start["next_cursor"]))["items"]
+    seen = [(i["type"], i["resource_type"], i["resource_id"]) for i in items]
+    assert ("reintegration_plan.created", "reintegration_plan", plan_id) in seen
+    assert ("placement.started", "placement", new_placement) in seen
+    assert ("reintegration.moved", "reintegration_plan", plan_id) in seen
+    assert any(t == "placement.ended" for t, _, _ in seen)
+    # The caseworker's narrowed feed shows them too (its own case); another organisation none.
+    mine = (await feed(client, worker, start["next_cursor"], types="placement"))["items"]
+    assert {i["resource_id"] for i in mine} >= {new_placement}
+    assert (await feed(client, outsider, outside["next_cursor"]))["items"] == []

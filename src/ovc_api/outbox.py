@@ -51,6 +51,10 @@ class WebhookEventType(StrEnum):
     referral_completed = "referral.completed"
     service_recorded = "service.recorded"
     conference_action_assigned = "conference.action_assigned"
+    placement_started = "placement.started"
+    placement_ended = "placement.ended"
+    reintegration_moved = "reintegration.moved"
+    reintegration_re_separated = "reintegration.re_separated"
 
 
 class Change(StrEnum):
@@ -113,6 +117,10 @@ ANNOUNCED: dict[str, Mapping] = {
     "conference_action.create": Mapping(
         WebhookEventType.conference_action_assigned, Change.created
     ),
+    "placement.create": Mapping(WebhookEventType.placement_started, Change.created),
+    "placement.end": Mapping(WebhookEventType.placement_ended),
+    "reintegration_plan.move": Mapping(WebhookEventType.reintegration_moved),
+    "reintegration_plan.re_separation": Mapping(WebhookEventType.reintegration_re_separated),
 }
 
 
@@ -133,6 +141,10 @@ class FeedResource(StrEnum):
     referral = "referral"
     case_conference = "case_conference"
     conference_action = "conference_action"
+    placement = "placement"
+    tracing_attempt = "tracing_attempt"
+    reintegration_plan = "reintegration_plan"
+    monitoring_visit = "monitoring_visit"
 
 
 FEED_RESOURCES = frozenset(r.value for r in FeedResource)
@@ -169,6 +181,10 @@ TABLES = {
     FeedResource.referral: "referrals",
     FeedResource.case_conference: "case_conferences",
     FeedResource.conference_action: "conference_actions",
+    FeedResource.placement: "placements",
+    FeedResource.tracing_attempt: "tracing_attempts",
+    FeedResource.reintegration_plan: "reintegration_plans",
+    FeedResource.monitoring_visit: "monitoring_visits",
 }
 
 

@@ -16,10 +16,12 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from ovc_api.auth.principal import Principal
+from ovc_api.care.models import MonitoringVisit, ReintegrationPlan, TracingAttempt
 from ovc_api.cases.models import Case, ClosureRequest
 from ovc_api.cases.visibility import sees_all_cases
 from ovc_api.casework.models import Assessment, CaseNote, CasePlanAction, CasePlanGoal, FollowUp
 from ovc_api.children.models import Child
+from ovc_api.children.placements import Placement
 from ovc_api.conferences.models import CaseConference, ConferenceAction
 from ovc_api.families.models import Family, FamilyMember
 from ovc_api.outbox import FEED_RESOURCES, Event
@@ -42,6 +44,10 @@ MODELS: dict[str, type[Any]] = {
     "referral": Referral,
     "case_conference": CaseConference,
     "conference_action": ConferenceAction,
+    "placement": Placement,
+    "tracing_attempt": TracingAttempt,
+    "reintegration_plan": ReintegrationPlan,
+    "monitoring_visit": MonitoringVisit,
 }
 assert set(MODELS) == set(FEED_RESOURCES), "every record of the feed has its visibility"
 
