@@ -221,7 +221,7 @@ def test_iter_changes_pages_through_the_feed_and_remembers_where_to_resume(
         seen = [(c["type"], c["resource_id"]) for c in changes]
         assert seen == [("child.created", child_id) for child_id in created]
         assert sent == [f"GET {API}/changes"] * 2  # 2 + 1
-        assert list(ovc.iter_changes(changes.cursor)) == []
+        assert list(ovc.iter_changes(changes.cursor, types=["child"])) == []
 
 
 def test_iteration_is_lazy(live_url: str, api_key: str) -> None:

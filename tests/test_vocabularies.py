@@ -40,7 +40,18 @@ def _enums(schema: Any, found: list[frozenset[str]]) -> None:
 
 
 # Enumerations of the API's own mechanics, not code lists of the domain.
-MECHANICS = {"sort", "format", "scope", "group_by", "period", "variant", "role", "scopes"}
+# Fields whose codes are for programs, not people (no label is shown to a caseworker).
+MECHANICS = {
+    "sort",
+    "format",
+    "scope",
+    "group_by",
+    "period",
+    "variant",
+    "role",
+    "scopes",
+    "event_types",
+}
 
 
 def test_every_code_list_in_request_bodies_is_served(app: FastAPI) -> None:
