@@ -195,10 +195,10 @@ async def test_a_long_transaction_committing_after_a_read_still_appears_after_it
         slow = await children_service.record_child(session, principal, data)
         await session.flush()  # written, not committed: the transaction stays open
         quick = await record_child(client, manager)  # begun later, committed first
-        page = await feed(client, manager)
+        page = await feed(client, manager, types="child")
         assert [i["resource_id"] for i in page["items"]] == [quick]
         cursor = page["next_cursor"]
-    resumed = await feed(client, manager, cursor)
+    resumed = await feed(client, manager, cursor, types="child")
     assert [i["resource_id"] for i in resumed["items"]] == [str(slow.id)]
     async with system_session(app) as session:
         rows = {
