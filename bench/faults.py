@@ -512,6 +512,8 @@ def main() -> int:
             "OVC_SECRET_KEY": secrets.token_urlsafe(48),
             "OVC_DATA_DIR": str(root / "data"),
             "OVC_LOG_FORMAT": "json",
+            # The harness writes as fast as it can as one user: faults, not budgets, are tested.
+            "OVC_RATE_LIMIT": "10000000/minute",
             "OVC_ARGON2_MEMORY_KIB": "8",
             "OVC_ARGON2_TIME_COST": "1",
             "OVC_ARGON2_PARALLELISM": "1",
