@@ -2,8 +2,8 @@
 
 A case the caller may not see (another organisation's, or for a caseworker one not assigned
 to them) answers 404 exactly like a missing one; sub-resource routes build on these. Only the
-case record itself is shared through an accepted referral (SharedCaseForRead): its notes,
-assessments, plan, history and logs never are.
+case record itself is shared through an accepted referral (read by `service.read_case_row`):
+its notes, assessments, plan, history and logs never are.
 """
 
 from __future__ import annotations
@@ -24,13 +24,6 @@ async def case_for_read(case_id: uuid.UUID, session: Session, principal: CasesRe
     return await case_in_scope(session, principal, case_id)
 
 
-async def shared_case_for_read(
-    case_id: uuid.UUID, session: Session, principal: CasesReader
-) -> Case:
-    """The case record itself, which an accepted referral also shares (read-only)."""
-    return await case_in_scope(session, principal, case_id, shared=True)
-
-
 async def case_for_write(case_id: uuid.UUID, session: Session, principal: CasesWriter) -> Case:
     return await case_in_scope(session, principal, case_id)
 
@@ -40,6 +33,5 @@ async def case_for_approval(case_id: uuid.UUID, session: Session, principal: Cas
 
 
 CaseForRead = Annotated[Case, Depends(case_for_read)]
-SharedCaseForRead = Annotated[Case, Depends(shared_case_for_read)]
 CaseForWrite = Annotated[Case, Depends(case_for_write)]
 CaseForApproval = Annotated[Case, Depends(case_for_approval)]

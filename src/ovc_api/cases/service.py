@@ -105,13 +105,6 @@ async def open_case(
     return case, child
 
 
-async def read_case(session: AsyncSession, principal: Principal, case: Case) -> Case:
-    """Audit a read of the case; a read through a referral lands in the owner's log."""
-    return await service_kit.read_shared(
-        session, principal, case, resource=RESOURCE, case_id=case.id
-    )
-
-
 async def read_case_row(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID
 ) -> CoreRow[Any]:
