@@ -30,7 +30,7 @@ from ovc_api.audit.service import record_read
 from ovc_api.db import Session, utcnow
 from ovc_api.errors import Conflict, NotFound, Unprocessable
 from ovc_api.models_base import JSONType, created_field, id_field, organisation_fk
-from ovc_api.tenancy import get_visible
+from ovc_api.tenancy import get_visible, model_of_table
 
 RETENTION = timedelta(hours=24)
 IN_PROGRESS_RETRY_AFTER_SECONDS = 1
@@ -157,20 +157,12 @@ class Idempotency:
             ) from exc
 
 
-def _model_of(table_name: str) -> type[Any]:
-    for mapper in SQLModel._sa_registry.mappers:
-        if getattr(mapper.local_table, "name", None) == table_name:
-            found: type[Any] = mapper.class_
-            return found
-    raise LookupError(f"no model for the table {table_name}")  # pragma: no cover
-
-
 async def _read_again(session: Any, principal: Any, stored: IdempotencyRecord) -> None:
     """The remembered record, in the caller's scope now (404 if no longer), read audited."""
     if stored.resource_table is None or stored.resource_id is None:
         return  # remembered before replays named their record (gone within 24 hours)
     row = await get_visible(
-        session, principal, _model_of(stored.resource_table), stored.resource_id
+        session, principal, model_of_table(stored.resource_table), stored.resource_id
     )
     if row is None:
         raise NotFound()

@@ -24,7 +24,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Index, Integer, String
@@ -33,6 +32,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.db import UTCDateTime, new_id, utcnow
+from ovc_api.tenancy import model_of_table
 
 SEQUENCE_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -188,20 +188,9 @@ TABLES = {
 }
 
 
-@lru_cache
-def _model_of(table: str) -> type[Any] | None:
-    for mapper in SQLModel._sa_registry.mappers:
-        if getattr(mapper.local_table, "name", None) == table:
-            found: type[Any] = mapper.class_
-            return found
-    return None
-
-
 def _loaded(session: AsyncSession, resource_type: str, resource_id: uuid.UUID) -> Any:
     """The record as this transaction holds it (for its version and its parties)."""
-    model = _model_of(TABLES[FeedResource(resource_type)])
-    if model is None:  # pragma: no cover - every table above is mapped
-        return None
+    model = model_of_table(TABLES[FeedResource(resource_type)])
     return session.sync_session.identity_map.get(identity_key(model, resource_id))
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
@@ -199,12 +200,17 @@ def referenced_model(column: Any) -> type[Any]:
     """The table model a foreign-key column points at (`Child.family_id` -> `Family`), so a
     domain can check a reference without importing the referenced domain."""
     (foreign_key,) = column.property.columns[0].foreign_keys
-    table = foreign_key.column.table
+    return model_of_table(foreign_key.column.table.name)
+
+
+@lru_cache
+def model_of_table(table_name: str) -> type[Any]:
+    """The table model mapped to `table_name` (a stored table name back to its model)."""
     for mapper in SQLModel._sa_registry.mappers:
-        if mapper.local_table is table:
+        if getattr(mapper.local_table, "name", None) == table_name:
             found: type[Any] = mapper.class_
             return found
-    raise LookupError(f"no model for the table {table.name}")  # pragma: no cover
+    raise LookupError(f"no model for the table {table_name}")  # pragma: no cover
 
 
 async def resolve_foreign_key(
