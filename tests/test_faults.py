@@ -273,7 +273,7 @@ def test_a_stream_broken_by_the_database_ends_without_its_last_chunk(
     async def broken_export() -> StreamingResponse:
         return StreamingResponse(rows(), media_type="text/csv")
 
-    with LiveServer(settings, app) as server, httpx.Client(base_url=server.url) as http:
+    with LiveServer(settings, app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         with (
             pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)),
             http.stream("GET", "/broken-export") as response,
