@@ -1,6 +1,7 @@
-"""Steps that many services repeat, written once: insert a row and audit it, apply a
-client's correction (If-Match checked, history kept) and audit the changed field names,
-audit a single read, read a record's correction history.
+"""Steps that many services repeat, written once: a body's fields as stored, the lookups of
+one kind of record (`Records`), insert a row and audit it, apply a client's correction
+(If-Match checked, history kept) and audit the changed field names, audit a single read, read
+a record's correction history.
 
 Services call these; they never commit (the session dependency owns the transaction) and
 know nothing of HTTP.
@@ -9,18 +10,22 @@ know nothing of HTTP.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Collection, Hashable, Mapping
+from enum import Enum
+from typing import Any, Generic, Protocol, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Uuid, bindparam
 from sqlalchemy.engine import Row as CoreRow
 from sqlalchemy.sql import Select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.audit.service import (
     audit_binds,
     audited_read,
     record,
+    record_owner_reads,
     record_read,
     single_read_values,
 )
@@ -29,7 +34,7 @@ from ovc_api.concurrency import apply_changes
 from ovc_api.errors import NotFound
 from ovc_api.prepared import ORGANISATION, built, caller_shape, caller_values, stand_in
 from ovc_api.revisions import RevisionRead, revisions_of
-from ovc_api.tenancy import shared_read_source
+from ovc_api.tenancy import get_visible_or_404, scoped, shared_read_source
 
 
 class HasId(Protocol):
@@ -40,6 +45,78 @@ class HasId(Protocol):
 
 Row = TypeVar("Row", bound=HasId)
 RECORD = bindparam("record_id", type_=Uuid())
+
+
+def stored(
+    body: BaseModel,
+    *,
+    include: Collection[str] | None = None,
+    exclude: Collection[str] | None = None,
+    sent_only: bool = False,
+) -> dict[str, Any]:
+    """A body's fields as a row stores them, enumerations as their codes. `sent_only`: the
+    fields a PATCH sets."""
+    values = body.model_dump(
+        include=set(include) if include is not None else None,
+        exclude=set(exclude) if exclude is not None else None,
+        exclude_unset=sent_only,
+    )
+    return {k: (v.value if isinstance(v, Enum) else v) for k, v in values.items()}
+
+
+class Records(Generic[Row]):
+    """One kind of audited record (its model, its audit name and, for a record kept under
+    another, the parent's column): the lookups and reads each service would write again."""
+
+    def __init__(
+        self, model: type[Row], resource: str, *, parent: str = "", order: tuple[str, ...] = ()
+    ) -> None:
+        self.model, self.resource, self.parent, self.order = model, resource, parent, order
+
+    async def in_scope(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        record_id: uuid.UUID,
+        *,
+        shared: bool = False,
+    ) -> Row:
+        """A record the caller may see (404 otherwise); `shared` admits a read through a
+        referral."""
+        return await get_visible_or_404(session, principal, self.model, record_id, shared=shared)
+
+    async def under(
+        self, session: AsyncSession, principal: Principal, parent: HasId, record_id: uuid.UUID
+    ) -> Row:
+        """A record of `parent` the caller may see: another parent's is a 404 as well."""
+        row = await get_visible_or_404(session, principal, self.model, record_id)
+        if getattr(row, self.parent) != parent.id:
+            raise NotFound()
+        return row
+
+    async def of(
+        self, session: AsyncSession, parent: HasId, principal: Principal | None = None
+    ) -> list[Row]:
+        """Every record of `parent` (those the `principal` may see, when given), in the
+        kind's order."""
+        model: Any = self.model
+        statement = select(model)
+        if principal is not None:
+            statement = scoped(statement, principal, model)
+        statement = statement.where(col(getattr(model, self.parent)) == parent.id).order_by(
+            *(col(getattr(model, name)) for name in self.order)
+        )
+        return list((await session.exec(statement)).all())
+
+    async def read_shared(self, session: AsyncSession, principal: Principal, row: Row) -> Row:
+        """Audit a read of the record; a read through a referral lands in the owner's log."""
+        return await read_shared(session, principal, row, resource=self.resource)
+
+    async def revisions(
+        self, session: AsyncSession, principal: Principal, row: Row
+    ) -> list[RevisionRead]:
+        """The record's correction history, its reading audited."""
+        return await revisions(session, principal, row, resource=self.resource)
 
 
 def audit(
@@ -126,18 +203,30 @@ def read(
     return row
 
 
-async def read_shared(
+def read_both_sides(
     session: AsyncSession,
     principal: Principal,
     row: Row,
     *,
     resource: str,
-    case_id: uuid.UUID | None = None,
+    via: Callable[[Any], uuid.UUID | None] | None = None,
+    **details: Any,
+) -> Row:
+    """Audit a read of a record two organisations share (a referral, a conference, a service
+    under a referral): in the caller's log (`details` as `audit`'s) and, when the caller is not
+    its owner, in the owner's too."""
+    audit(session, principal, resource, "read", row.id, **details)
+    record_owner_reads(session, principal, resource, [row], via=via)
+    return row
+
+
+async def read_shared(
+    session: AsyncSession, principal: Principal, row: Row, *, resource: str
 ) -> Row:
     """Audit a single read of a record a referral may share: a read through the share lands
     in the owner's log."""
     via = await shared_read_source(session, principal, row)
-    return read(session, principal, row, resource=resource, case_id=case_id, via_referral=via)
+    return read(session, principal, row, resource=resource, via_referral=via)
 
 
 async def read_row(

@@ -46,7 +46,7 @@ from ovc_api.children.models import Child
 from ovc_api.concurrency import apply_changes
 from ovc_api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ovc_api.identity.models import Organisation
-from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
+from ovc_api.tenancy import resolve_reference, scoped
 
 PLAN = "reintegration_plan"
 VISIT = "monitoring_visit"
@@ -91,10 +91,7 @@ async def set_care_settings(
     return data
 
 
-async def plan_in_scope(
-    session: AsyncSession, principal: Principal, plan_id: uuid.UUID
-) -> ReintegrationPlan:
-    return await get_visible_or_404(session, principal, ReintegrationPlan, plan_id)
+plan_in_scope = service_kit.Records(ReintegrationPlan, PLAN).in_scope
 
 
 def plans(principal: Principal) -> Any:
@@ -244,22 +241,9 @@ def read_plan(session: AsyncSession, principal: Principal, plan: ReintegrationPl
     service_kit.read(session, principal, plan, resource=PLAN, case_id=plan.case_id)
 
 
-async def visits_of(session: AsyncSession, plan: ReintegrationPlan) -> list[MonitoringVisit]:
-    statement = (
-        select(MonitoringVisit)
-        .where(col(MonitoringVisit.plan_id) == plan.id)
-        .order_by(col(MonitoringVisit.due_on), col(MonitoringVisit.id))
-    )
-    return list((await session.exec(statement)).all())
-
-
-async def visit_in_scope(
-    session: AsyncSession, principal: Principal, plan: ReintegrationPlan, visit_id: uuid.UUID
-) -> MonitoringVisit:
-    visit = await get_visible_or_404(session, principal, MonitoringVisit, visit_id)
-    if visit.plan_id != plan.id:
-        raise NotFound()
-    return visit
+VISITS = service_kit.Records(MonitoringVisit, VISIT, parent="plan_id", order=("due_on", "id"))
+visits_of = VISITS.of
+visit_in_scope = VISITS.under
 
 
 async def record_visit(

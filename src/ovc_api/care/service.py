@@ -2,9 +2,6 @@
 network administrator), a child's placements as non-overlapping periods with one open at a
 time (residential care only after family tracing and a recorded decision), and family
 tracing. The child's `care_arrangement` is written here only, from the open placement.
-
-Operations take the session, the caller and typed input and return rows or raise problem
-errors; they never commit and know nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -45,7 +42,7 @@ from ovc_api.concurrency import apply_changes
 from ovc_api.db import unique_or_conflict
 from ovc_api.errors import Forbidden, NotFound, Unprocessable
 from ovc_api.identity.models import Organisation
-from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
+from ovc_api.tenancy import resolve_reference, scoped
 
 FACILITY = "care_facility"
 PLACEMENT = "placement"
@@ -85,13 +82,8 @@ async def record_facility(
             raise Unprocessable.field(["body", "organisation_id"], "no such organisation")
     elif operator is not None and operator != principal.organisation_id:
         raise Forbidden("An organisation records its own facilities")
-    values = data.model_dump(mode="json", exclude={"organisation_id"})
     facility = CareFacility(
-        **{
-            **values,
-            "registered_on": data.registered_on,
-            "transitioning_since": data.transitioning_since,
-        },
+        **service_kit.stored(data, exclude={"organisation_id"}),
         organisation_id=operator or principal.organisation_id,
     )
     return await service_kit.insert(session, principal, facility, resource=FACILITY)
@@ -108,11 +100,10 @@ async def correct_facility(
     """Only the operator organisation or the network administrator edits a facility."""
     if not principal.is_network_admin and facility.organisation_id != principal.organisation_id:
         raise Forbidden("Only the operator organisation or the network administrator edits it")
-    changes = data.model_dump(exclude_unset=True)
+    changes = service_kit.stored(data, sent_only=True)
     for required in ("name", "kind", "province"):
         if required in changes and changes[required] is None:
             changes.pop(required)
-    changes = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
     return await service_kit.correct(
         session, principal, facility, changes, if_match=if_match, resource=FACILITY
     )
@@ -121,13 +112,9 @@ async def correct_facility(
 # --- placements ------------------------------------------------------------------------------
 
 
-async def placements_of(session: AsyncSession, child: Child) -> list[Placement]:
-    statement = (
-        select(Placement)
-        .where(col(Placement.child_id) == child.id)
-        .order_by(col(Placement.started_on))
-    )
-    return list((await session.exec(statement)).all())
+PLACEMENTS = service_kit.Records(Placement, PLACEMENT, parent="child_id", order=("started_on",))
+placements_of = PLACEMENTS.of
+placement_in_scope = PLACEMENTS.under
 
 
 async def open_placement(session: AsyncSession, child_id: uuid.UUID) -> Placement | None:
@@ -135,15 +122,6 @@ async def open_placement(session: AsyncSession, child_id: uuid.UUID) -> Placemen
         col(Placement.child_id) == child_id, col(Placement.ended_on).is_(None)
     )
     return (await session.exec(statement)).first()
-
-
-async def placement_in_scope(
-    session: AsyncSession, principal: Principal, child: Child, placement_id: uuid.UUID
-) -> Placement:
-    placement = await get_visible_or_404(session, principal, Placement, placement_id)
-    if placement.child_id != child.id:
-        raise NotFound()
-    return placement
 
 
 async def present_placements(
@@ -302,14 +280,10 @@ async def record_placement(
             changed_fields=["end_reason", "ended_on"],
         )
     placement = Placement(
+        **service_kit.stored(data, exclude={"facility_id", "gatekeeping", "decision_reference"}),
         organisation_id=principal.organisation_id,
         child_id=child.id,
-        placement_type=data.placement_type.value,
         facility_id=facility_id,
-        caregiver=data.caregiver,
-        started_on=data.started_on,
-        ended_on=data.ended_on,
-        reason=data.reason,
         decision_reference=(data.gatekeeping and data.gatekeeping.decision_reference)
         or data.decision_reference,
         recorded_by=principal.user_id,
@@ -340,22 +314,11 @@ async def correct_placement(
 # --- family tracing --------------------------------------------------------------------------
 
 
-async def tracing_of(session: AsyncSession, child: Child) -> list[TracingAttempt]:
-    statement = (
-        select(TracingAttempt)
-        .where(col(TracingAttempt.child_id) == child.id)
-        .order_by(col(TracingAttempt.attempted_on), col(TracingAttempt.id))
-    )
-    return list((await session.exec(statement)).all())
-
-
-async def tracing_in_scope(
-    session: AsyncSession, principal: Principal, child: Child, tracing_id: uuid.UUID
-) -> TracingAttempt:
-    attempt = await get_visible_or_404(session, principal, TracingAttempt, tracing_id)
-    if attempt.child_id != child.id:
-        raise NotFound()
-    return attempt
+TRACINGS = service_kit.Records(
+    TracingAttempt, TRACING, parent="child_id", order=("attempted_on", "id")
+)
+tracing_of = TRACINGS.of
+tracing_in_scope = TRACINGS.under
 
 
 async def record_tracing(
@@ -367,14 +330,9 @@ async def record_tracing(
         if case.child_id != child.id:
             raise Unprocessable.field(["body", "case_id"], "not a case of this child")
     attempt = TracingAttempt(
+        **service_kit.stored(data),
         organisation_id=principal.organisation_id,
         child_id=child.id,
-        case_id=data.case_id,
-        sought=data.sought,
-        method=data.method.value,
-        attempted_on=data.attempted_on,
-        outcome=data.outcome.value,
-        notes=data.notes,
         recorded_by=principal.user_id,
     )
     return await service_kit.insert(
@@ -391,12 +349,9 @@ async def correct_tracing(
     if_match: str | None,
 ) -> TracingAttempt:
     """An attempt in progress gets its outcome; notes are corrected with history."""
-    changes = data.model_dump(exclude_unset=True)
-    if "outcome" in changes:
-        if changes["outcome"] is None:
-            changes.pop("outcome")
-        else:
-            changes["outcome"] = changes["outcome"].value
+    changes = service_kit.stored(data, sent_only=True)
+    if "outcome" in changes and changes["outcome"] is None:
+        changes.pop("outcome")
     return await service_kit.correct(
         session,
         principal,

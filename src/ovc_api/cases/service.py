@@ -47,18 +47,14 @@ from ovc_api.db import utcnow
 from ovc_api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from ovc_api.families.models import Family
 from ovc_api.revisions import RevisionRead
-from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
+from ovc_api.tenancy import resolve_reference, scoped
 
 RESOURCE = "case"
 CLOSURE = "closure_request"
 ASSIGN_NEEDS_ALL = "Assigning a case to someone else needs the cases:all scope (a case manager)"
 
 
-async def case_in_scope(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, shared: bool = False
-) -> Case:
-    """A case the caller may see (404 otherwise); `shared` admits one read via a referral."""
-    return await get_visible_or_404(session, principal, Case, case_id, shared=shared)
+case_in_scope = service_kit.Records(Case, RESOURCE).in_scope
 
 
 async def open_case(
@@ -85,16 +81,12 @@ async def open_case(
     if child.date_of_birth is not None and data.opened_on < child.date_of_birth:
         raise Unprocessable.field(["body", "opened_on"], "cannot be before the child's birth")
     case = Case(
+        **service_kit.stored(data, exclude={"child_id", "family_id", "assigned_to", "concerns"}),
         organisation_id=principal.organisation_id,
         child_id=child.id,
         family_id=family_id,
         assigned_to=assignee,
-        referral_source=data.referral_source.value,
-        referral_source_detail=data.referral_source_detail,
-        risk_level=data.risk_level.value,
         status=CaseStatus.intake.value,
-        opened_on=data.opened_on,
-        summary=data.summary,
         created_by=principal.user_id,
     )
     session.add(case)
@@ -136,13 +128,12 @@ async def correct_case(
     if_match: str | None,
 ) -> Case:
     """A correction of the case's fields (not its status: that moves by transitions)."""
-    changes = data.model_dump(exclude_unset=True, exclude={"concerns", "status"})
+    changes = service_kit.stored(data, sent_only=True, exclude={"concerns", "status"})
     for required in ("risk_level", "referral_source", "assigned_to"):
         if required in changes and changes[required] is None:
             raise Unprocessable.field(["body", required], "cannot be null")
     if "concerns" in data.model_fields_set and data.concerns is None:
         raise Unprocessable.field(["body", "concerns"], "cannot be null")
-    changes = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
     if "assigned_to" in changes and changes["assigned_to"] != case.assigned_to:
         if not sees_all_cases(principal):
             raise Forbidden(ASSIGN_NEEDS_ALL)
@@ -223,11 +214,9 @@ async def request_closure(
             extra={"pending_closure_request_id": str(pending_id)},
         )
     request = ClosureRequest(
+        **service_kit.stored(data),
         organisation_id=case.organisation_id,
         case_id=case.id,
-        reason=data.reason.value,
-        closed_on=data.closed_on,
-        note=data.note,
         requested_by=principal.user_id,
     )
     return await service_kit.insert(session, principal, request, resource=CLOSURE, case_id=case.id)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from enum import Enum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,9 +53,3 @@ def not_before_opening(case: Case, **dates: date | None) -> None:
 
 def location(case: Case, collection: str, record_id: uuid.UUID) -> str:
     return f"{API_V1}/cases/{case.id}/{collection}/{record_id}"
-
-
-def plain_changes(body: BaseModel) -> dict[str, Any]:
-    """The fields a PATCH sets, enumerations as their stored codes."""
-    changes = body.model_dump(exclude_unset=True)
-    return {k: (v.value if isinstance(v, Enum) else v) for k, v in changes.items()}

@@ -2,18 +2,17 @@
 follow-ups. A closed case's record is final, nothing happens before the case opened, a plan
 action points at a goal of the same case and an active member organisation, a done
 follow-up moves the case's last contact forward; every read and change is audited with the
-case id.
-
-Operations take the session, the caller, the case (loaded in scope) and typed input, and
-return rows or raise problem errors; they never commit and know nothing of HTTP.
+case id. Each operation takes the case already loaded in the caller's scope.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
@@ -22,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ovc_api import service_kit
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case
-from ovc_api.casework.common import ensure_open, in_case, not_before_opening, plain_changes
+from ovc_api.casework.common import ensure_open, in_case, not_before_opening
 from ovc_api.casework.models import (
     Assessment,
     CaseNote,
@@ -84,9 +83,29 @@ def read(session: AsyncSession, principal: Principal, row: Record, resource: str
 
 
 async def _create(
-    session: AsyncSession, principal: Principal, row: Record, resource: str
+    session: AsyncSession,
+    principal: Principal,
+    case: Case,
+    kind: Callable[..., Record],
+    data: BaseModel,
+    resource: str,
+    **values: Any,
 ) -> Record:
-    return await service_kit.insert(session, principal, row, resource=resource, case_id=row.case_id)
+    """A new record of the case: the body's fields as stored, `values` added or replacing."""
+    row = kind(
+        **{**service_kit.stored(data), **values},
+        organisation_id=principal.organisation_id,
+        case_id=case.id,
+    )
+    return await service_kit.insert(session, principal, row, resource=resource, case_id=case.id)
+
+
+def _changes(case: Case, row: Any, data: BaseModel, if_match: str | None) -> dict[str, Any]:
+    """Where every correction starts: the case still open, the version the client saw, the
+    fields the PATCH sets."""
+    ensure_open(case)
+    check_if_match(if_match, row)
+    return service_kit.stored(data, sent_only=True)
 
 
 async def _correct(
@@ -110,16 +129,17 @@ async def record_assessment(
 ) -> Assessment:
     ensure_open(case)
     not_before_opening(case, assessed_on=data.assessed_on)
-    assessment = Assessment(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        kind=data.kind.value,
-        assessed_on=data.assessed_on,
+    domains = data.model_dump(mode="json")["domains"]
+    return await _create(
+        session,
+        principal,
+        case,
+        Assessment,
+        data,
+        ASSESSMENT,
+        domains=domains,
         assessed_by=principal.user_id,
-        domains=data.model_dump(mode="json")["domains"],
-        summary=data.summary,
     )
-    return await _create(session, principal, assessment, ASSESSMENT)
 
 
 async def correct_assessment(
@@ -131,9 +151,7 @@ async def correct_assessment(
     *,
     if_match: str | None,
 ) -> Assessment:
-    ensure_open(case)
-    check_if_match(if_match, assessment)
-    changes = plain_changes(data)
+    changes = _changes(case, assessment, data, if_match)
     if "domains" in changes:
         changes["domains"] = data.model_dump(mode="json", include={"domains"})["domains"]
     not_before_opening(case, assessed_on=changes.get("assessed_on"))
@@ -148,14 +166,9 @@ async def write_note(
 ) -> CaseNote:
     ensure_open(case)
     not_before_opening(case, noted_on=data.noted_on)
-    note = CaseNote(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        author_id=principal.user_id,
-        noted_on=data.noted_on,
-        text=data.text,
+    return await _create(
+        session, principal, case, CaseNote, data, NOTE, author_id=principal.user_id
     )
-    return await _create(session, principal, note, NOTE)
 
 
 async def correct_note(
@@ -168,9 +181,7 @@ async def correct_note(
     if_match: str | None,
 ) -> CaseNote:
     """A correction; the earlier text stays in the note's revisions."""
-    ensure_open(case)
-    check_if_match(if_match, note)
-    changes = plain_changes(data)
+    changes = _changes(case, note, data, if_match)
     not_before_opening(case, noted_on=changes.get("noted_on"))
     return await _correct(session, principal, note, changes, NOTE, if_match)
 
@@ -209,14 +220,7 @@ async def add_goal(
     session: AsyncSession, principal: Principal, case: Case, data: GoalCreate
 ) -> CasePlanGoal:
     ensure_open(case)
-    goal = CasePlanGoal(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        domain=data.domain.value,
-        description=data.description,
-        status=data.status.value,
-    )
-    return await _create(session, principal, goal, GOAL)
+    return await _create(session, principal, case, CasePlanGoal, data, GOAL)
 
 
 async def correct_goal(
@@ -228,8 +232,8 @@ async def correct_goal(
     *,
     if_match: str | None,
 ) -> CasePlanGoal:
-    ensure_open(case)
-    return await _correct(session, principal, goal, plain_changes(data), GOAL, if_match)
+    changes = _changes(case, goal, data, if_match)
+    return await _correct(session, principal, goal, changes, GOAL, if_match)
 
 
 async def add_action(
@@ -240,16 +244,15 @@ async def add_action(
     await _resolve_goal(session, principal, case, data.goal_id)
     responsible = data.responsible_organisation_id or principal.organisation_id
     await _resolve_organisation(session, responsible)
-    action = CasePlanAction(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        goal_id=data.goal_id,
-        description=data.description,
+    return await _create(
+        session,
+        principal,
+        case,
+        CasePlanAction,
+        data,
+        ACTION,
         responsible_organisation_id=responsible,
-        due_on=data.due_on,
-        done_on=data.done_on,
     )
-    return await _create(session, principal, action, ACTION)
 
 
 async def correct_action(
@@ -261,9 +264,7 @@ async def correct_action(
     *,
     if_match: str | None,
 ) -> CasePlanAction:
-    ensure_open(case)
-    check_if_match(if_match, action)
-    changes = plain_changes(data)
+    changes = _changes(case, action, data, if_match)
     not_before_opening(case, due_on=changes.get("due_on"), done_on=changes.get("done_on"))
     if "goal_id" in changes and changes["goal_id"] != action.goal_id:
         await _resolve_goal(session, principal, case, changes["goal_id"])
@@ -361,19 +362,11 @@ async def add_follow_up(
     _check_follow_up(
         case, data.status.value, data.done_on, scheduled_on=data.scheduled_on, done_on=data.done_on
     )
-    follow_up = FollowUp(
-        organisation_id=principal.organisation_id,
-        case_id=case.id,
-        kind=data.kind.value,
-        status=data.status.value,
-        scheduled_on=data.scheduled_on,
-        done_on=data.done_on,
-        outcome=data.outcome,
-        created_by=principal.user_id,
+    if data.done_on is not None:
+        await _record_contact(session, case, data.done_on)
+    return await _create(
+        session, principal, case, FollowUp, data, FOLLOW_UP, created_by=principal.user_id
     )
-    if follow_up.done_on is not None:
-        await _record_contact(session, case, follow_up.done_on)
-    return await _create(session, principal, follow_up, FOLLOW_UP)
 
 
 async def correct_follow_up(
@@ -386,9 +379,7 @@ async def correct_follow_up(
     if_match: str | None,
 ) -> FollowUp:
     """Record it done, missed or cancelled, or correct it."""
-    ensure_open(case)
-    check_if_match(if_match, follow_up)
-    changes = plain_changes(data)
+    changes = _changes(case, follow_up, data, if_match)
     _check_follow_up(
         case,
         changes.get("status", follow_up.status),

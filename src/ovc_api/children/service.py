@@ -3,14 +3,11 @@ confirmed), corrected or archived with history, every read and change audited.
 
 A likely duplicate's 409 shows each candidate's id, initials and birth year only, and each
 candidate shown is audited (`child.duplicate_shown`) in its owner's log: it is a read.
-
-Operations take the session, the caller and typed input and return rows or raise problem
-errors; they never commit and know nothing of HTTP.
 """
 
 from __future__ import annotations
 
-import uuid
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,19 +21,29 @@ from ovc_api.clock import local_today, recording_moment
 from ovc_api.concurrency import apply_changes
 from ovc_api.db import utcnow
 from ovc_api.errors import Conflict, Unprocessable
-from ovc_api.revisions import RevisionRead
-from ovc_api.tenancy import get_visible_or_404, resolve_foreign_key
+from ovc_api.tenancy import resolve_foreign_key
 from ovc_api.text import search_key
 
 RESOURCE = "child"
 NAME_FIELDS = ("given_name_latin", "family_name_latin", "given_name_khmer", "family_name_khmer")
+PLACE_FIELDS = ("province", "district", "commune", "village")
+# What describes the child: a referral receiver's copy takes these, an import row fills them.
+DESCRIPTION_FIELDS = (
+    *NAME_FIELDS,
+    *("sex", "date_of_birth", "birth_date_estimated", "birth_registration", "disability"),
+    *("schooling_status", "care_arrangement", *PLACE_FIELDS),
+)
 
 
-async def child_in_scope(
-    session: AsyncSession, principal: Principal, child_id: uuid.UUID, *, shared: bool = False
-) -> Child:
-    """A child the caller may see (404 otherwise); `shared` admits one read via a referral."""
-    return await get_visible_or_404(session, principal, Child, child_id, shared=shared)
+def search_text(names: Any) -> str:
+    """The search key of a child's names (`names` has the NAME_FIELDS attributes)."""
+    return search_key(*(getattr(names, f) for f in NAME_FIELDS))
+
+
+CHILDREN = service_kit.Records(Child, RESOURCE)
+child_in_scope = CHILDREN.in_scope
+read_child = CHILDREN.read_shared
+revisions = CHILDREN.revisions
 
 
 async def record_child(session: AsyncSession, principal: Principal, data: ChildCreate) -> Child:
@@ -62,12 +69,11 @@ async def record_child(session: AsyncSession, principal: Principal, data: ChildC
                 extra={"duplicates": [candidate(d).model_dump(mode="json") for d in duplicates]},
                 keep_changes=True,
             )
-    values = data.model_dump(mode="json", exclude={"confirm_not_duplicate"})
     child = Child(
-        **{**values, "date_of_birth": data.date_of_birth, "family_id": data.family_id},
+        **service_kit.stored(data, exclude={"confirm_not_duplicate"}),
         organisation_id=principal.organisation_id,
         created_by=principal.user_id,
-        search_text=search_key(*(getattr(data, f) for f in NAME_FIELDS)),
+        search_text=search_text(data),
     )
     await service_kit.insert(session, principal, child, resource=RESOURCE)
     # As of the day it is recorded (a replayed recording: that day).
@@ -92,11 +98,6 @@ def candidate(child: Child) -> DuplicateCandidate:
     )
 
 
-async def read_child(session: AsyncSession, principal: Principal, child: Child) -> Child:
-    """Audit a read of the record; a read through a referral lands in the owner's log."""
-    return await service_kit.read_shared(session, principal, child, resource=RESOURCE)
-
-
 async def correct_child(
     session: AsyncSession,
     principal: Principal,
@@ -106,11 +107,10 @@ async def correct_child(
     if_match: str | None,
 ) -> Child:
     """Correct or archive (never delete) the record; the replaced values are kept."""
-    changes = data.model_dump(exclude_unset=True, exclude={"archived"})
+    changes = service_kit.stored(data, sent_only=True, exclude={"archived"})
     for required in ("sex", "care_arrangement", "province", "birth_registration"):
         if required in changes and changes[required] is None:
             changes.pop(required)
-    changes = {k: (v.value if hasattr(v, "value") else v) for k, v in changes.items()}
     arrangement = changes.pop("care_arrangement", None)
     if arrangement is not None and arrangement != child.care_arrangement:
         raise Unprocessable.field(
@@ -141,9 +141,3 @@ async def correct_child(
             changed_fields=[f for f in changed if f != "search_text"],
         )
     return child
-
-
-async def revisions(
-    session: AsyncSession, principal: Principal, child: Child
-) -> list[RevisionRead]:
-    return await service_kit.revisions(session, principal, child, resource=RESOURCE)

@@ -3,9 +3,6 @@ case's opening and a year from today) with active partner organisations; only th
 changes the record; action items go to the organiser or a participant, and a participant
 only marks its own done; participants see the record, never the case; every read and change
 audited.
-
-Operations take the session, the caller and typed input and return rows or raise problem
-errors; they never commit and know nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
-from ovc_api.audit.service import record_owner_reads
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseStatus
 from ovc_api.clock import local_today
@@ -42,11 +38,8 @@ ACTION = "conference_action"
 MAX_PLANNING_AHEAD = timedelta(days=366)
 
 
-async def conference_in_scope(
-    session: AsyncSession, principal: Principal, conference_id: uuid.UUID
-) -> CaseConference:
-    """A conference the caller organised or takes part in (404 otherwise)."""
-    return await get_visible_or_404(session, principal, CaseConference, conference_id)
+# A conference the caller organised or takes part in (404 otherwise).
+conference_in_scope = service_kit.Records(CaseConference, RESOURCE).in_scope
 
 
 def is_organiser(conference: CaseConference, principal: Principal) -> bool:
@@ -123,11 +116,9 @@ def _add_action(
     if item.due_on < conference.held_on:
         raise Unprocessable.field([*loc, "due_on"], "cannot be before the conference")
     action = ConferenceAction(
+        **service_kit.stored(item),
         conference_id=conference.id,
-        organisation_id=item.organisation_id,
         organiser_organisation_id=principal.organisation_id,
-        description=item.description,
-        due_on=item.due_on,
     )
     session.add(action)
     return action
@@ -161,14 +152,11 @@ async def record_conference(
                 ["body", "participant_organisation_ids", index],
                 "no such member organisation (the organiser takes part anyway)",
             )
+    recorded = ("held_on", "location", "agenda", "decisions", "external_participants")
     conference = CaseConference(
+        **service_kit.stored(data, include=recorded),
         organisation_id=principal.organisation_id,
         case_id=case.id,
-        held_on=data.held_on,
-        location=data.location,
-        agenda=data.agenda,
-        decisions=data.decisions,
-        external_participants=[p.model_dump() for p in data.external_participants],
         created_by=principal.user_id,
     )
     session.add(conference)
@@ -200,16 +188,13 @@ def read_conference(
 ) -> CaseConference:
     """Audit a read; the case is named only in the organiser's log terms. A participant's
     read is in the organiser's log too."""
-    service_kit.audit(
+    return service_kit.read_both_sides(
         session,
         principal,
-        RESOURCE,
-        "read",
-        conference.id,
+        conference,
+        resource=RESOURCE,
         case_id=conference.case_id if is_organiser(conference, principal) else None,
     )
-    record_owner_reads(session, principal, RESOURCE, [conference])
-    return conference
 
 
 async def correct_conference(

@@ -1,9 +1,6 @@
 """The rules of households and their members: an archived household is read-only until
 restored, members leave (archived) rather than being deleted, a member who did not migrate
 has no destination; every read and change audited.
-
-Operations take the session, the caller and typed input and return rows or raise problem
-errors; they never commit and know nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -25,18 +22,15 @@ from ovc_api.families.schemas import (
     MemberCreate,
     MemberUpdate,
 )
-from ovc_api.revisions import RevisionRead
-from ovc_api.tenancy import get_visible_or_404
 
 RESOURCE = "family"
 MEMBER = "family_member"
 
 
-async def family_in_scope(
-    session: AsyncSession, principal: Principal, family_id: uuid.UUID, *, shared: bool = False
-) -> Family:
-    """A household the caller may see (404 otherwise); `shared` admits a read via a referral."""
-    return await get_visible_or_404(session, principal, Family, family_id, shared=shared)
+FAMILIES = service_kit.Records(Family, RESOURCE)
+family_in_scope = FAMILIES.in_scope
+read_family = FAMILIES.read_shared
+revisions = FAMILIES.revisions
 
 
 def _not_archived(family: Family) -> None:
@@ -71,11 +65,6 @@ async def record_family(session: AsyncSession, principal: Principal, data: Famil
     return family
 
 
-async def read_family(session: AsyncSession, principal: Principal, family: Family) -> Family:
-    """Audit a read of the household; a read through a referral lands in the owner's log."""
-    return await service_kit.read_shared(session, principal, family, resource=RESOURCE)
-
-
 async def correct_family(
     session: AsyncSession,
     principal: Principal,
@@ -93,12 +82,6 @@ async def correct_family(
     return await service_kit.correct(
         session, principal, family, changes, if_match=if_match, resource=RESOURCE, archivable=True
     )
-
-
-async def revisions(
-    session: AsyncSession, principal: Principal, family: Family
-) -> list[RevisionRead]:
-    return await service_kit.revisions(session, principal, family, resource=RESOURCE)
 
 
 async def add_member(

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ovc_api.cases.schemas import CaseCreate
 from ovc_api.children.schemas import ChildCreate
+from ovc_api.children.service import DESCRIPTION_FIELDS
 from ovc_api.families.models import IdPoorStatus
 from ovc_api.imports.columns import CASE_KEYS, REQUIRED
 
@@ -62,28 +63,10 @@ def _validation_errors(
     return found
 
 
-CHILD_FIELDS = (
-    "given_name_latin",
-    "family_name_latin",
-    "given_name_khmer",
-    "family_name_khmer",
-    "sex",
-    "date_of_birth",
-    "birth_registration",
-    "disability",
-    "schooling_status",
-    "care_arrangement",
-    "province",
-    "district",
-    "commune",
-    "village",
-)
-
-
 def plan_row(row: int, values: dict[str, str]) -> PlannedRow | list[dict[str, Any]]:
     """The row's typed inputs, or every error found in it."""
     errors: list[dict[str, Any]] = []
-    child_values: dict[str, Any] = {k: values[k] for k in CHILD_FIELDS if k in values}
+    child_values: dict[str, Any] = {k: values[k] for k in DESCRIPTION_FIELDS if k in values}
     child_values["birth_date_estimated"] = _boolean(
         row, "birth_date_estimated", values.get("birth_date_estimated"), errors
     )

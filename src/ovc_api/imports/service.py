@@ -34,7 +34,6 @@ from ovc_api.imports.models import ImportJob, ImportMode, ImportStatus
 from ovc_api.imports.reader import Sheet, TooManyRows, UnreadableFile, file_format, read_sheet
 from ovc_api.imports.rows import CASE_FIELD_COLUMNS, PlannedRow, error, plan_row
 from ovc_api.tenancy import get_visible_or_404
-from ovc_api.text import search_key
 
 logger = logging.getLogger("ovc_api.imports")
 RESOURCE = "import"
@@ -169,13 +168,7 @@ def _duplicate_error(
 def _same_child_key(planned: PlannedRow) -> tuple[Any, ...]:
     child = planned.child
     place = (child.commune or "").lower() or child.province.value
-    names = search_key(
-        child.given_name_latin,
-        child.family_name_latin,
-        child.given_name_khmer,
-        child.family_name_khmer,
-    )
-    return (names, child.date_of_birth, place)
+    return (children.search_text(child), child.date_of_birth, place)
 
 
 async def check_rows(
@@ -238,10 +231,7 @@ async def commit_rows(
                         FamilyCreate(
                             name=row.household,
                             id_poor_status=row.id_poor_status,
-                            province=child.province,
-                            district=child.district,
-                            commune=child.commune,
-                            village=child.village,
+                            **child.model_dump(include=set(children.PLACE_FIELDS)),
                         ),
                     )
                     households[row.household] = family.id

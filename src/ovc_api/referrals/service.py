@@ -15,7 +15,9 @@ from ovc_api import service_kit
 from ovc_api.ages import age_on
 from ovc_api.audit.service import record_owner_reads, record_read
 from ovc_api.auth.principal import Principal
-from ovc_api.cases.models import Case, CaseConcern, CaseStatus, CaseStatusChange, RiskLevel
+from ovc_api.cases.models import Case, CaseConcern, CaseStatus, RiskLevel
+from ovc_api.cases.workflow import status_change
+from ovc_api.children import service as children
 from ovc_api.children.models import Child
 from ovc_api.clock import local_today
 from ovc_api.concurrency import apply_changes
@@ -33,7 +35,6 @@ from ovc_api.services.models import ServiceDelivery
 from ovc_api.services.service import via_referral
 from ovc_api.sharing.models import Referral, ReferralStatus, Urgency
 from ovc_api.tenancy import get_visible_or_404, resolve_reference, scoped
-from ovc_api.text import search_key
 
 
 async def consent_summary(
@@ -62,30 +63,10 @@ async def consent_summary(
 
 RESOURCE = "referral"
 OPEN = frozenset({ReferralStatus.pending.value, ReferralStatus.accepted.value})
-CORE_CHILD_FIELDS = (
-    "given_name_latin",
-    "family_name_latin",
-    "given_name_khmer",
-    "family_name_khmer",
-    "sex",
-    "date_of_birth",
-    "birth_date_estimated",
-    "birth_registration",
-    "disability",
-    "schooling_status",
-    "care_arrangement",
-    "province",
-    "district",
-    "commune",
-    "village",
-)
 
 
-async def referral_in_scope(
-    session: AsyncSession, principal: Principal, referral_id: uuid.UUID
-) -> Referral:
-    """A referral the caller sent or received (404 otherwise)."""
-    return await get_visible_or_404(session, principal, Referral, referral_id)
+# A referral the caller sent or received (404 otherwise).
+referral_in_scope = service_kit.Records(Referral, RESOURCE).in_scope
 
 
 def side_of(referral: Referral, principal: Principal) -> Side:
@@ -129,17 +110,18 @@ def referral_reads(principal: Principal, referrals: Sequence[Referral]) -> list[
     return [referral_read(referral, principal) for referral in referrals]
 
 
-def _audit(session: AsyncSession, principal: Principal, referral: Referral, action: str) -> None:
+def _audit_terms(referral: Referral, principal: Principal) -> dict[str, Any]:
+    """The sender's audit rows name the case; the receiver's, the referral it reads through."""
     mine = side_of(referral, principal) is Side.sender
-    service_kit.audit(
-        session,
-        principal,
-        RESOURCE,
-        action,
-        referral.id,
-        case_id=referral.case_id if mine else None,
-        via_referral_id=None if mine else referral.id,
-    )
+    return {
+        "case_id": referral.case_id if mine else None,
+        "via_referral_id": None if mine else referral.id,
+    }
+
+
+def _audit(session: AsyncSession, principal: Principal, referral: Referral, action: str) -> None:
+    terms = _audit_terms(referral, principal)
+    service_kit.audit(session, principal, RESOURCE, action, referral.id, **terms)
 
 
 async def send_referral(
@@ -175,20 +157,18 @@ async def send_referral(
     child = await session.get(Child, case.child_id)
     assert child is not None
     services = [s.value for s in data.services_requested]
+    consent = {f"consent_{k}": v for k, v in service_kit.stored(data.consent).items()}
+    consent["consent_relation"] = consent["consent_relation"] or "child"  # the child consented
     referral = Referral(
+        **consent,
+        **service_kit.stored(data, include={"reason", "urgency"}),
+        services_requested=services,
+        summary=await consent_summary(session, case, child, services),
         organisation_id=principal.organisation_id,
         receiving_organisation_id=receiver.id,
         case_id=case.id,
         child_id=case.child_id,
         family_id=case.family_id,
-        services_requested=services,
-        reason=data.reason,
-        urgency=data.urgency.value,
-        consent_given_by=data.consent.given_by,
-        consent_relation=data.consent.relation.value if data.consent.relation else "child",
-        consent_given_on=data.consent.given_on,
-        consent_method=data.consent.method.value,
-        summary=await consent_summary(session, case, child, services),
         created_by=principal.user_id,
     )
     session.add(referral)
@@ -204,9 +184,10 @@ def via_itself(referral: Referral) -> uuid.UUID:
 
 def read_referral(session: AsyncSession, principal: Principal, referral: Referral) -> Referral:
     """Audit a read; the receiver's is in the sender's log too."""
-    _audit(session, principal, referral, "read")
-    record_owner_reads(session, principal, RESOURCE, [referral], via=via_itself)
-    return referral
+    terms = _audit_terms(referral, principal)
+    return service_kit.read_both_sides(
+        session, principal, referral, resource=RESOURCE, via=via_itself, **terms
+    )
 
 
 async def move(
@@ -264,15 +245,10 @@ async def open_receiver_case(
         assignee = assigned.id
     source = await _shared_child(session, principal, referral)
     child = Child(
-        **{k: getattr(source, k) for k in CORE_CHILD_FIELDS},
+        **{k: getattr(source, k) for k in children.DESCRIPTION_FIELDS},
         organisation_id=principal.organisation_id,
         created_by=principal.user_id,
-        search_text=search_key(
-            source.given_name_latin,
-            source.family_name_latin,
-            source.given_name_khmer,
-            source.family_name_khmer,
-        ),
+        search_text=children.search_text(source),
     )
     session.add(child)
     await session.flush()
@@ -288,15 +264,7 @@ async def open_receiver_case(
     )
     session.add(case)
     await session.flush()
-    session.add(
-        CaseStatusChange(
-            organisation_id=principal.organisation_id,
-            case_id=case.id,
-            to_status=case.status,
-            changed_by=principal.user_id,
-            note=f"opened for referral {referral.id}",
-        )
-    )
+    session.add(status_change(case, principal, None, note=f"opened for referral {referral.id}"))
     await apply_changes(session, referral, {"receiver_case_id": case.id}, "*", principal)
     service_kit.audit(
         session, principal, "case", "create", case.id, case_id=case.id, via_referral_id=referral.id

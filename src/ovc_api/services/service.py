@@ -3,9 +3,6 @@ its own offers; a delivery reaches a case's child, a family, or a child referred
 caller (an accepted referral it received), never before the case or the referral; only the
 delivering organisation corrects it; every read and change audited (a delivery under a
 referral in the referring organisation's terms).
-
-Operations take the session, the caller and typed input and return rows or raise problem
-errors; they never commit and know nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api import service_kit
-from ovc_api.audit.service import record_owner_reads
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case
 from ovc_api.children.models import Child
@@ -39,6 +35,8 @@ from ovc_api.sharing.models import Referral, ReferralStatus
 from ovc_api.tenancy import get_visible, get_visible_or_404, resolve_reference
 
 RESOURCE = "service"
+# What the directory shows of each organisation offering a service.
+DIRECTORY_FIELDS = {"name", "short_name", "kind", "contact_email", "contact_phone"}
 
 
 # --- the directory ---------------------------------------------------------------------------
@@ -127,12 +125,8 @@ async def directory_entries(
     )
     return [
         DirectoryEntry(
+            **o.model_dump(include=DIRECTORY_FIELDS),
             organisation_id=o.id,
-            name=o.name,
-            short_name=o.short_name,
-            kind=o.kind,
-            contact_email=o.contact_email,
-            contact_phone=o.contact_phone,
             description=descriptions.get(o.id),
         )
         for o in organisations
@@ -199,14 +193,8 @@ async def record_delivery(
 ) -> ServiceDelivery:
     """A service delivered to a case's child, a family, or under a referral received."""
     target = await _target(session, principal, data)
-    values = data.model_dump(mode="json", exclude={"case_id", "family_id", "referral_id"})
     delivery = ServiceDelivery(
-        **{
-            **values,
-            "delivered_on": data.delivered_on,
-            "quantity": data.quantity,
-            "cost": data.cost,
-        },
+        **service_kit.stored(data, exclude={"case_id", "family_id", "referral_id"}),
         **target,
         organisation_id=principal.organisation_id,
         recorded_by=principal.user_id,
@@ -257,17 +245,15 @@ def read_delivery(
     """Audit a read; the case is named only in the delivering organisation's own terms. The
     sender's read of its receiver's delivery is in the receiver's log too."""
     own = delivery.organisation_id == principal.organisation_id
-    service_kit.audit(
+    return service_kit.read_both_sides(
         session,
         principal,
-        RESOURCE,
-        "read",
-        delivery.id,
+        delivery,
+        resource=RESOURCE,
+        via=via_referral,
         case_id=delivery.case_id if own else None,
         via_referral_id=delivery.referral_id,
     )
-    record_owner_reads(session, principal, RESOURCE, [delivery], via=via_referral)
-    return delivery
 
 
 async def correct_delivery(
@@ -279,11 +265,9 @@ async def correct_delivery(
     if_match: str | None,
 ) -> ServiceDelivery:
     """A correction; `other_description` goes with the `other` service type only."""
-    changes = data.model_dump(exclude_unset=True)
+    changes = service_kit.stored(data, sent_only=True)
     if "delivered_on" in changes and changes["delivered_on"] is None:
         changes.pop("delivered_on")
-    if "currency" in changes and changes["currency"] is not None:
-        changes["currency"] = changes["currency"].value
     merged_other = changes.get("other_description", delivery.other_description)
     if (delivery.service_type == ServiceType.other.value) != (merged_other is not None):
         raise Unprocessable.field(["body", "other_description"], "required for `other` only")

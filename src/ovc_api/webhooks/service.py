@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ovc_api import service_kit
 from ovc_api.audit.service import record
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import apply_changes
@@ -21,7 +22,7 @@ from ovc_api.db import utcnow
 from ovc_api.errors import Conflict, NotFound, Unprocessable
 from ovc_api.outbox import Event
 from ovc_api.settings import Settings
-from ovc_api.tenancy import get_visible_or_404, scoped
+from ovc_api.tenancy import scoped
 from ovc_api.webhooks.destinations import UnsafeDestination, check_url
 from ovc_api.webhooks.models import (
     DeliveryStatus,
@@ -47,10 +48,7 @@ def _check_url(url: str, settings: Settings) -> str:
     return url
 
 
-async def subscription_in_scope(
-    session: AsyncSession, principal: Principal, subscription_id: uuid.UUID
-) -> WebhookSubscription:
-    return await get_visible_or_404(session, principal, WebhookSubscription, subscription_id)
+subscription_in_scope = service_kit.Records(WebhookSubscription, RESOURCE).in_scope
 
 
 def subscriptions(principal: Principal) -> Any:
@@ -178,19 +176,15 @@ def _queue(
     session: AsyncSession,
     subscription: WebhookSubscription,
     *,
-    message_id: str,
-    event_type: str,
-    payload: dict[str, Any],
-    event_id: uuid.UUID | None = None,
     due: datetime | None = None,
+    **message: Any,
 ) -> WebhookDelivery:
+    """A delivery of `message` (its message_id, event_type, payload and, for an event, its
+    event_id) to the subscription, due at `due` (default: now)."""
     delivery = WebhookDelivery(
+        **message,
         organisation_id=subscription.organisation_id,
         subscription_id=subscription.id,
-        event_id=event_id,
-        message_id=message_id,
-        event_type=event_type,
-        payload=payload,
         next_attempt_at=due or utcnow(),
     )
     session.add(delivery)
@@ -259,15 +253,15 @@ async def delivery_in_scope(
     return found
 
 
+ATTEMPTS = service_kit.Records(
+    WebhookAttempt, "webhook_attempt", parent="delivery_id", order=("attempt",)
+)
+
+
 async def attempts_of(
     session: AsyncSession, principal: Principal, delivery: WebhookDelivery
 ) -> list[WebhookAttempt]:
-    statement = (
-        scoped(select(WebhookAttempt), principal, WebhookAttempt)
-        .where(col(WebhookAttempt.delivery_id) == delivery.id)
-        .order_by(col(WebhookAttempt.attempt))
-    )
-    return list((await session.exec(statement)).all())
+    return await ATTEMPTS.of(session, delivery, principal)
 
 
 async def redeliver(

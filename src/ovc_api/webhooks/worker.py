@@ -22,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -257,14 +257,11 @@ async def record_attempt(
         delivery.locked_until = None
         session.add(
             WebhookAttempt(
+                **asdict(result),
                 organisation_id=job.organisation_id,
                 delivery_id=delivery.id,
                 attempt=delivery.attempts,
                 at=now,
-                succeeded=result.succeeded,
-                response_code=result.response_code,
-                latency_ms=result.latency_ms,
-                error=result.error,
             )
         )
         if result.succeeded:
