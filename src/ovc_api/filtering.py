@@ -4,7 +4,8 @@ Each domain's `filters.py` holds one frozen dataclass of its list's query parame
 reads the parameters from the dataclass (`Annotated[CaseFilters, Depends()]`), so the list
 endpoint and the export of the same records take exactly the same filters, and the dataclass
 builds the same SQL conditions for both. Invalid combinations (an inverted date range) are a
-422 when the object is built, before any SQL.
+422 when the object is built, before any SQL. The list's `<Domain>ListQuery` adds its order
+(`sort`) to the filters: an export takes the filters only.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlmodel import col
 
 from ovc_api.auth.principal import Principal
 from ovc_api.errors import Unprocessable
+from ovc_api.text import search_pattern
 
 S = TypeVar("S")
 
@@ -83,6 +85,11 @@ def within(column: Any, start: Any, end: Any) -> list[ColumnElement[bool]]:
     if end is not None:
         clauses.append(col(column) <= end)
     return clauses
+
+
+def matching(column: Any, text: str | None) -> list[ColumnElement[bool]]:
+    """`column` holds the searched `text` (a LIKE, its wildcards escaped), when one is given."""
+    return [column.like(search_pattern(text), escape="\\")] if text else []
 
 
 def check_order(start: date | None, end: date | None, start_name: str, end_name: str) -> None:

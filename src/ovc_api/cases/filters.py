@@ -15,10 +15,13 @@ from sqlmodel import col, select
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case, CaseConcern, CaseStatus, ProtectionConcern, RiskLevel
 from ovc_api.children.models import Child
-from ovc_api.filtering import ListFilters, check_order, equal_to, within
+from ovc_api.filtering import ListFilters, check_order, equal_to, matching, within
 from ovc_api.geography import Province
 from ovc_api.tenancy import organisation_wide
-from ovc_api.text import search_pattern
+
+CaseSort = Literal[
+    "opened_on", "-opened_on", "created_at", "-created_at", "updated_at", "-updated_at"
+]
 
 
 @dataclass(frozen=True)
@@ -66,21 +69,13 @@ class CaseFilters(ListFilters):
             )
             clauses.append(col(Case.id).in_(with_concern))
         clauses += within(Case.opened_on, self.opened_from, self.opened_to)
-        if self.updated_since is not None:
-            clauses.append(col(Case.updated_at) >= self.updated_since)
-        if self.q:
-            clauses.append(col(Child.search_text).like(search_pattern(self.q), escape="\\"))
+        clauses += within(Case.updated_at, self.updated_since, None)
+        clauses += matching(col(Child.search_text), self.q)
         return clauses
-
-
-CaseSort = Literal[
-    "opened_on", "-opened_on", "created_at", "-created_at", "updated_at", "-updated_at"
-]
 
 
 @dataclass(frozen=True)
 class CaseListQuery(CaseFilters):
-    """The list's query parameters: its filters, then its order (exports take the filters
-    only)."""
+    """The list's filters and its order."""
 
     sort: CaseSort = "-opened_on"

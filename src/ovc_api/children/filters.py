@@ -13,9 +13,12 @@ from sqlmodel import col
 
 from ovc_api.auth.principal import Principal
 from ovc_api.children.models import BirthRegistration, CareArrangement, Child, Schooling, Sex
-from ovc_api.filtering import ListFilters, equal_to
+from ovc_api.filtering import ListFilters, equal_to, matching, within
 from ovc_api.geography import Province
-from ovc_api.text import search_pattern
+
+ChildSort = Literal[
+    "created_at", "-created_at", "updated_at", "-updated_at", "date_of_birth", "-date_of_birth"
+]
 
 
 @dataclass(frozen=True)
@@ -53,21 +56,13 @@ class ChildFilters(ListFilters):
                 Child.commune: self.commune,
             }
         )
-        if self.q:
-            clauses.append(col(Child.search_text).like(search_pattern(self.q), escape="\\"))
-        if self.updated_since is not None:
-            clauses.append(col(Child.updated_at) >= self.updated_since)
+        clauses += matching(col(Child.search_text), self.q)
+        clauses += within(Child.updated_at, self.updated_since, None)
         return clauses
-
-
-ChildSort = Literal[
-    "created_at", "-created_at", "updated_at", "-updated_at", "date_of_birth", "-date_of_birth"
-]
 
 
 @dataclass(frozen=True)
 class ChildListQuery(ChildFilters):
-    """The list's query parameters: its filters, then its order (exports take the filters
-    only)."""
+    """The list's filters and its order."""
 
     sort: ChildSort = "-created_at"

@@ -12,9 +12,10 @@ from sqlmodel import col
 
 from ovc_api.auth.principal import Principal
 from ovc_api.families.models import Family, IdPoorStatus
-from ovc_api.filtering import ListFilters, equal_to
+from ovc_api.filtering import ListFilters, equal_to, matching, within
 from ovc_api.geography import Province
-from ovc_api.text import search_pattern
+
+FamilySort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 
 
 @dataclass(frozen=True)
@@ -44,19 +45,13 @@ class FamilyFilters(ListFilters):
                 Family.id_poor_status: self.id_poor_status,
             }
         )
-        if self.q:
-            clauses.append(func.lower(col(Family.name)).like(search_pattern(self.q), escape="\\"))
-        if self.updated_since is not None:
-            clauses.append(col(Family.updated_at) >= self.updated_since)
+        clauses += matching(func.lower(col(Family.name)), self.q)
+        clauses += within(Family.updated_at, self.updated_since, None)
         return clauses
-
-
-FamilySort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 
 
 @dataclass(frozen=True)
 class FamilyListQuery(FamilyFilters):
-    """The list's query parameters: its filters, then its order (exports take the filters
-    only)."""
+    """The list's filters and its order."""
 
     sort: FamilySort = "-created_at"

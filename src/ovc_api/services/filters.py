@@ -11,12 +11,15 @@ from typing import Annotated, ClassVar, Literal
 from fastapi import Query
 from pydantic import AwareDatetime
 from sqlalchemy import ColumnElement
-from sqlmodel import col
 
 from ovc_api.auth.principal import Principal
 from ovc_api.filtering import ListFilters, check_order, equal_to, within
 from ovc_api.geography import Province
 from ovc_api.services.models import ServiceDelivery, ServiceType
+
+ServiceSort = Literal[
+    "delivered_on", "-delivered_on", "created_at", "-created_at", "updated_at", "-updated_at"
+]
 
 
 @dataclass(frozen=True)
@@ -48,19 +51,12 @@ class ServiceFilters(ListFilters):
             }
         )
         clauses += within(ServiceDelivery.delivered_on, self.delivered_from, self.delivered_to)
-        if self.updated_since is not None:
-            clauses.append(col(ServiceDelivery.updated_at) >= self.updated_since)
+        clauses += within(ServiceDelivery.updated_at, self.updated_since, None)
         return clauses
-
-
-ServiceSort = Literal[
-    "delivered_on", "-delivered_on", "created_at", "-created_at", "updated_at", "-updated_at"
-]
 
 
 @dataclass(frozen=True)
 class ServiceListQuery(ServiceFilters):
-    """The list's query parameters: its filters, then its order (exports take the filters
-    only)."""
+    """The list's filters and its order."""
 
     sort: ServiceSort = "-delivered_on"
