@@ -8,7 +8,9 @@ ReDoc is told not to fetch Google's fonts.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -30,30 +32,46 @@ def install_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/re
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
     redirect_url = f"{docs_url}/oauth2-redirect"
 
-    async def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}",
-            title=f"{app.title} - Swagger UI",
-            oauth2_redirect_url=f"{root}{redirect_url}",
-            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            swagger_ui_parameters=SWAGGER_PARAMETERS,
-        )
+    def page(
+        render: Callable[..., HTMLResponse], title: str, urls: dict[str, str], **options: Any
+    ) -> Callable[[Request], Awaitable[HTMLResponse]]:
+        """A docs page whose URLs (the schema's, the assets') are under the app's root path."""
+
+        async def show(request: Request) -> HTMLResponse:
+            root = request.scope.get("root_path", "")
+            located = {name: f"{root}{url}" for name, url in urls.items()}
+            return render(
+                openapi_url=f"{root}{app.openapi_url}",
+                title=f"{app.title} - {title}",
+                **located,
+                **options,
+            )
+
+        return show
+
+    swagger_ui = page(
+        get_swagger_ui_html,
+        "Swagger UI",
+        {
+            "oauth2_redirect_url": redirect_url,
+            "swagger_js_url": f"{ASSETS_URL}/swagger-ui-bundle.js",
+            "swagger_css_url": f"{ASSETS_URL}/swagger-ui.css",
+            "swagger_favicon_url": f"{ASSETS_URL}/favicon.png",
+        },
+        swagger_ui_parameters=SWAGGER_PARAMETERS,
+    )
+    redoc = page(
+        get_redoc_html,
+        "ReDoc",
+        {
+            "redoc_js_url": f"{ASSETS_URL}/redoc.standalone.js",
+            "redoc_favicon_url": f"{ASSETS_URL}/favicon.png",
+        },
+        with_google_fonts=False,
+    )
 
     async def oauth2_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=f"{root}{app.openapi_url}",
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            with_google_fonts=False,
-        )
 
     app.add_api_route(docs_url, swagger_ui, include_in_schema=False)
     app.add_api_route(redirect_url, oauth2_redirect, include_in_schema=False)

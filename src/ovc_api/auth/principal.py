@@ -57,6 +57,14 @@ class Principal:
     # Logged in with a temporary password: the credential may only set a new password.
     password_change_required: bool = False
 
+    @classmethod
+    def of_person(
+        cls, role: Role, organisation_id: uuid.UUID, user_id: uuid.UUID, **more: Any
+    ) -> Principal:
+        """A person's principal, with the scopes of their role (`more`: the other fields)."""
+        scopes = frozenset(s.value for s in ROLE_SCOPES[role])
+        return cls(organisation_id, scopes, role=role, user_id=user_id, **more)
+
     @property
     def is_network_admin(self) -> bool:
         return self.role is Role.network_admin
@@ -156,12 +164,10 @@ async def _principal_from_jwt(
     role_name, must_change_password, live = row
     if not live:
         raise _invalid("The access token has been revoked")
-    role = Role(role_name)
-    return Principal(
-        organisation_id=claims.organisation_id,
-        scopes=frozenset(s.value for s in ROLE_SCOPES[role]),
-        role=role,
-        user_id=claims.user_id,
+    return Principal.of_person(
+        Role(role_name),
+        claims.organisation_id,
+        claims.user_id,
         session_id=claims.session_id,
         password_change_required=must_change_password,
     )

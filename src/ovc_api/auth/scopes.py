@@ -33,59 +33,67 @@ class Role(StrEnum):
     network_analyst = "network_analyst"
 
 
-S = Scope
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     #                  who                   what they may do
     # The network administrator may issue keys, but holds no case scope to put in them:
     # a key for scripts that pull network figures carries stats:network only.
     Role.network_admin: frozenset(
         {
-            S.organisations_admin,
-            S.users_admin,
-            S.api_keys_admin,
-            S.audit_read,
-            S.facilities_write,
-            S.stats_network,
+            Scope.organisations_admin,
+            Scope.users_admin,
+            Scope.api_keys_admin,
+            Scope.audit_read,
+            Scope.facilities_write,
+            Scope.stats_network,
         }
     ),
     Role.org_admin: frozenset(
         {
-            S.users_admin,
-            S.api_keys_admin,
-            S.audit_read,
-            S.facilities_write,
-            S.cases_read,
-            S.cases_write,
-            S.cases_all,
-            S.cases_approve,
-            S.stats_read,
-            S.webhooks_admin,
+            Scope.users_admin,
+            Scope.api_keys_admin,
+            Scope.audit_read,
+            Scope.facilities_write,
+            Scope.cases_read,
+            Scope.cases_write,
+            Scope.cases_all,
+            Scope.cases_approve,
+            Scope.stats_read,
+            Scope.webhooks_admin,
         }
     ),
     Role.case_manager: frozenset(
-        {S.cases_read, S.cases_write, S.cases_all, S.cases_approve, S.stats_read}
+        {
+            Scope.cases_read,
+            Scope.cases_write,
+            Scope.cases_all,
+            Scope.cases_approve,
+            Scope.stats_read,
+        }
     ),
-    Role.caseworker: frozenset({S.cases_read, S.cases_write}),  # only cases assigned to them
-    Role.analyst: frozenset({S.stats_read}),  # aggregates only, never a child's identity
-    Role.network_analyst: frozenset({S.stats_network}),  # network figures, small counts withheld
+    # only cases assigned to them
+    Role.caseworker: frozenset({Scope.cases_read, Scope.cases_write}),
+    # aggregates only, never a child's identity
+    Role.analyst: frozenset({Scope.stats_read}),
+    # network figures, small counts withheld
+    Role.network_analyst: frozenset({Scope.stats_network}),
 }
 
 # Scopes that administer people and credentials: never delegated to an API key.
-ADMIN_SCOPES = frozenset({S.organisations_admin, S.users_admin, S.api_keys_admin})
+ADMIN_SCOPES = frozenset({Scope.organisations_admin, Scope.users_admin, Scope.api_keys_admin})
 
 SCOPE_DESCRIPTIONS: dict[str, str] = {
-    S.organisations_admin: "Create, update and deactivate member organisations",
-    S.users_admin: "Manage the users of one's organisation",
-    S.api_keys_admin: "Create and revoke API keys of one's organisation",
-    S.audit_read: "Read one's organisation's audit log",
-    S.facilities_write: "Record and correct one's own care facilities (any, for the network)",
-    S.cases_read: "Read children, families and cases (assigned ones, or all with cases:all)",
-    S.cases_write: "Record children, families, cases and their sub-resources",
-    S.cases_all: "See every case of one's organisation, not only assigned ones",
-    S.cases_approve: "Approve or reject case closures",
-    S.stats_read: "Aggregate statistics of one's organisation",
-    S.stats_network: "Network-wide aggregate statistics, with small counts suppressed",
-    S.webhooks_admin: "Manage one's organisation's webhook subscriptions and their deliveries",
+    Scope.organisations_admin: "Create, update and deactivate member organisations",
+    Scope.users_admin: "Manage the users of one's organisation",
+    Scope.api_keys_admin: "Create and revoke API keys of one's organisation",
+    Scope.audit_read: "Read one's organisation's audit log",
+    Scope.facilities_write: "Record and correct one's own care facilities (any, for the network)",
+    Scope.cases_read: "Read children, families and cases (assigned ones, or all with cases:all)",
+    Scope.cases_write: "Record children, families, cases and their sub-resources",
+    Scope.cases_all: "See every case of one's organisation, not only assigned ones",
+    Scope.cases_approve: "Approve or reject case closures",
+    Scope.stats_read: "Aggregate statistics of one's organisation",
+    Scope.stats_network: "Network-wide aggregate statistics, with small counts suppressed",
+    Scope.webhooks_admin: "Manage one's organisation's webhook subscriptions and their deliveries",
 }
 
 # Which roles an administrator may hand out (who may be *assigned a case* is

@@ -15,23 +15,6 @@ from typing import Any
 
 import httpx
 
-__all__ = [
-    "ApiError",
-    "BadRequest",
-    "Conflict",
-    "Forbidden",
-    "IncompleteDownload",
-    "NetworkError",
-    "NotFound",
-    "OvcError",
-    "PreconditionFailed",
-    "RateLimited",
-    "ServerError",
-    "ServiceUnavailable",
-    "Unauthorized",
-    "ValidationFailed",
-]
-
 MAX_DETAIL_CHARS = 300
 
 

@@ -26,18 +26,7 @@ from ovc_api.cases.models import (
     ProtectionConcern,
     ReferralSource,
 )
-from ovc_api.casework.models import (
-    Assessment,
-    AssessmentKind,
-    CaseNote,
-    CasePlanAction,
-    CasePlanGoal,
-    CsiDomain,
-    FollowUp,
-    FollowUpKind,
-    FollowUpStatus,
-    GoalStatus,
-)
+from ovc_api.casework import models as casework
 from ovc_api.children.models import (
     BirthRegistration,
     CareArrangement,
@@ -53,12 +42,14 @@ from ovc_api.demo.tables import (
     FAMILY_NAMES,
     GIVEN_NAMES,
     GOALS,
+    HOUSEHOLDS,
     MISSED_OUTCOMES,
     NEEDS,
     NOTES,
     SCENARIOS,
     VILLAGES,
     VISIT_OUTCOMES,
+    HouseholdKind,
     OrganisationProfile,
     Scenario,
 )
@@ -70,6 +61,7 @@ from ovc_api.text import nfc, search_key
 # --- building the rows ------------------------------------------------------------------
 
 Choice = TypeVar("Choice")
+Planned = TypeVar("Planned", bound=SQLModel)
 STATUS_ORDER = [
     CaseStatus.intake,
     CaseStatus.assessment,
@@ -127,6 +119,21 @@ class DemoBuilder:
         """A working-hours time on that day in Phnom Penh (UTC+7), never in the future."""
         moment = datetime.combine(day, time(1 + self.rng.randint(0, 9), self.rng.randint(0, 59)))
         return min(moment.replace(tzinfo=UTC), self.now)
+
+    def _of_case(
+        self, model: type[Planned], case: Case, *, created: date, updated: date, **values: Any
+    ) -> Planned:
+        """A planned row of the case's record, written on `created` and last changed on
+        `updated` (at working-hours times: drawn after the values, as they always were)."""
+        row = model(
+            organisation_id=case.organisation_id,
+            case_id=case.id,
+            **values,
+            created_at=self.at(created),
+            updated_at=self.at(updated),
+        )
+        self.rows.append(row)
+        return row
 
     def days_ago(self, low: int, high: int) -> date:
         return self.today - timedelta(days=self.rng.randint(low, high))
@@ -245,109 +252,9 @@ class DemoBuilder:
         if kind == "relatives" and scenario.care is CareArrangement.residential_care:
             kind = "relatives" if self.rng.random() < 0.6 else "none"
 
-        def person(relation: Relation, sex: Sex, ages: tuple[int, int], **extra: Any) -> str:
-            family = (
-                surname
-                if relation in (Relation.father, Relation.grandfather)
-                else (self.pick(FAMILY_NAMES)[0])
-            )
-            name = f"{family} {self.pick(ADULT_NAMES[sex])}"
-            age = self.rng.randint(*ages)
-            members.append(
-                {"name": name, "relation": relation.value, "sex": sex.value, "age": age, **extra}
-            )
-            return f"{relation.value.replace('_', ' ')} {name} ({age})"
-
-        def migrated_parents(note: str | None = None) -> None:
-            person(
-                Relation.mother,
-                Sex.female,
-                (23, 40),
-                migrated=True,
-                migration_destination="Thailand",
-                notes=note
-                or self.pick(
-                    [
-                        "Works in a factory in Thailand; sends money every two or three months",
-                        "Construction work in Thailand; rarely calls",
-                        "Crossed without documents; no contact since last year",
-                        "Would like to come back but worries how to support herself",
-                    ]
-                ),
-            )
-            if self.rng.random() < 0.75:
-                person(
-                    Relation.father,
-                    Sex.male,
-                    (25, 45),
-                    migrated=True,
-                    migration_destination="Thailand",
-                    notes=note or "Works on farms in Thailand; comes home for Khmer New Year",
-                )
-
         caregiver, title = "", "the caregiver"
-        if kind == "grandparents":
-            caregiver = person(Relation.grandmother, Sex.female, (55, 78), is_caregiver=True)
-            title = "the grandmother"
-            if self.rng.random() < 0.45:
-                person(
-                    Relation.grandfather,
-                    Sex.male,
-                    (58, 82),
-                    is_caregiver=True,
-                    notes=self.pick([None, "Sick; cannot work", "Collects firewood to sell"]),
-                )
-                title = "the grandparents"
-            migrated_parents()
-        elif kind == "grandfather":
-            caregiver = person(
-                Relation.grandfather,
-                Sex.male,
-                (65, 82),
-                is_caregiver=True,
-                notes="Old and often sick; cannot find regular work",
-            )
-            title = "the grandfather"
-            migrated_parents("Divorced; left to work in Thailand")
-        elif kind == "single_mother":
-            caregiver = person(Relation.mother, Sex.female, (24, 42), is_caregiver=True)
-            title = "the mother"
-            person(Relation.grandmother, Sex.female, (62, 80), notes="Old and sick")
-            if self.rng.random() < 0.5:
-                person(Relation.grandfather, Sex.male, (65, 84), notes="Old and sick")
-            if self.rng.random() < 0.3:
-                person(
-                    Relation.father,
-                    Sex.male,
-                    (26, 45),
-                    migrated=True,
-                    migration_destination="Thailand",
-                    notes="Left the family; does not send money",
-                )
-        elif kind == "parents":
-            caregiver = person(Relation.mother, Sex.female, (24, 45), is_caregiver=True)
-            title = "the parents"
-            person(Relation.father, Sex.male, (26, 50), is_caregiver=True)
-            if self.rng.random() < 0.4:
-                person(Relation.grandmother, Sex.female, (55, 80))
-        elif kind == "neighbour":
-            caregiver = person(Relation.neighbour, Sex.female, (38, 65), is_caregiver=True)
-            title = "the neighbour"
-            migrated_parents("Crossed to Thailand without documents; no contact")
-        elif kind == "relatives":
-            relation, sex = self.pick([(Relation.aunt, Sex.female), (Relation.uncle, Sex.male)])
-            caregiver = person(relation, sex, (28, 52), is_caregiver=True)
-            title = f"the {relation.value}"
-        elif kind == "foster":
-            caregiver = person(
-                Relation.foster_parent,
-                Sex.female,
-                (35, 55),
-                is_caregiver=True,
-                notes="Trained foster carer approved by DoSVY",
-            )
-            title = "the foster mother"
-            person(Relation.foster_parent, Sex.male, (36, 58), is_caregiver=True)
+        if kind in HOUSEHOLDS:
+            caregiver, title = self._members(HOUSEHOLDS[kind], surname, members)
 
         household = Household(province, district, commune, village, None, caregiver, title)
         if kind == "none":
@@ -394,6 +301,40 @@ class DemoBuilder:
                 )
             )
         return household
+
+    def _members(
+        self, kind: HouseholdKind, surname: str, members: list[dict[str, Any]]
+    ) -> tuple[str, str]:
+        """The household's people (appended to `members`) as its kind says; the main
+        caregiver's description ("grandmother Phan Sarin (67)") and the carers' title."""
+        caregiver, title = "", kind.title
+        for person in kind.people:
+            if person.chance is not None and self.rng.random() >= person.chance:
+                continue
+            relation, sex = person.relations[0]
+            if len(person.relations) > 1:
+                relation, sex = self.pick(person.relations)
+            extra: dict[str, Any] = {}
+            if person.caregiver:
+                extra["is_caregiver"] = True
+            if person.migrated_to is not None:
+                extra.update(migrated=True, migration_destination=person.migrated_to)
+            if person.notes is not None:
+                notes = person.notes
+                extra["notes"] = notes if isinstance(notes, str) else self.pick(notes)
+            own_surname = relation in (Relation.father, Relation.grandfather)
+            family = surname if own_surname else self.pick(FAMILY_NAMES)[0]
+            name = f"{family} {self.pick(ADULT_NAMES[sex])}"
+            age = self.rng.randint(*person.ages)
+            members.append(
+                {"name": name, "relation": relation.value, "sex": sex.value, "age": age, **extra}
+            )
+            if person.main:
+                caregiver = f"{relation.value.replace('_', ' ')} {name} ({age})"
+                title = title.format(relation=relation.value)
+            if person.title is not None:
+                title = person.title
+        return caregiver, title
 
     def _child(
         self,
@@ -576,37 +517,33 @@ class DemoBuilder:
             previous = status
         if path[-1][0] is CaseStatus.closed:
             closed_on = path[-1][1]
-            self.rows.append(
-                ClosureRequest(
-                    organisation_id=case.organisation_id,
-                    case_id=case.id,
-                    reason=case.closure_reason or ClosureReason.other.value,
-                    note="Goals reviewed with the family; no further support needed",
-                    closed_on=closed_on,
-                    status=ClosureRequestStatus.approved.value,
-                    requested_by=worker.id,
-                    decided_by=staff.manager.id,
-                    decided_at=self.at(closed_on),
-                    decision_comment="Agreed at the monthly case review",
-                    created_at=self.at(closed_on - timedelta(days=self.rng.randint(1, 7))),
-                    updated_at=self.at(closed_on),
-                )
+            self._of_case(
+                ClosureRequest,
+                case,
+                reason=case.closure_reason or ClosureReason.other.value,
+                note="Goals reviewed with the family; no further support needed",
+                closed_on=closed_on,
+                status=ClosureRequestStatus.approved.value,
+                requested_by=worker.id,
+                decided_by=staff.manager.id,
+                decided_at=self.at(closed_on),
+                decision_comment="Agreed at the monthly case review",
+                created=closed_on - timedelta(days=self.rng.randint(1, 7)),
+                updated=closed_on,
             )
         elif path[-1][0] is CaseStatus.review and self.rng.random() < 0.3:
             requested_on = max(path[-1][1], self.today - timedelta(days=self.rng.randint(0, 10)))
-            self.rows.append(
-                ClosureRequest(
-                    organisation_id=case.organisation_id,
-                    case_id=case.id,
-                    reason=self.pick(
-                        [ClosureReason.reunified_with_family, ClosureReason.kinship_care]
-                    ).value,
-                    note="Goals achieved; the family can continue without support",
-                    closed_on=requested_on,  # not in the future: the rule of the API
-                    requested_by=worker.id,
-                    created_at=self.at(requested_on),
-                    updated_at=self.at(requested_on),
-                )
+            self._of_case(
+                ClosureRequest,
+                case,
+                reason=self.pick(
+                    [ClosureReason.reunified_with_family, ClosureReason.kinship_care]
+                ).value,
+                note="Goals achieved; the family can continue without support",
+                closed_on=requested_on,  # not in the future: the rule of the API
+                requested_by=worker.id,
+                created=requested_on,
+                updated=requested_on,
             )
 
     def _status_note(self, status: CaseStatus, case: Case) -> str | None:
@@ -626,39 +563,37 @@ class DemoBuilder:
         scenario: Scenario,
         reached: dict[CaseStatus, date],
         household: Household,
-    ) -> dict[CsiDomain, int]:
+    ) -> dict[casework.CsiDomain, int]:
         scores = {
             domain: self.rng.randint(1, 2)
             if domain in scenario.low_domains
             else self.pick([2, 3, 4], [20, 50, 30])
-            for domain in CsiDomain
+            for domain in casework.CsiDomain
         }
         if CaseStatus.assessment not in reached:
             return scores
-        assessed = [(AssessmentKind.initial, reached[CaseStatus.assessment], scores)]
+        assessed = [(casework.AssessmentKind.initial, reached[CaseStatus.assessment], scores)]
         if CaseStatus.review in reached:
             improved = {d: min(4, s + self.rng.randint(0, 2)) for d, s in scores.items()}
-            assessed.append((AssessmentKind.review, reached[CaseStatus.review], improved))
+            assessed.append((casework.AssessmentKind.review, reached[CaseStatus.review], improved))
         for kind, on, values in assessed:
-            self.rows.append(
-                Assessment(
-                    organisation_id=case.organisation_id,
-                    case_id=case.id,
-                    kind=kind.value,
-                    assessed_on=on,
-                    assessed_by=worker.id,
-                    domains={
-                        d.value: {"score": s, "needs": self.pick(NEEDS[d]) if s <= 2 else None}
-                        for d, s in values.items()
-                    },
-                    summary=(
-                        f"Assessed at home with {household.caregiver_title}"
-                        if kind is AssessmentKind.initial
-                        else "Review: most domains improved since the initial assessment"
-                    ),
-                    created_at=self.at(on),
-                    updated_at=self.at(on),
-                )
+            self._of_case(
+                casework.Assessment,
+                case,
+                kind=kind.value,
+                assessed_on=on,
+                assessed_by=worker.id,
+                domains={
+                    d.value: {"score": s, "needs": self.pick(NEEDS[d]) if s <= 2 else None}
+                    for d, s in values.items()
+                },
+                summary=(
+                    f"Assessed at home with {household.caregiver_title}"
+                    if kind is casework.AssessmentKind.initial
+                    else "Review: most domains improved since the initial assessment"
+                ),
+                created=on,
+                updated=on,
             )
         return scores
 
@@ -666,36 +601,39 @@ class DemoBuilder:
         self,
         staff: Staff,
         case: Case,
-        scores: dict[CsiDomain, int],
+        scores: dict[casework.CsiDomain, int],
         planned_on: date,
         status: CaseStatus,
         end: date,
         household: Household,
     ) -> None:
-        domains = sorted(scores, key=lambda d: (scores[d], list(CsiDomain).index(d)))[:3]
+        domains = sorted(scores, key=lambda d: (scores[d], list(casework.CsiDomain).index(d)))[:3]
         domains = [d for d in domains if scores[d] <= 2] or domains[:1]
         for domain in domains:
             if status is CaseStatus.closed:
-                goal_status = self.pick([GoalStatus.achieved, GoalStatus.discontinued], [85, 15])
+                goal_status = self.pick(
+                    [casework.GoalStatus.achieved, casework.GoalStatus.discontinued], [85, 15]
+                )
             elif status is CaseStatus.review:
-                goal_status = self.pick([GoalStatus.achieved, GoalStatus.open], [40, 60])
+                goal_status = self.pick(
+                    [casework.GoalStatus.achieved, casework.GoalStatus.open], [40, 60]
+                )
             else:
-                goal_status = GoalStatus.open
+                goal_status = casework.GoalStatus.open
             description, actions = GOALS[domain]
-            goal = CasePlanGoal(
-                organisation_id=case.organisation_id,
-                case_id=case.id,
+            goal = self._of_case(
+                casework.CasePlanGoal,
+                case,
                 domain=domain.value,
                 description=description,
                 status=goal_status.value,
-                created_at=self.at(planned_on),
-                updated_at=self.at(end if goal_status is not GoalStatus.open else planned_on),
+                created=planned_on,
+                updated=end if goal_status is not casework.GoalStatus.open else planned_on,
             )
-            self.rows.append(goal)
             for text in self.rng.sample(actions, self.rng.randint(1, 2)):
                 due_on = planned_on + timedelta(days=self.rng.randint(14, 120))
                 done_on: date | None = None
-                if goal_status is not GoalStatus.open:
+                if goal_status is not casework.GoalStatus.open:
                     done_on = min(due_on, end)
                 elif due_on < self.today and self.rng.random() < 0.6:
                     done_on = min(
@@ -708,18 +646,16 @@ class DemoBuilder:
                     and self.government is not None
                 ):
                     responsible = self.government.id
-                self.rows.append(
-                    CasePlanAction(
-                        organisation_id=case.organisation_id,
-                        case_id=case.id,
-                        goal_id=goal.id,
-                        description=text,
-                        responsible_organisation_id=responsible,
-                        due_on=due_on,
-                        done_on=done_on,
-                        created_at=self.at(planned_on),
-                        updated_at=self.at(done_on or planned_on),
-                    )
+                self._of_case(
+                    casework.CasePlanAction,
+                    case,
+                    goal_id=goal.id,
+                    description=text,
+                    responsible_organisation_id=responsible,
+                    due_on=due_on,
+                    done_on=done_on,
+                    created=planned_on,
+                    updated=done_on or planned_on,
                 )
 
     def _follow_ups(
@@ -744,21 +680,21 @@ class DemoBuilder:
         fmt = {"caregiver_title": household.caregiver_title}
         for day in visits[-6:]:
             missed = self.rng.random() < 0.1
-            kind = self.pick(list(FollowUpKind), [65, 20, 4, 10, 1])
+            kind = self.pick(list(casework.FollowUpKind), [65, 20, 4, 10, 1])
             outcome = self.pick(MISSED_OUTCOMES if missed else VISIT_OUTCOMES).format(**fmt)
-            self.rows.append(
-                FollowUp(
-                    organisation_id=case.organisation_id,
-                    case_id=case.id,
-                    kind=kind.value,
-                    status=(FollowUpStatus.missed if missed else FollowUpStatus.done).value,
-                    scheduled_on=day,
-                    done_on=None if missed else day,
-                    outcome=outcome,
-                    created_by=worker.id,
-                    created_at=self.at(day - timedelta(days=7)),
-                    updated_at=self.at(day),
-                )
+            self._of_case(
+                casework.FollowUp,
+                case,
+                kind=kind.value,
+                status=(
+                    casework.FollowUpStatus.missed if missed else casework.FollowUpStatus.done
+                ).value,
+                scheduled_on=day,
+                done_on=None if missed else day,
+                outcome=outcome,
+                created_by=worker.id,
+                created=day - timedelta(days=7),
+                updated=day,
             )
             if not missed:
                 last_contact = day
@@ -770,18 +706,17 @@ class DemoBuilder:
                 else self.today + timedelta(days=self.rng.randint(1, 28))
             )
             scheduled_on = max(scheduled_on, opened_on)
-            self.rows.append(
-                FollowUp(
-                    organisation_id=case.organisation_id,
-                    case_id=case.id,
-                    kind=self.pick(
-                        [FollowUpKind.home_visit, FollowUpKind.phone_call], [80, 20]
-                    ).value,
-                    scheduled_on=scheduled_on,
-                    created_by=worker.id,
-                    created_at=self.at(min(self.today, opened_on + timedelta(days=1))),
-                    updated_at=self.at(min(self.today, opened_on + timedelta(days=1))),
-                )
+            self._of_case(
+                casework.FollowUp,
+                case,
+                kind=self.pick(
+                    [casework.FollowUpKind.home_visit, casework.FollowUpKind.phone_call],
+                    [80, 20],
+                ).value,
+                scheduled_on=scheduled_on,
+                created_by=worker.id,
+                created=min(self.today, opened_on + timedelta(days=1)),
+                updated=min(self.today, opened_on + timedelta(days=1)),
             )
         return last_contact
 
@@ -795,14 +730,12 @@ class DemoBuilder:
         days = sorted([0] + [self.rng.randint(0, span) for _ in texts[1:]])
         for text, offset in zip(texts, days, strict=True):
             noted_on = opened_on + timedelta(days=offset)
-            self.rows.append(
-                CaseNote(
-                    organisation_id=case.organisation_id,
-                    case_id=case.id,
-                    author_id=worker.id,
-                    noted_on=noted_on,
-                    text=text,
-                    created_at=self.at(noted_on),
-                    updated_at=self.at(noted_on),
-                )
+            self._of_case(
+                casework.CaseNote,
+                case,
+                author_id=worker.id,
+                noted_on=noted_on,
+                text=text,
+                created=noted_on,
+                updated=noted_on,
             )

@@ -21,7 +21,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
-from ovc_api.auth.scopes import ROLE_SCOPES, Role
+from ovc_api.auth.scopes import Role
 from ovc_api.cases import service as cases
 from ovc_api.cases.models import (
     Case,
@@ -60,13 +60,7 @@ Input = TypeVar("Input", bound=BaseModel)
 
 def acting_as(user: User) -> Principal:
     """The principal a request of this person would carry."""
-    role = Role(user.role)
-    return Principal(
-        organisation_id=user.organisation_id,
-        scopes=frozenset(scope.value for scope in ROLE_SCOPES[role]),
-        role=role,
-        user_id=user.id,
-    )
+    return Principal.of_person(Role(user.role), user.organisation_id, user.id)
 
 
 def typed(schema: type[Input], row: SQLModel, **values: Any) -> Input:

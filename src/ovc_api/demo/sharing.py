@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ovc_api.auth.principal import Principal
-from ovc_api.auth.scopes import ROLE_SCOPES, Role
+from ovc_api.auth.scopes import Role
 from ovc_api.cases.models import Case, CaseStatus
 from ovc_api.clock import local_today
 from ovc_api.conferences import service as conferences
@@ -48,13 +48,7 @@ class Member:
     manager: User
 
     def acting(self, user: User) -> Principal:
-        role = Role(user.role)
-        return Principal(
-            organisation_id=self.organisation.id,
-            scopes=frozenset(scope.value for scope in ROLE_SCOPES[role]),
-            role=role,
-            user_id=user.id,
-        )
+        return Principal.of_person(Role(user.role), self.organisation.id, user.id)
 
 
 async def load_sharing(

@@ -1,10 +1,11 @@
 """The demo's scenario data, read from the JSON files in `demo/data/` into typed tables.
 
 The data says who the organisations and their people are, the names in both scripts, the
-real districts and communes, the kinds of case the network's members describe (scenarios),
-how many cases each organisation holds and of which kinds (profiles), the plan goals and
-notes caseworkers write, and what the organisations share. Edit the JSON to change the demo;
-this module only gives each value its type (codes become enumerations, checked on load).
+real districts and communes, who lives in each kind of household, the kinds of case the
+network's members describe (scenarios), how many cases each organisation holds and of which
+kinds (profiles), the plan goals and notes caseworkers write, and what the organisations
+share. Edit the JSON to change the demo; this module only gives each value its type (codes
+become enumerations, checked on load).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ovc_api.auth.scopes import Role
 from ovc_api.cases.models import ClosureReason, ProtectionConcern, ReferralSource
 from ovc_api.casework.models import CsiDomain
 from ovc_api.children.models import CareArrangement, Schooling, Sex
-from ovc_api.families.models import IncomeSource
+from ovc_api.families.models import IncomeSource, Relation
 from ovc_api.geography import Province
 from ovc_api.identity.models import OrganisationKind
 from ovc_api.services.models import ServiceType
@@ -95,6 +96,60 @@ class OrganisationProfile:
         )
 
 
+@dataclass(frozen=True)
+class Person:
+    """One member of a kind of household, as generated: the relation and sex (one pair picked
+    when several are given), the age range; `main` marks the caregiver the case names,
+    `caregiver` every carer; with a `chance`, the person is added with that probability (and
+    its `title`, if any, then names the household's carers); `notes` is a note, or notes to
+    pick one from (None among them: no note); `migrated_to`, the country they work in."""
+
+    relations: tuple[tuple[Relation, Sex], ...]
+    ages: tuple[int, int]
+    main: bool = False
+    caregiver: bool = False
+    chance: float | None = None
+    migrated_to: str | None = None
+    notes: str | tuple[str | None, ...] | None = None
+    title: str | None = None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], note: str | None = None) -> Person:
+        """`note`, when given, replaces the person's notes (parents abroad, described once)."""
+        pairs = data.get("one_of", [data])
+        notes = note or data.get("notes")
+        return cls(
+            relations=tuple((Relation(p["relation"]), Sex(p["sex"])) for p in pairs),
+            ages=tuple(data["ages"]),
+            main=data.get("main", False),
+            caregiver=data.get("caregiver", False),
+            chance=data.get("chance"),
+            migrated_to=data.get("migrated_to"),
+            notes=tuple(notes) if isinstance(notes, list) else notes,
+            title=data.get("title"),
+        )
+
+
+@dataclass(frozen=True)
+class HouseholdKind:
+    """Who lives in a kind of household (a scenario's `household`), in the order generated;
+    `title` names its carers ("the {relation}": the main caregiver's relation)."""
+
+    title: str
+    people: tuple[Person, ...]
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], parents_abroad: list[dict[str, Any]]) -> HouseholdKind:
+        people: list[Person] = []
+        for person in data["people"]:
+            if "migrated_parents" in person:
+                note = person["migrated_parents"]
+                people += [Person.from_data(parent, note) for parent in parents_abroad]
+            else:
+                people.append(Person.from_data(person))
+        return cls(title=data["title"], people=tuple(people))
+
+
 def _names(rows: list[dict[str, str]]) -> list[tuple[str, str]]:
     return [(row["latin"], row["khmer"]) for row in rows]
 
@@ -130,6 +185,11 @@ SCENARIOS: dict[str, Scenario] = {
 }
 PROFILES: dict[str, OrganisationProfile] = {
     name: OrganisationProfile.from_data(data) for name, data in _data("profiles.json").items()
+}
+_households = _data("households.json")
+HOUSEHOLDS: dict[str, HouseholdKind] = {
+    kind: HouseholdKind.from_data(data, _households["migrated_parents"])
+    for kind, data in _households["kinds"].items()
 }
 DEMO_CASES: dict[str, int] = {name: profile.cases for name, profile in PROFILES.items()}
 

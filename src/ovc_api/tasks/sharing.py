@@ -28,6 +28,12 @@ URGENCY_ORDER = case_when(
 )
 
 
+async def _section(session: AsyncSession, statement: Any) -> tuple[int, list[Any]]:
+    """A section's total (each row carries the count over the whole query) and its records."""
+    rows = (await session.exec(statement)).all()
+    return (rows[0].total if rows else 0), [row[0] for row in rows]
+
+
 async def incoming_referrals(session: AsyncSession, principal: Principal) -> IncomingReferrals:
     statement: Any = (
         scoped(select(Referral, func.count().over().label("total")), principal, Referral)
@@ -38,19 +44,18 @@ async def incoming_referrals(session: AsyncSession, principal: Principal) -> Inc
         .order_by(URGENCY_ORDER, col(Referral.created_at), col(Referral.id))
         .limit(SECTION_LIMIT)
     )
-    rows = (await session.exec(statement)).all()
+    total, referrals = await _section(session, statement)
     return IncomingReferrals(
-        total=rows[0].total if rows else 0,
+        total=total,
         items=[
             IncomingReferral(
+                **r.model_dump(include={"urgency", "services_requested"}),
                 referral_id=r.id,
                 from_organisation_id=r.organisation_id,
-                urgency=r.urgency,
                 received_on=r.created_at.date(),
                 child_first_name=r.summary.get("child_first_name"),
-                services_requested=r.services_requested,
             )
-            for r, _total in rows
+            for r in referrals
         ],
     )
 
@@ -69,17 +74,17 @@ async def conference_actions(session: AsyncSession, principal: Principal) -> Con
         .order_by(col(ConferenceAction.due_on), col(ConferenceAction.id))
         .limit(SECTION_LIMIT)
     )
-    rows = (await session.exec(statement)).all()
+    total, actions = await _section(session, statement)
     return ConferenceActionTasks(
-        total=rows[0].total if rows else 0,
+        total=total,
         items=[
             ConferenceActionTask(
-                conference_id=a.conference_id,
+                **a.model_dump(
+                    include={"conference_id", "organiser_organisation_id", "description"}
+                ),
                 action_id=a.id,
-                organiser_organisation_id=a.organiser_organisation_id,
-                description=a.description,
                 on=a.due_on,
             )
-            for a, _total in rows
+            for a in actions
         ],
     )
