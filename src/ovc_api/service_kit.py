@@ -53,15 +53,21 @@ def stored(
     include: Collection[str] | None = None,
     exclude: Collection[str] | None = None,
     sent_only: bool = False,
+    not_null: Collection[str] = (),
 ) -> dict[str, Any]:
     """A body's fields as a row stores them, enumerations as their codes. `sent_only`: the
-    fields a PATCH sets."""
+    fields a PATCH sets; `not_null`: fields it cannot empty (a null sent leaves them as
+    they are)."""
     values = body.model_dump(
         include=set(include) if include is not None else None,
         exclude=set(exclude) if exclude is not None else None,
         exclude_unset=sent_only,
     )
-    return {k: (v.value if isinstance(v, Enum) else v) for k, v in values.items()}
+    return {
+        k: (v.value if isinstance(v, Enum) else v)
+        for k, v in values.items()
+        if not (v is None and k in not_null)
+    }
 
 
 class Records(Generic[Row]):

@@ -73,6 +73,17 @@ class Principal:
         return scope.value in self.scopes
 
 
+@dataclass(frozen=True)
+class ApiKeyLookup:
+    """What authenticating a key needs: the key, its organisation's and responsible's state."""
+
+    api_key: ApiKey
+    organisation_active: bool
+    responsible_role: str
+    # The responsible user is active and of the key's organisation.
+    responsible_live: bool
+
+
 def _invalid(reason: str = "Missing or invalid credentials") -> Unauthorized:
     return Unauthorized(reason)
 
@@ -171,17 +182,6 @@ async def _principal_from_jwt(
         session_id=claims.session_id,
         password_change_required=must_change_password,
     )
-
-
-@dataclass(frozen=True)
-class ApiKeyLookup:
-    """What authenticating a key needs: the key, its organisation's and responsible's state."""
-
-    api_key: ApiKey
-    organisation_active: bool
-    responsible_role: str
-    # The responsible user is active and of the key's organisation.
-    responsible_live: bool
 
 
 async def _lookup_api_key(session: AsyncSession, prefix: str) -> ApiKeyLookup | None:

@@ -33,6 +33,9 @@ class Role(StrEnum):
     network_analyst = "network_analyst"
 
 
+# Scopes that administer people and credentials: never delegated to an API key.
+ADMIN_SCOPES = frozenset({Scope.organisations_admin, Scope.users_admin, Scope.api_keys_admin})
+
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     #                  who                   what they may do
     # The network administrator may issue keys, but holds no case scope to put in them:
@@ -77,9 +80,6 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     # network figures, small counts withheld
     Role.network_analyst: frozenset({Scope.stats_network}),
 }
-
-# Scopes that administer people and credentials: never delegated to an API key.
-ADMIN_SCOPES = frozenset({Scope.organisations_admin, Scope.users_admin, Scope.api_keys_admin})
 
 SCOPE_DESCRIPTIONS: dict[str, str] = {
     Scope.organisations_admin: "Create, update and deactivate member organisations",

@@ -51,6 +51,7 @@ from ovc_api.tenancy import resolve_reference, scoped
 PLAN = "reintegration_plan"
 VISIT = "monitoring_visit"
 ACTIVE = (PlanStatus.planning.value, PlanStatus.monitoring.value)
+_JSON_FIELDS = ("readiness", "preparation_steps", "support_package")  # stored as JSON
 
 
 def add_months(day: date, months: int) -> date:
@@ -134,15 +135,13 @@ async def open_plan(
     if active.first() is not None:
         raise Conflict("The child already has an active reintegration plan")
     plan = ReintegrationPlan(
+        **service_kit.stored(
+            data, include={"target_placement_type", "caregiver", "planned_move_on"}
+        ),
+        **{field: _dumped(data, field) for field in _JSON_FIELDS},
         organisation_id=principal.organisation_id,
         case_id=case.id,
         child_id=case.child_id,
-        target_placement_type=data.target_placement_type.value,
-        caregiver=data.caregiver,
-        planned_move_on=data.planned_move_on,
-        readiness=_dumped(data, "readiness"),
-        preparation_steps=_dumped(data, "preparation_steps"),
-        support_package=_dumped(data, "support_package"),
         created_by=principal.user_id,
     )
     return await service_kit.insert(session, principal, plan, resource=PLAN, case_id=case.id)
@@ -177,9 +176,6 @@ async def correct_plan(
     return await service_kit.correct(
         session, principal, plan, changes, if_match=if_match, resource=PLAN, case_id=plan.case_id
     )
-
-
-_JSON_FIELDS = {"readiness", "preparation_steps", "support_package"}
 
 
 async def move(

@@ -100,10 +100,7 @@ async def correct_facility(
     """Only the operator organisation or the network administrator edits a facility."""
     if not principal.is_network_admin and facility.organisation_id != principal.organisation_id:
         raise Forbidden("Only the operator organisation or the network administrator edits it")
-    changes = service_kit.stored(data, sent_only=True)
-    for required in ("name", "kind", "province"):
-        if required in changes and changes[required] is None:
-            changes.pop(required)
+    changes = service_kit.stored(data, sent_only=True, not_null={"name", "kind", "province"})
     return await service_kit.correct(
         session, principal, facility, changes, if_match=if_match, resource=FACILITY
     )
@@ -349,9 +346,7 @@ async def correct_tracing(
     if_match: str | None,
 ) -> TracingAttempt:
     """An attempt in progress gets its outcome; notes are corrected with history."""
-    changes = service_kit.stored(data, sent_only=True)
-    if "outcome" in changes and changes["outcome"] is None:
-        changes.pop("outcome")
+    changes = service_kit.stored(data, sent_only=True, not_null={"outcome"})
     return await service_kit.correct(
         session,
         principal,

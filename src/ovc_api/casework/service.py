@@ -59,6 +59,8 @@ ACTION = "case_plan_action"
 FOLLOW_UP = "follow_up"
 DONE = FollowUpStatus.done.value
 PLAN_GOALS_LIMIT = 200
+# The column naming who wrote a record, for the kinds that keep it.
+AUTHOR: dict[Any, str] = {Assessment: "assessed_by", CaseNote: "author_id", FollowUp: "created_by"}
 PLAN_ACTIONS_LIMIT = 1000
 
 
@@ -91,7 +93,10 @@ async def _create(
     resource: str,
     **values: Any,
 ) -> Record:
-    """A new record of the case: the body's fields as stored, `values` added or replacing."""
+    """A new record of the case: the body's fields as stored, `values` added or replacing,
+    and who wrote it where the kind records that."""
+    if kind in AUTHOR:
+        values[AUTHOR[kind]] = principal.user_id
     row = kind(
         **{**service_kit.stored(data), **values},
         organisation_id=principal.organisation_id,
@@ -130,16 +135,7 @@ async def record_assessment(
     ensure_open(case)
     not_before_opening(case, assessed_on=data.assessed_on)
     domains = data.model_dump(mode="json")["domains"]
-    return await _create(
-        session,
-        principal,
-        case,
-        Assessment,
-        data,
-        ASSESSMENT,
-        domains=domains,
-        assessed_by=principal.user_id,
-    )
+    return await _create(session, principal, case, Assessment, data, ASSESSMENT, domains=domains)
 
 
 async def correct_assessment(
@@ -166,9 +162,7 @@ async def write_note(
 ) -> CaseNote:
     ensure_open(case)
     not_before_opening(case, noted_on=data.noted_on)
-    return await _create(
-        session, principal, case, CaseNote, data, NOTE, author_id=principal.user_id
-    )
+    return await _create(session, principal, case, CaseNote, data, NOTE)
 
 
 async def correct_note(
@@ -277,20 +271,14 @@ async def correct_action(
 async def read_plan(session: AsyncSession, principal: Principal, case: Case) -> CasePlanRead:
     """The plan at a glance (its goals, each with its actions), its reading audited with every
     goal and action shown."""
-    goals = (
-        await session.exec(
-            of_case(principal, CasePlanGoal, case)
-            .order_by(col(CasePlanGoal.created_at), col(CasePlanGoal.id))
-            .limit(PLAN_GOALS_LIMIT + 1)
-        )
-    ).all()
-    actions = (
-        await session.exec(
-            of_case(principal, CasePlanAction, case)
-            .order_by(col(CasePlanAction.due_on), col(CasePlanAction.id))
-            .limit(PLAN_ACTIONS_LIMIT + 1)
-        )
-    ).all()
+
+    async def first(model: Any, order: Any, limit: int) -> list[Any]:
+        """Up to `limit` + 1 of the case's records of a kind, in order (one more: cut)."""
+        statement = of_case(principal, model, case).order_by(order, col(model.id)).limit(limit + 1)
+        return list((await session.exec(statement)).all())
+
+    goals = await first(CasePlanGoal, col(CasePlanGoal.created_at), PLAN_GOALS_LIMIT)
+    actions = await first(CasePlanAction, col(CasePlanAction.due_on), PLAN_ACTIONS_LIMIT)
     truncated = len(goals) > PLAN_GOALS_LIMIT or len(actions) > PLAN_ACTIONS_LIMIT
     goals, actions = goals[:PLAN_GOALS_LIMIT], actions[:PLAN_ACTIONS_LIMIT]
     by_goal: dict[uuid.UUID, list[ActionRead]] = {g.id: [] for g in goals}
@@ -364,9 +352,7 @@ async def add_follow_up(
     )
     if data.done_on is not None:
         await _record_contact(session, case, data.done_on)
-    return await _create(
-        session, principal, case, FollowUp, data, FOLLOW_UP, created_by=principal.user_id
-    )
+    return await _create(session, principal, case, FollowUp, data, FOLLOW_UP)
 
 
 async def correct_follow_up(

@@ -107,10 +107,8 @@ async def correct_child(
     if_match: str | None,
 ) -> Child:
     """Correct or archive (never delete) the record; the replaced values are kept."""
-    changes = service_kit.stored(data, sent_only=True, exclude={"archived"})
-    for required in ("sex", "care_arrangement", "province", "birth_registration"):
-        if required in changes and changes[required] is None:
-            changes.pop(required)
+    required = {"sex", "care_arrangement", "province", "birth_registration"}
+    changes = service_kit.stored(data, sent_only=True, exclude={"archived"}, not_null=required)
     arrangement = changes.pop("care_arrangement", None)
     if arrangement is not None and arrangement != child.care_arrangement:
         raise Unprocessable.field(

@@ -206,16 +206,12 @@ async def correct_conference(
     if_match: str | None,
 ) -> CaseConference:
     _require_organiser(conference, principal)
-    changes = data.model_dump(exclude_unset=True)
+    not_null = {"held_on", "external_participants"}
+    changes = service_kit.stored(data, sent_only=True, not_null=not_null)
     if "held_on" in changes:
-        if changes["held_on"] is None:
-            changes.pop("held_on")
-        else:
-            case = await session.get(Case, conference.case_id)
-            assert case is not None
-            _check_held_on(changes["held_on"], case)
-    if changes.get("external_participants") is None:
-        changes.pop("external_participants", None)
+        case = await session.get(Case, conference.case_id)
+        assert case is not None
+        _check_held_on(changes["held_on"], case)
     return await service_kit.correct(
         session,
         principal,
@@ -263,13 +259,7 @@ async def update_action_item(
     for required in ("description", "due_on"):
         if required in changes and changes[required] is None:
             changes.pop(required)
-    organiser = is_organiser(conference, principal)
+    case_id = conference.case_id if is_organiser(conference, principal) else None
     return await service_kit.correct(
-        session,
-        principal,
-        action,
-        changes,
-        if_match=if_match,
-        resource=ACTION,
-        case_id=conference.case_id if organiser else None,
+        session, principal, action, changes, if_match=if_match, resource=ACTION, case_id=case_id
     )

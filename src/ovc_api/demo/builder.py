@@ -121,16 +121,22 @@ class DemoBuilder:
         return min(moment.replace(tzinfo=UTC), self.now)
 
     def _of_case(
-        self, model: type[Planned], case: Case, *, created: date, updated: date, **values: Any
+        self,
+        model: type[Planned],
+        case: Case,
+        *,
+        created: date,
+        updated: date | None = None,
+        **values: Any,
     ) -> Planned:
         """A planned row of the case's record, written on `created` and last changed on
-        `updated` (at working-hours times: drawn after the values, as they always were)."""
+        `updated` (the same day unless given); its times are drawn after the values."""
         row = model(
             organisation_id=case.organisation_id,
             case_id=case.id,
             **values,
             created_at=self.at(created),
-            updated_at=self.at(updated),
+            updated_at=self.at(updated or created),
         )
         self.rows.append(row)
         return row
@@ -543,7 +549,6 @@ class DemoBuilder:
                 closed_on=requested_on,  # not in the future: the rule of the API
                 requested_by=worker.id,
                 created=requested_on,
-                updated=requested_on,
             )
 
     def _status_note(self, status: CaseStatus, case: Case) -> str | None:
@@ -593,7 +598,6 @@ class DemoBuilder:
                     else "Review: most domains improved since the initial assessment"
                 ),
                 created=on,
-                updated=on,
             )
         return scores
 
@@ -733,9 +737,8 @@ class DemoBuilder:
             self._of_case(
                 casework.CaseNote,
                 case,
-                author_id=worker.id,
                 noted_on=noted_on,
                 text=text,
+                author_id=worker.id,
                 created=noted_on,
-                updated=noted_on,
             )

@@ -221,17 +221,12 @@ async def record_child_delivery(
     organisation recorded): attached to the child alone."""
     delivery = ServiceDelivery(
         **values,
+        **child.model_dump(include={"family_id", "province", "district"}),
         child_id=child.id,
-        family_id=child.family_id,
-        province=child.province,
-        district=child.district,
         organisation_id=principal.organisation_id,
         recorded_by=principal.user_id,
     )
-    session.add(delivery)
-    await session.flush()
-    service_kit.audit(session, principal, RESOURCE, "create", delivery.id)
-    return delivery
+    return await service_kit.insert(session, principal, delivery, resource=RESOURCE)
 
 
 def via_referral(delivery: ServiceDelivery) -> uuid.UUID | None:
@@ -265,9 +260,7 @@ async def correct_delivery(
     if_match: str | None,
 ) -> ServiceDelivery:
     """A correction; `other_description` goes with the `other` service type only."""
-    changes = service_kit.stored(data, sent_only=True)
-    if "delivered_on" in changes and changes["delivered_on"] is None:
-        changes.pop("delivered_on")
+    changes = service_kit.stored(data, sent_only=True, not_null={"delivered_on"})
     merged_other = changes.get("other_description", delivery.other_description)
     if (delivery.service_type == ServiceType.other.value) != (merged_other is not None):
         raise Unprocessable.field(["body", "other_description"], "required for `other` only")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import case as case_when
 from sqlalchemy import func
@@ -21,6 +22,7 @@ from ovc_api.tasks.schemas import (
 )
 from ovc_api.tenancy import scoped
 
+Item = TypeVar("Item")
 URGENCY_ORDER = case_when(
     (col(Referral.urgency) == Urgency.emergency.value, 0),
     (col(Referral.urgency) == Urgency.urgent.value, 1),
@@ -28,10 +30,30 @@ URGENCY_ORDER = case_when(
 )
 
 
-async def _section(session: AsyncSession, statement: Any) -> tuple[int, list[Any]]:
-    """A section's total (each row carries the count over the whole query) and its records."""
+async def _section(
+    session: AsyncSession, statement: Any, item: Callable[[Any], Item]
+) -> tuple[int, list[Item]]:
+    """A section's total (each row carries the count over the whole query) and its items."""
     rows = (await session.exec(statement)).all()
-    return (rows[0].total if rows else 0), [row[0] for row in rows]
+    return (rows[0].total if rows else 0), [item(row[0]) for row in rows]
+
+
+def _incoming(referral: Referral) -> IncomingReferral:
+    return IncomingReferral(
+        **referral.model_dump(include={"urgency", "services_requested"}),
+        referral_id=referral.id,
+        from_organisation_id=referral.organisation_id,
+        received_on=referral.created_at.date(),
+        child_first_name=referral.summary.get("child_first_name"),
+    )
+
+
+def _action_task(action: ConferenceAction) -> ConferenceActionTask:
+    return ConferenceActionTask(
+        **action.model_dump(include={"conference_id", "organiser_organisation_id", "description"}),
+        action_id=action.id,
+        on=action.due_on,
+    )
 
 
 async def incoming_referrals(session: AsyncSession, principal: Principal) -> IncomingReferrals:
@@ -44,20 +66,8 @@ async def incoming_referrals(session: AsyncSession, principal: Principal) -> Inc
         .order_by(URGENCY_ORDER, col(Referral.created_at), col(Referral.id))
         .limit(SECTION_LIMIT)
     )
-    total, referrals = await _section(session, statement)
-    return IncomingReferrals(
-        total=total,
-        items=[
-            IncomingReferral(
-                **r.model_dump(include={"urgency", "services_requested"}),
-                referral_id=r.id,
-                from_organisation_id=r.organisation_id,
-                received_on=r.created_at.date(),
-                child_first_name=r.summary.get("child_first_name"),
-            )
-            for r in referrals
-        ],
-    )
+    total, items = await _section(session, statement, _incoming)
+    return IncomingReferrals(total=total, items=items)
 
 
 async def conference_actions(session: AsyncSession, principal: Principal) -> ConferenceActionTasks:
@@ -74,17 +84,5 @@ async def conference_actions(session: AsyncSession, principal: Principal) -> Con
         .order_by(col(ConferenceAction.due_on), col(ConferenceAction.id))
         .limit(SECTION_LIMIT)
     )
-    total, actions = await _section(session, statement)
-    return ConferenceActionTasks(
-        total=total,
-        items=[
-            ConferenceActionTask(
-                **a.model_dump(
-                    include={"conference_id", "organiser_organisation_id", "description"}
-                ),
-                action_id=a.id,
-                on=a.due_on,
-            )
-            for a in actions
-        ],
-    )
+    total, items = await _section(session, statement, _action_task)
+    return ConferenceActionTasks(total=total, items=items)

@@ -255,15 +255,14 @@ async def record_attempt(
         delivery.latency_ms = result.latency_ms
         delivery.last_error = result.error
         delivery.locked_until = None
-        session.add(
-            WebhookAttempt(
-                **asdict(result),
-                organisation_id=job.organisation_id,
-                delivery_id=delivery.id,
-                attempt=delivery.attempts,
-                at=now,
-            )
+        attempt = WebhookAttempt(
+            **asdict(result),
+            attempt=delivery.attempts,
+            at=now,
+            organisation_id=job.organisation_id,
+            delivery_id=delivery.id,
         )
+        session.add(attempt)
         if result.succeeded:
             delivery.status = DeliveryStatus.succeeded.value
             delivery.next_attempt_at = None
