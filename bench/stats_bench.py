@@ -47,6 +47,7 @@ from _common import (
 
 from ovc_api.app import create_app
 from ovc_api.settings import Settings
+from ovc_api.stats import engine
 from ovc_api.stats.perturbation import MAX_PERTURBATION
 
 DEFAULT_DATABASE = "ovc_bench_stats"
@@ -74,6 +75,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--only", help="run only the measurements whose name contains this")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="the API with the plain statements and PostgreSQL's default settings (the "
+        "figures before issue 12's fast statements: ovc_api.stats.engine.FAST off)",
+    )
     return parser.parse_args(argv)
 
 
@@ -507,6 +514,9 @@ def report_line(m: Measure) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.plain:
+        engine.FAST = False
+        engine.STATS_SETTINGS = {}
     db = BenchDatabase(args.admin_url, args.database, args.app_role)
     ensure_data(args, db)
     results = asyncio.run(run(args, db))

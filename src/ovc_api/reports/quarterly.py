@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import distinct, func, or_, select, union
+from sqlalchemy import func, or_, select, union
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,7 +35,15 @@ from ovc_api.reports.schemas import (
 from ovc_api.services.models import ServiceDelivery
 from ovc_api.stats.care import care_figures
 from ovc_api.stats.dimensions import Period
-from ovc_api.stats.engine import ScopeRule, aggregate, outcome_data, service_cube
+from ovc_api.stats.engine import (
+    Count,
+    Distinct,
+    Rows,
+    ScopeRule,
+    aggregate,
+    outcome_data,
+    service_cube,
+)
 from ovc_api.stats.filters import DateRange, ServiceStatsFilters
 from ovc_api.stats.tables import CLOSED_BY_REASON, outcome_table, sorted_keys
 
@@ -82,7 +90,8 @@ async def supported(
         scope(ServiceDelivery), *quarter.on(col(ServiceDelivery.delivered_on))
     )
     both = union(of_cases, of_services).subquery()
-    row = await _one(session, select(func.count(distinct(both.c.id))))
+    # UNION keeps each id once already: counting the non-null ones is counting distinct ids.
+    row = await _one(session, select(func.count(both.c.id)))
     return int(row[0])
 
 
@@ -110,10 +119,7 @@ async def _active_by(
         facts = facts.join(CaseConcern, col(CaseConcern.case_id) == col(Case.id))
     else:
         facts = facts.join(Child, col(Child.id) == col(Case.child_id))
-    counts = {
-        "cases": lambda _sub: func.count(),
-        "children": lambda sub: func.count(distinct(sub.c.child_id)),
-    }
+    counts: dict[str, Count] = {"cases": Rows(), "children": Distinct("child_id")}
     level = tuple(keys)
     return (await aggregate(session, facts, level, counts, [level]))[level]
 

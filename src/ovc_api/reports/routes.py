@@ -17,6 +17,7 @@ from ovc_api.formats import Format, FormatParam
 from ovc_api.identity.models import Organisation
 from ovc_api.reports import quarterly
 from ovc_api.reports.schemas import QuarterlyReport, ReportOrganisation
+from ovc_api.stats.engine import tune
 from ovc_api.stats.render import CSV_RESPONSE, chosen_format, csv_response
 from ovc_api.stats.scope import whole_organisation
 from ovc_api.xlsx_writer import Sheet, xlsx_response
@@ -150,6 +151,7 @@ async def get_quarterly_report(
     if organisation is None:  # pragma: no cover - the credential's organisation exists
         raise NotFound()
     scope, period = whole_organisation(principal), quarterly.quarter_range(year, quarter)
+    await tune(session)
     outcomes, referrals = await quarterly.outcomes_and_referrals(session, scope, period)
     report: dict[str, Any] = {
         "organisation": ReportOrganisation(id=organisation.id, name=organisation.name),

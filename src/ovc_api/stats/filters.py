@@ -87,6 +87,20 @@ def _values(values: list[Any] | None) -> list[str] | None:
     return sorted({v.value if hasattr(v, "value") else str(v) for v in values})
 
 
+# The filters of case statistics besides the dates (one query parameter each).
+CASE_FILTER_NAMES = (
+    "status",
+    "risk_level",
+    "concern",
+    "province",
+    "district",
+    "sex",
+    "age_band",
+    "care_arrangement",
+    "referral_source",
+)
+
+
 @dataclass(frozen=True)
 class CaseStatsFilters:
     """What case statistics count: several values per filter and a period, unlike the case
@@ -108,17 +122,7 @@ class CaseStatsFilters:
     def echo(self) -> dict[str, Any]:
         found: dict[str, Any] = {
             name: getattr(self, name)
-            for name in (
-                "status",
-                "risk_level",
-                "concern",
-                "province",
-                "district",
-                "sex",
-                "age_band",
-                "care_arrangement",
-                "referral_source",
-            )
+            for name in CASE_FILTER_NAMES
             if getattr(self, name) is not None
         }
         if self.assigned_to is not None:
@@ -149,19 +153,9 @@ def case_filters(
     care_arrangement: Annotated[list[CareArrangement] | None, Many] = None,
     referral_source: Annotated[list[ReferralSource] | None, Many] = None,
 ) -> CaseStatsFilters:
-    return CaseStatsFilters(
-        dates=dates,
-        period_of=period_of,
-        status=_values(status),
-        risk_level=_values(risk_level),
-        concern=_values(concern),
-        province=_values(province),
-        district=_values(district),
-        sex=_values(sex),
-        age_band=_values(age_band),
-        care_arrangement=_values(care_arrangement),
-        referral_source=_values(referral_source),
-    )
+    given = locals()
+    chosen: dict[str, Any] = {name: _values(given[name]) for name in CASE_FILTER_NAMES}
+    return replace(CaseStatsFilters(dates, period_of), **chosen)
 
 
 def organisation_case_filters(

@@ -9,7 +9,7 @@ Organisation statistics keep their richer query space (ovc_api.stats.filters).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -146,17 +146,10 @@ def network_case_filters(
     closure_reason: Annotated[ClosureReason | None, One] = None,
     organisation_kind: Annotated[OrganisationKind | None, One] = None,
 ) -> NetworkCaseFilters:
+    given = locals()
     closed_parameters(request, COMMON_PARAMETERS | {"period_of", *CASE_FILTERS})
-    return NetworkCaseFilters(
-        dates=whole_period(dates),
-        period_of=period_of,
-        province=_one(province),
-        sex=_one(sex),
-        age_band=_one(age_band),
-        concern=_one(concern),
-        closure_reason=_one(closure_reason),
-        organisation_kind=_one(organisation_kind),
-    )
+    chosen: dict[str, Any] = {name: _one(given[name]) for name in CASE_FILTERS}
+    return replace(NetworkCaseFilters(whole_period(dates), period_of), **chosen)
 
 
 def network_service_filters(
