@@ -113,8 +113,9 @@ def _level_of(keys: Sequence[str], bits: int) -> Level:
     return tuple(k for i, k in enumerate(keys) if not bits >> (width - 1 - i) & 1)
 
 
-# The fast statements (hashed_aggregate; case tables without the concern read without
-# case_concerns). False: the plain statements, which the tests compare them with.
+# The fast statements: case tables without the concern read without case_concerns (and
+# count cases, not distinct case ids). False: the plain statements, which the tests
+# compare them with.
 FAST = True
 
 
@@ -143,83 +144,6 @@ async def tune(session: AsyncSession) -> None:
     await connection.execute(text(f"SELECT {assignments}"), STATS_SETTINGS)
 
 
-def hashed_aggregate(
-    sub: Any, keys: Sequence[str], counts: Mapping[str, Count], levels: Sequence[Level]
-) -> Any:
-    """The same cube in two hash-friendly steps, or None when a count is not of the known kinds.
-
-    count(DISTINCT x) makes PostgreSQL sort every group's rows. Instead: first group each
-    level's facts by the level's keys *and* x (one hash table per level and distinct column,
-    GROUPING SETS ((level, x), ...)), then count the groups: the distinct x of each cell are
-    the first step's groups of that cell. Rows and plain key sums ride along on the first
-    distinct column's groups; SUM(DISTINCT key) is the sum over the groups of (level, key).
-    """
-    if not all(isinstance(c, Rows | Distinct | KeySum) for c in counts.values()):
-        return None
-    distincts = list(
-        dict.fromkeys(
-            c.column
-            for c in counts.values()
-            if isinstance(c, Distinct) or (isinstance(c, KeySum) and c.each_once)
-        )
-    )
-    if not distincts:
-        return None
-    plain = sorted({c.column for c in counts.values() if isinstance(c, KeySum) and not c.each_once})
-    key_columns = [sub.c[k] for k in keys]
-    distinct_columns = [sub.c[d] for d in distincts]
-    width = len(distincts)
-    inner = (
-        select(
-            *key_columns,
-            *distinct_columns,
-            (func.grouping(*key_columns) if keys else literal_column("0")).label("level_bits"),
-            func.grouping(*distinct_columns).label("distinct_bits"),
-            func.count().label("n"),
-            *[func.sum(sub.c[c]).label("sum_" + c) for c in plain],
-        )
-        .select_from(sub)
-        .group_by(
-            func.grouping_sets(
-                *[
-                    tuple_(*[sub.c[k] for k in level], sub.c[d])
-                    for level in levels
-                    for d in distincts
-                ]
-            )
-        )
-        .subquery("cells")
-    )
-    # The groups of (level, distincts[j]): every distinct column aggregated away but j.
-    branch = {d: ((1 << width) - 1) ^ (1 << (width - 1 - j)) for j, d in enumerate(distincts)}
-    first = inner.c.distinct_bits == branch[distincts[0]]
-
-    def measure(count: Count) -> Any:
-        if isinstance(count, Rows):
-            return func.coalesce(func.sum(inner.c.n).filter(first), 0)
-        assert isinstance(count, Distinct | KeySum)
-        if isinstance(count, Distinct):
-            return func.count(inner.c[count.column]).filter(
-                inner.c.distinct_bits == branch[count.column]
-            )
-        if count.each_once:
-            mine = inner.c.distinct_bits == branch[count.column]
-            return func.coalesce(func.sum(inner.c[count.column]).filter(mine), 0) % KEY_RANGE
-        summed = func.sum(inner.c["sum_" + count.column]).filter(first)
-        return func.coalesce(summed, 0) % KEY_RANGE
-
-    grouped = [inner.c[k] for k in keys]
-    return (
-        select(
-            *grouped,
-            inner.c.level_bits.label("grouping_bits"),
-            *[measure(count).label(name) for name, count in counts.items()],
-        )
-        .group_by(inner.c.level_bits, *grouped)
-        .limit(MAX_GROUPS * len(levels) + 1)
-    )
-
-
 async def aggregate(
     session: AsyncSession,
     facts: Any,
@@ -241,8 +165,7 @@ async def aggregate(
     statement = None
     if _is_postgres(session):
         await tune(session)
-        statement = hashed_aggregate(sub, keys, counts, levels) if FAST else None
-        if statement is None and len(levels) > 1:
+        if len(levels) > 1:
             columns = [sub.c[k] for k in keys]
             sets = [tuple_(*[sub.c[k] for k in level]) for level in levels]
             statement = (
