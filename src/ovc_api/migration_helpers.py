@@ -49,10 +49,8 @@ def disable_tenant_rls(table: str) -> None:
     op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
 
 
-# The statistics' covering indexes (migration 0013, PostgreSQL only: INCLUDE columns).
-STATS_INDEXES = frozenset({"ix_cases_stats", "ix_children_stats", "ix_service_deliveries_stats"})
-# Indexes Alembic's model comparison cannot express (PostgreSQL operator classes, INCLUDE).
-DATABASE_ONLY_INDEXES = frozenset({"ix_children_search_trgm", *STATS_INDEXES})
+# Indexes Alembic's model comparison cannot express (PostgreSQL operator classes).
+DATABASE_ONLY_INDEXES = frozenset({"ix_children_search_trgm"})
 
 
 def include_object(
