@@ -5,10 +5,11 @@ cases, cases opened and closed in different quarters, cases without a concern or
 several, services repeating children and families, referrals in every state, and record keys
 that collide on purpose (two children, and two cases, sharing a key: SUM(DISTINCT key)
 counts a key once). Each statistic is asked twice, with the fast statements
-(`ovc_api.stats.engine.FAST`, the default) and with the plain ones (count(DISTINCT),
-case_concerns joined for every table), and the two answers must be identical, suppression
-and perturbation included. A few tables are also worked out in Python from the generated
-records, so that both are checked against the raw count itself.
+(`ovc_api.stats.engine.FAST`, the default) and with the plain ones (case_concerns joined for
+every table of a grouping by concern, its cases counted as distinct case ids), and the two
+answers must be identical, suppression and perturbation included. A few tables are also
+worked out in Python from the generated records, so that both are checked against the raw
+count itself.
 """
 
 from __future__ import annotations
