@@ -4,14 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, String
+from sqlalchemy import Column, Index, LargeBinary
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
 from ovc_api.db import UTCDateTime, new_id, utcnow
-from ovc_api.models_base import JSONType
+from ovc_api.models_base import JSONType, optional_text, text_field, user_ref
 
 UUID_BYTES = 16
 
@@ -67,10 +67,10 @@ class AuditEvent(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     organisation_id: uuid.UUID | None = Field(default=None, foreign_key="organisations.id")
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, primary_key=True)
-    actor_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    actor_user_id: uuid.UUID | None = user_ref()
     actor_api_key_id: uuid.UUID | None = Field(default=None, foreign_key="api_keys.id")
-    action: str = Field(sa_type=String(60))
-    resource_type: str | None = Field(default=None, sa_type=String(40))
+    action: str = text_field(60)
+    resource_type: str | None = optional_text(40)
     resource_id: uuid.UUID | None = Field(default=None)
     changed_fields: list[str] | None = Field(default=None, sa_column=Column(JSONType))
     # For list reads: which records the response contained, in the order returned.
@@ -78,6 +78,6 @@ class AuditEvent(SQLModel, table=True):
     # The case an event concerns (the case itself or one of its sub-resources).
     case_id: uuid.UUID | None = Field(default=None)
     via_referral_id: uuid.UUID | None = Field(default=None)
-    request_id: str | None = Field(default=None, sa_type=String(128))
-    client_ip: str | None = Field(default=None, sa_type=String(64))
-    detail: str | None = Field(default=None, sa_type=String(200))
+    request_id: str | None = optional_text(128)
+    client_ip: str | None = optional_text(64)
+    detail: str | None = optional_text(200)

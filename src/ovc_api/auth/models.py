@@ -7,7 +7,13 @@ from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
 from ovc_api.db import UTCDateTime
-from ovc_api.models_base import created_field, id_field, organisation_fk
+from ovc_api.models_base import (
+    created_field,
+    id_field,
+    optional_text,
+    optional_time,
+    organisation_fk,
+)
 
 
 class AuthSession(SQLModel, table=True):
@@ -24,9 +30,9 @@ class AuthSession(SQLModel, table=True):
     organisation_id: uuid.UUID = organisation_fk(index=True)
     created_at: datetime = created_field()
     expires_at: datetime = Field(sa_type=UTCDateTime)
-    last_refreshed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    revoked_reason: str | None = Field(default=None, sa_type=String(40))
+    last_refreshed_at: datetime | None = optional_time()
+    revoked_at: datetime | None = optional_time()
+    revoked_reason: str | None = optional_text(40)
 
 
 class RefreshToken(SQLModel, table=True):
@@ -38,7 +44,7 @@ class RefreshToken(SQLModel, table=True):
     token_digest: str = Field(sa_type=String(64), unique=True)
     created_at: datetime = created_field()
     expires_at: datetime = Field(sa_type=UTCDateTime)
-    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    used_at: datetime | None = optional_time()
 
 
 class LoginThrottle(SQLModel, table=True):
@@ -49,4 +55,4 @@ class LoginThrottle(SQLModel, table=True):
     key: str = Field(sa_type=String(300), primary_key=True)
     failures: int = Field(default=0)
     window_started_at: datetime = created_field()
-    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    locked_until: datetime | None = optional_time()

@@ -9,7 +9,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import Column, Index
 from sqlmodel import Field
 
 from ovc_api.children.placements import (
@@ -20,7 +20,18 @@ from ovc_api.children.placements import (
     Placement,
     PlacementType,
 )
-from ovc_api.models_base import JSONType, Versioned, enum_field, id_field, organisation_fk
+from ovc_api.models_base import (
+    JSONType,
+    RevisionedRecord,
+    Versioned,
+    enum_field,
+    id_field,
+    json_list,
+    optional_text,
+    organisation_fk,
+    text_field,
+    user_ref,
+)
 
 
 class FacilityKind(StrEnum):
@@ -84,35 +95,32 @@ class CareFacility(Versioned, table=True):
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk(index=True)
-    name: str = Field(sa_type=String(200))
+    name: str = text_field(200)
     kind: str = enum_field(40)
-    registration_number: str | None = Field(default=None, sa_type=String(60))
+    registration_number: str | None = optional_text(60)
     registered_on: date | None = Field(default=None)
     province: str = enum_field(32)
-    district: str | None = Field(default=None, sa_type=String(100))
+    district: str | None = optional_text(100)
     capacity: int | None = Field(default=None)
     transitioning_since: date | None = Field(default=None)
 
 
-class TracingAttempt(Versioned, table=True):
+class TracingAttempt(RevisionedRecord, table=True):
     """One attempt to find a child's family or relatives, before any alternative care."""
 
     __tablename__ = "tracing_attempts"
     __table_args__ = (
         Index("ix_tracing_attempts_org_child", "organisation_id", "child_id", "attempted_on"),
     )
-    __revisioned__ = True
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     child_id: uuid.UUID = Field(foreign_key="children.id", index=True)
     case_id: uuid.UUID | None = Field(default=None, foreign_key="cases.id", index=True)
-    sought: str = Field(sa_type=String(300))
+    sought: str = text_field(300)
     method: str = enum_field(24)
     attempted_on: date
     outcome: str = enum_field(16)
-    notes: str | None = Field(default=None, sa_type=String(2000))
-    recorded_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    notes: str | None = optional_text(2000)
+    recorded_by: uuid.UUID | None = user_ref()
 
 
 class PlanStatus(StrEnum):
@@ -130,7 +138,7 @@ class VisitStatus(StrEnum):
 DEFAULT_MONITORING_MONTHS = (1, 3, 6, 12)
 
 
-class ReintegrationPlan(Versioned, table=True):
+class ReintegrationPlan(RevisionedRecord, table=True):
     """Returning a child from care to a family: prepared, then monitored after the move.
     A re-separation ends the family placement and sends the plan back to planning."""
 
@@ -138,34 +146,27 @@ class ReintegrationPlan(Versioned, table=True):
     __table_args__ = (
         Index("ix_reintegration_plans_org_status", "organisation_id", "status", "id"),
     )
-    __revisioned__ = True
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
     child_id: uuid.UUID = Field(foreign_key="children.id", index=True)
     status: str = enum_field(16, default=PlanStatus.planning.value)
     target_placement_type: str = enum_field(40)
-    caregiver: str = Field(sa_type=String(200))
+    caregiver: str = text_field(200)
     planned_move_on: date | None = Field(default=None)
     # {"assessed_on": date, "child"|"family"|"community": {"score": 1-4, "notes": str}}
     readiness: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     # [{"description", "due_on", "done_on"}]
-    preparation_steps: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSONType, nullable=False)
-    )
+    preparation_steps: list[dict[str, Any]] = json_list()
     # planned services: [{"service_type", "description", "planned_on"}]
-    support_package: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSONType, nullable=False)
-    )
+    support_package: list[dict[str, Any]] = json_list()
     moved_on: date | None = Field(default=None)
     placement_id: uuid.UUID | None = Field(default=None, foreign_key="placements.id")
     re_separated_on: date | None = Field(default=None)
     re_separations: int = Field(default=0)
-    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_by: uuid.UUID | None = user_ref()
 
 
-class MonitoringVisit(Versioned, table=True):
+class MonitoringVisit(RevisionedRecord, table=True):
     """A follow-up after a reintegration move (by default 1, 3, 6 and 12 months on)."""
 
     __tablename__ = "monitoring_visits"
@@ -173,10 +174,7 @@ class MonitoringVisit(Versioned, table=True):
         Index("ix_monitoring_visits_org_status_due", "organisation_id", "status", "due_on"),
         Index("ix_monitoring_visits_plan", "plan_id", "due_on"),
     )
-    __revisioned__ = True
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     plan_id: uuid.UUID = Field(foreign_key="reintegration_plans.id")
     case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
     placement_id: uuid.UUID = Field(foreign_key="placements.id")
@@ -185,8 +183,8 @@ class MonitoringVisit(Versioned, table=True):
     status: str = enum_field(16, default=VisitStatus.scheduled.value)
     visited_on: date | None = Field(default=None)
     placement_stable: bool | None = Field(default=None)
-    notes: str | None = Field(default=None, sa_type=String(2000))
-    visited_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    notes: str | None = optional_text(2000)
+    visited_by: uuid.UUID | None = user_ref()
 
 
 class CareSettings(Versioned, table=True):

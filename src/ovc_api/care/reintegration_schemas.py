@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from ovc_api.care.models import PlacementType, PlanStatus, VisitStatus
 from ovc_api.care.schemas import Gatekeeping
-from ovc_api.schemas_common import StrictBody
+from ovc_api.schemas_common import CaseRecordRead, RecordRead, StrictBody
 from ovc_api.services.models import ServiceType
 
 NOTES = Field(default=None, max_length=2000)
@@ -80,10 +80,7 @@ class ReSeparationBody(StrictBody):
     gatekeeping: Gatekeeping | None = None
 
 
-class PlanRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    case_id: uuid.UUID
+class PlanRead(CaseRecordRead):
     child_id: uuid.UUID
     status: PlanStatus
     target_placement_type: PlacementType
@@ -106,9 +103,7 @@ class VisitUpdate(StrictBody):
     notes: str | None = NOTES
 
 
-class VisitRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
+class VisitRead(RecordRead):
     plan_id: uuid.UUID
     case_id: uuid.UUID
     placement_id: uuid.UUID

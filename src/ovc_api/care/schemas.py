@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 from ovc_api.care.models import (
     FacilityKind,
@@ -15,7 +15,7 @@ from ovc_api.care.models import (
     TracingOutcome,
 )
 from ovc_api.geography import Province
-from ovc_api.schemas_common import StrictBody
+from ovc_api.schemas_common import OwnedRecordRead, RecordRead, StrictBody
 
 NAME = Field(min_length=1, max_length=200)
 
@@ -52,10 +52,7 @@ class FacilityUpdate(StrictBody):
     transitioning_since: date | None = None
 
 
-class FacilityRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    organisation_id: uuid.UUID
+class FacilityRead(OwnedRecordRead):
     name: str
     kind: FacilityKind
     registration_number: str | None
@@ -124,9 +121,7 @@ class GatekeepingRead(BaseModel):
     family_care_not_possible_reason: str
 
 
-class PlacementRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
+class PlacementRead(RecordRead):
     child_id: uuid.UUID
     placement_type: PlacementType
     facility_id: uuid.UUID | None
@@ -160,9 +155,7 @@ class TracingUpdate(StrictBody):
     notes: str | None = Field(default=None, max_length=2000)
 
 
-class TracingRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
+class TracingRead(RecordRead):
     child_id: uuid.UUID
     case_id: uuid.UUID | None
     sought: str

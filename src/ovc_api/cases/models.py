@@ -4,17 +4,20 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from ovc_api.db import UTCDateTime
 from ovc_api.models_base import (
-    Versioned,
+    CountedRecord,
+    OwnedRecord,
     created_field,
     enum_field,
     id_field,
+    optional_text,
+    optional_time,
     organisation_fk,
-    record_key_field,
+    stamp_indexes,
+    user_ref,
 )
 
 
@@ -76,35 +79,30 @@ class ClosureRequestStatus(StrEnum):
     withdrawn = "withdrawn"
 
 
-class Case(Versioned, table=True):
+class Case(CountedRecord, table=True):
     """One child's episode of support, owned by one organisation."""
 
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_org_opened", "organisation_id", "opened_on", "id"),
-        Index("ix_cases_org_created", "organisation_id", "created_at", "id"),
-        Index("ix_cases_org_updated", "organisation_id", "updated_at", "id"),
+        *stamp_indexes("cases", "created", "updated"),
         Index("ix_cases_org_assigned", "organisation_id", "assigned_to", "opened_on", "id"),
         Index("ix_cases_org_status", "organisation_id", "status", "opened_on", "id"),
     )
-    __revisioned__ = True
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
-    record_key: int = record_key_field()
     child_id: uuid.UUID = Field(foreign_key="children.id", index=True)
     family_id: uuid.UUID | None = Field(default=None, foreign_key="families.id", index=True)
-    assigned_to: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    assigned_to: uuid.UUID | None = user_ref()
     referral_source: str = enum_field(32)
-    referral_source_detail: str | None = Field(default=None, sa_type=String(200))
+    referral_source_detail: str | None = optional_text(200)
     risk_level: str = enum_field(16)
     status: str = enum_field(16, default=CaseStatus.intake.value)
     opened_on: date
     closed_on: date | None = Field(default=None)
     closure_reason: str | None = enum_field(40, default=None, nullable=True)
-    summary: str | None = Field(default=None, sa_type=String(4000))
+    summary: str | None = optional_text(4000)
     last_contact_on: date | None = Field(default=None)
-    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_by: uuid.UUID | None = user_ref()
 
 
 class CaseConcern(SQLModel, table=True):
@@ -130,26 +128,24 @@ class CaseStatusChange(SQLModel, table=True):
     from_status: str | None = enum_field(16, default=None, nullable=True)
     to_status: str = enum_field(16)
     closure_reason: str | None = enum_field(40, default=None, nullable=True)
-    note: str | None = Field(default=None, sa_type=String(2000))
-    changed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
-    approved_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    note: str | None = optional_text(2000)
+    changed_by: uuid.UUID | None = user_ref()
+    approved_by: uuid.UUID | None = user_ref()
     changed_at: datetime = created_field()
 
 
-class ClosureRequest(Versioned, table=True):
+class ClosureRequest(OwnedRecord, table=True):
     """A caseworker's request to close a case, decided by a case manager."""
 
     __tablename__ = "closure_requests"
     __table_args__ = (Index("ix_closure_requests_org_status", "organisation_id", "status"),)
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
     reason: str = enum_field(40)
-    note: str | None = Field(default=None, sa_type=String(2000))
+    note: str | None = optional_text(2000)
     closed_on: date
     status: str = enum_field(16, default=ClosureRequestStatus.pending.value)
-    requested_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
-    decided_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
-    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    decision_comment: str | None = Field(default=None, sa_type=String(2000))
+    requested_by: uuid.UUID | None = user_ref()
+    decided_by: uuid.UUID | None = user_ref()
+    decided_at: datetime | None = optional_time()
+    decision_comment: str | None = optional_text(2000)

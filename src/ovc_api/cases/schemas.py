@@ -19,9 +19,15 @@ from ovc_api.cases.models import (
 )
 from ovc_api.cases.workflow import REOPEN_TARGETS
 from ovc_api.children.models import Sex
-from ovc_api.clock import local_today
 from ovc_api.geography import Province
-from ovc_api.schemas_common import MAX_TEXT, StrictBody
+from ovc_api.schemas_common import (
+    MAX_TEXT,
+    CaseRecordRead,
+    PastDate,
+    RecordRead,
+    StrictBody,
+    each_once,
+)
 
 NOTE = Field(default=None, min_length=1, max_length=2000)
 CONCERNS = Field(
@@ -30,16 +36,7 @@ CONCERNS = Field(
 CONCERN_ORDER = {concern.value: i for i, concern in enumerate(ProtectionConcern)}
 
 
-def _not_in_future(value: date | None) -> date | None:
-    if value is not None and value > local_today():
-        raise ValueError("cannot be in the future")
-    return value
-
-
-def _distinct(value: list[ProtectionConcern] | None) -> list[ProtectionConcern] | None:
-    if value is not None and len(set(value)) != len(value):
-        raise ValueError("each concern may be listed once")
-    return value
+_distinct = each_once("each concern may be listed once")
 
 
 def ordered_concerns(concerns: Any) -> list[ProtectionConcern]:
@@ -58,10 +55,8 @@ class CaseCreate(StrictBody):
     referral_source_detail: str | None = Field(default=None, max_length=200)
     concerns: list[ProtectionConcern] = CONCERNS
     risk_level: RiskLevel
-    opened_on: date = Field(description="Not in the future, not before the child's birth")
+    opened_on: PastDate = Field(description="Not in the future, not before the child's birth")
     summary: str | None = Field(default=None, max_length=MAX_TEXT)
-
-    _opened = field_validator("opened_on")(_not_in_future)
     _concerns = field_validator("concerns")(_distinct)
 
 
@@ -93,9 +88,7 @@ class CaseUpdate(StrictBody):
         )
 
 
-class ChildSummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
+class ChildSummary(RecordRead):
     given_name_latin: str | None
     family_name_latin: str | None
     given_name_khmer: str | None
@@ -138,10 +131,8 @@ class TransitionCreate(StrictBody):
 
 class ClosureRequestCreate(StrictBody):
     reason: ClosureReason
-    closed_on: date = Field(description="Not in the future, not before the case was opened")
+    closed_on: PastDate = Field(description="Not in the future, not before the case was opened")
     note: str | None = NOTE
-
-    _closed = field_validator("closed_on")(_not_in_future)
 
 
 class ClosureApproval(StrictBody):
@@ -152,10 +143,7 @@ class ClosureRejection(StrictBody):
     comment: str = Field(min_length=1, max_length=2000, description="Why, for the requester")
 
 
-class ClosureRequestRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    case_id: uuid.UUID
+class ClosureRequestRead(CaseRecordRead):
     reason: ClosureReason
     closed_on: date
     note: str | None

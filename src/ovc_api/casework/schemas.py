@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from annotated_types import MinLen
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
 from ovc_api.casework.models import (
     AssessmentKind,
@@ -16,29 +16,18 @@ from ovc_api.casework.models import (
     FollowUpStatus,
     GoalStatus,
 )
-from ovc_api.clock import local_today
-from ovc_api.schemas_common import MAX_NOTE_TEXT, MAX_TEXT, StrictBody
-from ovc_api.text import nfc
+from ovc_api.schemas_common import (
+    MAX_NOTE_TEXT,
+    MAX_TEXT,
+    CaseRecordRead,
+    Nfc,
+    PastDate,
+    Patch,
+    StrictBody,
+)
 
 MAX_DESCRIPTION = 2000
 MAX_NEEDS = 2000
-
-
-def _not_in_future(value: date | None) -> date | None:
-    if value is not None and value > local_today():
-        raise ValueError("cannot be in the future")
-    return value
-
-
-def _not_null(value: Any) -> Any:
-    """PATCH: a field may be left out, but a required one cannot be emptied with null."""
-    if value is None:
-        raise ValueError("may be omitted, but cannot be null")
-    return value
-
-
-def _normalise(value: str | None) -> str | None:
-    return nfc(value)
 
 
 # --- assessments -------------------------------------------------------------------------
@@ -48,9 +37,7 @@ class DomainScore(StrictBody):
     score: int = Field(
         ge=1, le=4, description="Child Status Index: 1 very poor, 2 poor, 3 fair, 4 good"
     )
-    needs: str | None = Field(default=None, max_length=MAX_NEEDS)
-
-    _text = field_validator("needs")(_normalise)
+    needs: Nfc[str | None] = Field(default=None, max_length=MAX_NEEDS)
 
 
 # At least one domain; an unknown domain is a 422 naming it.
@@ -59,23 +46,16 @@ Domains = Annotated[dict[CsiDomain, DomainScore], MinLen(1)]
 
 class AssessmentCreate(StrictBody):
     kind: AssessmentKind
-    assessed_on: date = Field(description="Not before the case opened, not in the future")
+    assessed_on: PastDate = Field(description="Not before the case opened, not in the future")
     domains: Domains = Field(description="The CSI domains assessed (at least one), scored")
-    summary: str | None = Field(default=None, max_length=MAX_TEXT)
-
-    _dates = field_validator("assessed_on")(_not_in_future)
-    _text = field_validator("summary")(_normalise)
+    summary: Nfc[str | None] = Field(default=None, max_length=MAX_TEXT)
 
 
 class AssessmentUpdate(StrictBody):
-    kind: AssessmentKind | None = None
-    assessed_on: date | None = None
-    domains: Domains | None = Field(default=None, description="Replaces every domain's score")
-    summary: str | None = Field(default=None, max_length=MAX_TEXT)
-
-    _required = field_validator("kind", "assessed_on", "domains")(_not_null)
-    _dates = field_validator("assessed_on")(_not_in_future)
-    _text = field_validator("summary")(_normalise)
+    kind: Patch[AssessmentKind] = None
+    assessed_on: Patch[PastDate] = None
+    domains: Patch[Domains] = Field(default=None, description="Replaces every domain's score")
+    summary: Nfc[str | None] = Field(default=None, max_length=MAX_TEXT)
 
 
 class DomainScoreRead(BaseModel):
@@ -83,10 +63,7 @@ class DomainScoreRead(BaseModel):
     needs: str | None = None
 
 
-class AssessmentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    case_id: uuid.UUID
+class AssessmentRead(CaseRecordRead):
     kind: AssessmentKind
     assessed_on: date
     assessed_by: uuid.UUID | None
@@ -104,25 +81,17 @@ OPTIONAL_DESCRIPTION = Field(default=None, min_length=1, max_length=MAX_DESCRIPT
 
 class GoalCreate(StrictBody):
     domain: CsiDomain
-    description: str = DESCRIPTION
+    description: Nfc[str] = DESCRIPTION
     status: GoalStatus = GoalStatus.open
-
-    _text = field_validator("description")(_normalise)
 
 
 class GoalUpdate(StrictBody):
-    domain: CsiDomain | None = None
-    description: str | None = OPTIONAL_DESCRIPTION
-    status: GoalStatus | None = None
-
-    _required = field_validator("domain", "description", "status")(_not_null)
-    _text = field_validator("description")(_normalise)
+    domain: Patch[CsiDomain] = None
+    description: Nfc[Patch[str]] = OPTIONAL_DESCRIPTION
+    status: Patch[GoalStatus] = None
 
 
-class GoalRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    case_id: uuid.UUID
+class GoalRead(CaseRecordRead):
     domain: CsiDomain
     description: str
     status: GoalStatus
@@ -132,35 +101,23 @@ class GoalRead(BaseModel):
 
 class ActionCreate(StrictBody):
     goal_id: uuid.UUID = Field(description="A goal of the same case")
-    description: str = DESCRIPTION
+    description: Nfc[str] = DESCRIPTION
     responsible_organisation_id: uuid.UUID | None = Field(
         default=None, description="Any active member organisation; the caller's by default"
     )
     due_on: date = Field(description="Not before the case opened")
-    done_on: date | None = Field(default=None, description="Not in the future")
-
-    _dates = field_validator("done_on")(_not_in_future)
-    _text = field_validator("description")(_normalise)
+    done_on: PastDate | None = Field(default=None, description="Not in the future")
 
 
 class ActionUpdate(StrictBody):
-    goal_id: uuid.UUID | None = None
-    description: str | None = OPTIONAL_DESCRIPTION
-    responsible_organisation_id: uuid.UUID | None = None
-    due_on: date | None = None
-    done_on: date | None = Field(default=None, description="null reopens the action")
-
-    _required = field_validator("goal_id", "description", "responsible_organisation_id", "due_on")(
-        _not_null
-    )
-    _dates = field_validator("done_on")(_not_in_future)
-    _text = field_validator("description")(_normalise)
+    goal_id: Patch[uuid.UUID] = None
+    description: Nfc[Patch[str]] = OPTIONAL_DESCRIPTION
+    responsible_organisation_id: Patch[uuid.UUID] = None
+    due_on: Patch[date] = None
+    done_on: PastDate | None = Field(default=None, description="null reopens the action")
 
 
-class ActionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    case_id: uuid.UUID
+class ActionRead(CaseRecordRead):
     goal_id: uuid.UUID
     description: str
     responsible_organisation_id: uuid.UUID
@@ -187,28 +144,18 @@ class CasePlanRead(BaseModel):
 
 
 class NoteCreate(StrictBody):
-    noted_on: date = Field(description="Not before the case opened, not in the future")
-    text: str = Field(min_length=1, max_length=MAX_NOTE_TEXT)
-
-    _dates = field_validator("noted_on")(_not_in_future)
-    _text = field_validator("text")(_normalise)
+    noted_on: PastDate = Field(description="Not before the case opened, not in the future")
+    text: Nfc[str] = Field(min_length=1, max_length=MAX_NOTE_TEXT)
 
 
 class NoteUpdate(StrictBody):
     """A correction: the replaced text stays in the note's revision history."""
 
-    noted_on: date | None = None
-    text: str | None = Field(default=None, min_length=1, max_length=MAX_NOTE_TEXT)
-
-    _required = field_validator("noted_on", "text")(_not_null)
-    _dates = field_validator("noted_on")(_not_in_future)
-    _text = field_validator("text")(_normalise)
+    noted_on: Patch[PastDate] = None
+    text: Nfc[Patch[str]] = Field(default=None, min_length=1, max_length=MAX_NOTE_TEXT)
 
 
-class NoteRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    case_id: uuid.UUID
+class NoteRead(CaseRecordRead):
     author_id: uuid.UUID | None
     noted_on: date
     text: str
@@ -223,33 +170,23 @@ class FollowUpCreate(StrictBody):
     kind: FollowUpKind
     status: FollowUpStatus = FollowUpStatus.scheduled
     scheduled_on: date = Field(description="Not before the case opened")
-    done_on: date | None = Field(
+    done_on: PastDate | None = Field(
         default=None, description="Required when status is done, not allowed otherwise"
     )
-    outcome: str | None = Field(default=None, max_length=MAX_TEXT)
-
-    _dates = field_validator("done_on")(_not_in_future)
-    _text = field_validator("outcome")(_normalise)
+    outcome: Nfc[str | None] = Field(default=None, max_length=MAX_TEXT)
 
 
 class FollowUpUpdate(StrictBody):
-    kind: FollowUpKind | None = None
-    status: FollowUpStatus | None = None
-    scheduled_on: date | None = None
-    done_on: date | None = Field(
+    kind: Patch[FollowUpKind] = None
+    status: Patch[FollowUpStatus] = None
+    scheduled_on: Patch[date] = None
+    done_on: PastDate | None = Field(
         default=None, description="Set with status done; null when leaving status done"
     )
-    outcome: str | None = Field(default=None, max_length=MAX_TEXT)
-
-    _required = field_validator("kind", "status", "scheduled_on")(_not_null)
-    _dates = field_validator("done_on")(_not_in_future)
-    _text = field_validator("outcome")(_normalise)
+    outcome: Nfc[str | None] = Field(default=None, max_length=MAX_TEXT)
 
 
-class FollowUpRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    case_id: uuid.UUID
+class FollowUpRead(CaseRecordRead):
     kind: FollowUpKind
     status: FollowUpStatus
     scheduled_on: date

@@ -7,8 +7,14 @@ from enum import StrEnum
 from sqlalchemy import Index, String
 from sqlmodel import Field
 
-from ovc_api.db import UTCDateTime
-from ovc_api.models_base import Versioned, enum_field, id_field, organisation_fk, record_key_field
+from ovc_api.models_base import (
+    CountedRecord,
+    enum_field,
+    optional_text,
+    optional_time,
+    stamp_indexes,
+    user_ref,
+)
 
 
 class Sex(StrEnum):
@@ -54,26 +60,21 @@ class CareArrangement(StrEnum):
     other = "other"
 
 
-class Child(Versioned, table=True):
+class Child(CountedRecord, table=True):
     """A child an organisation protects. Names are stored NFC-normalised; `search_text`
     holds every name part casefolded, so a search in either script matches any part."""
 
     __tablename__ = "children"
     __table_args__ = (
-        Index("ix_children_org_created", "organisation_id", "created_at", "id"),
-        Index("ix_children_org_updated", "organisation_id", "updated_at", "id"),
+        *stamp_indexes("children", "created", "updated"),
         Index("ix_children_org_location", "organisation_id", "province", "district", "commune"),
     )
-    __revisioned__ = True
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
-    record_key: int = record_key_field()
     family_id: uuid.UUID | None = Field(default=None, foreign_key="families.id", index=True)
-    given_name_latin: str | None = Field(default=None, sa_type=String(100))
-    family_name_latin: str | None = Field(default=None, sa_type=String(100))
-    given_name_khmer: str | None = Field(default=None, sa_type=String(100))
-    family_name_khmer: str | None = Field(default=None, sa_type=String(100))
+    given_name_latin: str | None = optional_text(100)
+    family_name_latin: str | None = optional_text(100)
+    given_name_khmer: str | None = optional_text(100)
+    family_name_khmer: str | None = optional_text(100)
     search_text: str = Field(default="", sa_type=String(500))
     sex: str = enum_field(16)
     date_of_birth: date | None = Field(default=None)
@@ -83,8 +84,8 @@ class Child(Versioned, table=True):
     schooling_status: str = enum_field(24, default=Schooling.unknown.value)
     care_arrangement: str = enum_field(24)
     province: str = enum_field(32)
-    district: str | None = Field(default=None, sa_type=String(100))
-    commune: str | None = Field(default=None, sa_type=String(100))
-    village: str | None = Field(default=None, sa_type=String(100))
-    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
-    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    district: str | None = optional_text(100)
+    commune: str | None = optional_text(100)
+    village: str | None = optional_text(100)
+    created_by: uuid.UUID | None = user_ref()
+    archived_at: datetime | None = optional_time()

@@ -3,12 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ovc_api.children.models import BirthRegistration, CareArrangement, Disability, Schooling, Sex
-from ovc_api.clock import local_today
 from ovc_api.geography import Province
-from ovc_api.schemas_common import Location, StrictBody
+from ovc_api.schemas_common import Location, OwnedRecordRead, StrictBody, not_in_future
 from ovc_api.text import nfc
 
 NAME = Field(default=None, min_length=1, max_length=100)
@@ -16,8 +15,7 @@ EARLIEST_BIRTH = date(1990, 1, 1)
 
 
 def _check_birth_date(value: date | None) -> date | None:
-    if value is not None and value > local_today():
-        raise ValueError("cannot be in the future")
+    value = not_in_future(value)
     if value is not None and value < EARLIEST_BIRTH:
         raise ValueError(f"cannot be before {EARLIEST_BIRTH.isoformat()}")
     return value
@@ -84,10 +82,7 @@ class ChildUpdate(StrictBody, ChildNames):
     _birth = field_validator("date_of_birth")(_check_birth_date)
 
 
-class ChildRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    organisation_id: uuid.UUID
+class ChildRead(OwnedRecordRead):
     family_id: uuid.UUID | None
     given_name_latin: str | None
     family_name_latin: str | None

@@ -4,13 +4,22 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Index, String, Text
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from ovc_api.models_base import JSONType, Versioned, id_field, organisation_fk
+from ovc_api.models_base import (
+    RevisionedRecord,
+    Versioned,
+    id_field,
+    json_list,
+    optional_text,
+    organisation_fk,
+    text_field,
+    user_ref,
+)
 
 
-class CaseConference(Versioned, table=True):
+class CaseConference(RevisionedRecord, table=True):
     """A meeting of partners about a case, organised by the case's organisation.
 
     Participating member organisations read the conference record and their own action
@@ -18,20 +27,15 @@ class CaseConference(Versioned, table=True):
 
     __tablename__ = "case_conferences"
     __table_args__ = (Index("ix_case_conferences_org_held", "organisation_id", "held_on", "id"),)
-    __revisioned__ = True
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
     held_on: date
-    location: str | None = Field(default=None, sa_type=String(300))
+    location: str | None = optional_text(300)
     agenda: str | None = Field(default=None, sa_column=Column(Text))
     decisions: str | None = Field(default=None, sa_column=Column(Text))
     # Named people from outside the network: commune officials, local businesses...
-    external_participants: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSONType, nullable=False)
-    )
-    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    external_participants: list[dict[str, Any]] = json_list()
+    created_by: uuid.UUID | None = user_ref()
 
 
 class ConferenceParticipant(SQLModel, table=True):
@@ -59,6 +63,6 @@ class ConferenceAction(Versioned, table=True):
     conference_id: uuid.UUID = Field(foreign_key="case_conferences.id")
     organisation_id: uuid.UUID = organisation_fk()
     organiser_organisation_id: uuid.UUID = Field(foreign_key="organisations.id")
-    description: str = Field(sa_type=String(2000))
+    description: str = text_field(2000)
     due_on: date
     done_on: date | None = Field(default=None)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from ovc_api.schemas_common import MAX_TEXT, StrictBody
+from ovc_api.schemas_common import MAX_TEXT, OwnedRecordRead, StrictBody, each_once
 
 
 class ExternalParticipant(StrictBody):
@@ -38,12 +38,9 @@ class ConferenceCreate(StrictBody):
     external_participants: list[ExternalParticipant] = Field(default_factory=list, max_length=50)
     action_items: list[ActionItemCreate] = Field(default_factory=list, max_length=100)
 
-    @field_validator("participant_organisation_ids")
-    @classmethod
-    def _unique(cls, value: list[uuid.UUID]) -> list[uuid.UUID]:
-        if len(set(value)) != len(value):
-            raise ValueError("participants must not repeat")
-        return value
+    _unique = field_validator("participant_organisation_ids")(
+        each_once("participants must not repeat")
+    )
 
 
 class ConferenceUpdate(StrictBody):
@@ -54,10 +51,7 @@ class ConferenceUpdate(StrictBody):
     external_participants: list[ExternalParticipant] | None = Field(default=None, max_length=50)
 
 
-class ActionItemRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    organisation_id: uuid.UUID
+class ActionItemRead(OwnedRecordRead):
     description: str
     due_on: date
     done_on: date | None

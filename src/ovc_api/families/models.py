@@ -4,17 +4,18 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String
 from sqlmodel import Field
 
-from ovc_api.db import UTCDateTime
 from ovc_api.models_base import (
-    JSONType,
-    Versioned,
+    CountedRecord,
+    RevisionedRecord,
     enum_field,
-    id_field,
-    organisation_fk,
-    record_key_field,
+    json_list,
+    optional_text,
+    optional_time,
+    stamp_indexes,
+    text_field,
+    user_ref,
 )
 
 
@@ -56,46 +57,34 @@ class Relation(StrEnum):
     other = "other"
 
 
-class Family(Versioned, table=True):
+class Family(CountedRecord, table=True):
     """A household: its members, economic situation and location."""
 
     __tablename__ = "families"
-    __table_args__ = (
-        Index("ix_families_org_created", "organisation_id", "created_at", "id"),
-        Index("ix_families_org_updated", "organisation_id", "updated_at", "id"),
-    )
-    __revisioned__ = True
+    __table_args__ = stamp_indexes("families", "created", "updated")
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
-    record_key: int = record_key_field()
-    name: str = Field(sa_type=String(200))
+    name: str = text_field(200)
     id_poor_status: str = enum_field(16, default=IdPoorStatus.unknown.value)
-    income_sources: list[str] = Field(
-        default_factory=list, sa_column=Column(JSONType, nullable=False)
-    )
+    income_sources: list[str] = json_list()
     province: str = enum_field(32)
-    district: str | None = Field(default=None, sa_type=String(100))
-    commune: str | None = Field(default=None, sa_type=String(100))
-    village: str | None = Field(default=None, sa_type=String(100))
-    notes: str | None = Field(default=None, sa_type=String(4000))
-    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
-    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    district: str | None = optional_text(100)
+    commune: str | None = optional_text(100)
+    village: str | None = optional_text(100)
+    notes: str | None = optional_text(4000)
+    created_by: uuid.UUID | None = user_ref()
+    archived_at: datetime | None = optional_time()
 
 
-class FamilyMember(Versioned, table=True):
+class FamilyMember(RevisionedRecord, table=True):
     __tablename__ = "family_members"
-    __revisioned__ = True
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     family_id: uuid.UUID = Field(foreign_key="families.id", index=True)
-    name: str = Field(sa_type=String(200))
+    name: str = text_field(200)
     relation: str = enum_field(24)
     sex: str = enum_field(16)
     age: int | None = Field(default=None)
     is_caregiver: bool = Field(default=False)
     migrated: bool = Field(default=False)
-    migration_destination: str | None = Field(default=None, sa_type=String(200))
-    notes: str | None = Field(default=None, sa_type=String(2000))
-    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    migration_destination: str | None = optional_text(200)
+    notes: str | None = optional_text(2000)
+    archived_at: datetime | None = optional_time()

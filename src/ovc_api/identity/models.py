@@ -6,17 +6,19 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, String
+from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from ovc_api.db import UTCDateTime
 from ovc_api.models_base import (
-    JSONType,
     Versioned,
     created_field,
     enum_field,
     id_field,
+    json_list,
+    optional_text,
+    optional_time,
     organisation_fk,
+    text_field,
 )
 
 
@@ -36,11 +38,11 @@ class Organisation(Versioned, table=True):
     name: str = Field(sa_type=String(200), unique=True)
     short_name: str = Field(sa_type=String(40), unique=True)
     kind: str = enum_field(24)
-    provinces: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
-    contact_email: str | None = Field(default=None, sa_type=String(254))
-    contact_phone: str | None = Field(default=None, sa_type=String(40))
-    address: str | None = Field(default=None, sa_type=String(500))
-    website: str | None = Field(default=None, sa_type=String(300))
+    provinces: list[str] = json_list()
+    contact_email: str | None = optional_text(254)
+    contact_phone: str | None = optional_text(40)
+    address: str | None = optional_text(500)
+    website: str | None = optional_text(300)
     active: bool = Field(default=True)
 
 
@@ -52,16 +54,16 @@ class User(Versioned, table=True):
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk(index=True)
     email: str = Field(sa_type=String(254), unique=True)
-    full_name: str = Field(sa_type=String(200))
+    full_name: str = text_field(200)
     role: str = enum_field(24)
-    password_hash: str = Field(sa_type=String(300))
+    password_hash: str = text_field(300)
     active: bool = Field(default=True)
     must_change_password: bool = Field(default=False)
     password_changed_at: datetime = created_field()
-    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_login_at: datetime | None = optional_time()
     # The last time the network administrator reset this (member organisation's) user's
     # password: told to the user at their next login and in /users/me.
-    password_reset_by_network_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    password_reset_by_network_at: datetime | None = optional_time()
 
 
 class ApiKey(SQLModel, table=True):
@@ -73,13 +75,13 @@ class ApiKey(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk(index=True)
-    label: str = Field(sa_type=String(120))
+    label: str = text_field(120)
     prefix: str = Field(sa_type=String(12), unique=True)
-    secret_digest: str = Field(sa_type=String(64))
-    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    secret_digest: str = text_field(64)
+    scopes: list[str] = json_list()
     created_by: uuid.UUID = Field(foreign_key="users.id")
     responsible_user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
     created_at: datetime = created_field()
-    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime | None = optional_time()
+    revoked_at: datetime | None = optional_time()
+    last_used_at: datetime | None = optional_time()

@@ -11,11 +11,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
-from ovc_api.db import UTCDateTime
-from ovc_api.models_base import JSONType, created_field, enum_field, id_field, organisation_fk
+from ovc_api.models_base import (
+    created_field,
+    enum_field,
+    id_field,
+    json_dict,
+    json_list,
+    optional_text,
+    optional_time,
+    organisation_fk,
+    text_field,
+    user_ref,
+)
 
 
 class ImportMode(StrEnum):
@@ -41,23 +51,19 @@ class ImportJob(SQLModel, table=True):
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk()
-    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_by: uuid.UUID | None = user_ref()
     api_key_id: uuid.UUID | None = Field(default=None, foreign_key="api_keys.id")
     mode: str = enum_field(16)
     status: str = enum_field(16)
-    file_name: str = Field(sa_type=String(255))
-    file_format: str = Field(sa_type=String(8))
-    file_digest: str = Field(sa_type=String(64))
-    commit_digest: str | None = Field(default=None, sa_type=String(64))
+    file_name: str = text_field(255)
+    file_format: str = text_field(8)
+    file_digest: str = text_field(64)
+    commit_digest: str | None = optional_text(64)
     total_rows: int = Field(default=0)
     processed_rows: int = Field(default=0)
     error_count: int = Field(default=0)
-    errors: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSONType, nullable=False)
-    )
-    created: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSONType, nullable=False)
-    )
+    errors: list[dict[str, Any]] = json_list()
+    created: dict[str, Any] = json_dict()
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
-    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = optional_time()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ovc_api.imports.models import ImportMode, ImportStatus
+from ovc_api.schemas_common import RecordRead
 
 
 class ImportRowError(BaseModel):
@@ -26,9 +27,7 @@ class ImportCreated(BaseModel):
     child_ids: list[uuid.UUID] = Field(default_factory=list, description="In the file's order")
 
 
-class ImportJobRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
+class ImportJobRead(RecordRead):
     mode: ImportMode
     status: ImportStatus = Field(
         description="queued -> running -> validated (a dry run; ready to commit when "

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ovc_api.geography import Province
 from ovc_api.identity.models import OrganisationKind
+from ovc_api.schemas_common import RecordRead
 
 
 class OrganisationCreate(BaseModel):
@@ -36,9 +36,7 @@ class OrganisationUpdate(BaseModel):
     )
 
 
-class OrganisationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
+class OrganisationRead(RecordRead):
     name: str
     short_name: str
     kind: OrganisationKind

@@ -4,12 +4,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from ovc_api.cases.models import RiskLevel
-from ovc_api.clock import local_today
 from ovc_api.families.models import Relation
-from ovc_api.schemas_common import StrictBody
+from ovc_api.schemas_common import PastDate, RecordRead, StrictBody, each_once
 from ovc_api.services.models import ServiceType
 from ovc_api.sharing.models import ConsentMethod, ReferralStatus, Urgency
 
@@ -21,15 +20,8 @@ class Consent(StrictBody):
     relation: Relation | None = Field(
         default=None, description="Their relation to the child (omit when the child consented)"
     )
-    given_on: date
+    given_on: PastDate
     method: ConsentMethod
-
-    @field_validator("given_on")
-    @classmethod
-    def _not_future(cls, value: date) -> date:
-        if value > local_today():
-            raise ValueError("cannot be in the future")
-        return value
 
 
 class ReferralCreate(StrictBody):
@@ -40,12 +32,7 @@ class ReferralCreate(StrictBody):
     urgency: Urgency = Urgency.routine
     consent: Consent
 
-    @field_validator("services_requested")
-    @classmethod
-    def _unique(cls, value: list[ServiceType]) -> list[ServiceType]:
-        if len(set(value)) != len(value):
-            raise ValueError("services must not repeat")
-        return value
+    _unique = field_validator("services_requested")(each_once("services must not repeat"))
 
 
 class DecisionBody(StrictBody):
@@ -74,9 +61,7 @@ class ReferralSummary(BaseModel):
     services_requested: list[ServiceType]
 
 
-class ReferralRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
+class ReferralRead(RecordRead):
     direction: str = Field(description="`sent` or `received`, from the caller's side")
     organisation_id: uuid.UUID = Field(description="The sending organisation")
     receiving_organisation_id: uuid.UUID

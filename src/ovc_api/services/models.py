@@ -5,16 +5,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Index, Numeric, String, UniqueConstraint
+from sqlalchemy import Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ovc_api.models_base import (
-    Versioned,
+    CountedRecord,
     created_field,
     enum_field,
     id_field,
+    optional_text,
     organisation_fk,
-    record_key_field,
+    stamp_indexes,
+    user_ref,
 )
 
 
@@ -54,11 +56,11 @@ class OrganisationService(SQLModel, table=True):
     organisation_id: uuid.UUID = organisation_fk()
     service_type: str = enum_field(40)
     province: str = enum_field(32)
-    description: str | None = Field(default=None, sa_type=String(500))
+    description: str | None = optional_text(500)
     created_at: datetime = created_field()
 
 
-class ServiceDelivery(Versioned, table=True):
+class ServiceDelivery(CountedRecord, table=True):
     """A service delivered to a case's child or to a family, by the recording organisation.
 
     Under an accepted referral the receiver records services against the sender's case
@@ -69,25 +71,21 @@ class ServiceDelivery(Versioned, table=True):
     __table_args__ = (
         Index("ix_service_deliveries_org_delivered", "organisation_id", "delivered_on", "id"),
         Index("ix_service_deliveries_org_type", "organisation_id", "service_type", "delivered_on"),
-        Index("ix_service_deliveries_org_updated", "organisation_id", "updated_at", "id"),
+        *stamp_indexes("service_deliveries", "updated"),
     )
-    __revisioned__ = True
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
-    record_key: int = record_key_field()
     case_id: uuid.UUID | None = Field(default=None, foreign_key="cases.id", index=True)
     child_id: uuid.UUID | None = Field(default=None, foreign_key="children.id", index=True)
     family_id: uuid.UUID | None = Field(default=None, foreign_key="families.id", index=True)
     referral_id: uuid.UUID | None = Field(default=None, foreign_key="referrals.id", index=True)
     service_type: str = enum_field(40)
-    other_description: str | None = Field(default=None, sa_type=String(300))
+    other_description: str | None = optional_text(300)
     delivered_on: date
     quantity: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
-    unit: str | None = Field(default=None, sa_type=String(40))
+    unit: str | None = optional_text(40)
     cost: Decimal | None = Field(default=None, sa_type=Numeric(14, 2))
     currency: str | None = enum_field(3, default=None, nullable=True)
     province: str = enum_field(32)
-    district: str | None = Field(default=None, sa_type=String(100))
-    notes: str | None = Field(default=None, sa_type=String(2000))
-    recorded_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    district: str | None = optional_text(100)
+    notes: str | None = optional_text(2000)
+    recorded_by: uuid.UUID | None = user_ref()

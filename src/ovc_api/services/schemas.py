@@ -6,17 +6,14 @@ from decimal import Decimal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     field_serializer,
-    field_validator,
     model_validator,
 )
 
-from ovc_api.clock import local_today
 from ovc_api.geography import Province
 from ovc_api.identity.models import OrganisationKind
-from ovc_api.schemas_common import StrictBody
+from ovc_api.schemas_common import PastDate, RecordRead, StrictBody
 from ovc_api.services.models import Currency, ServiceType
 
 
@@ -61,17 +58,10 @@ class _ServiceFields(BaseModel):
     currency: Currency | None = None
     notes: str | None = Field(default=None, max_length=2000)
 
-    @field_validator("delivered_on", check_fields=False)
-    @classmethod
-    def _not_future(cls, value: date | None) -> date | None:
-        if value is not None and value > local_today():
-            raise ValueError("cannot be in the future")
-        return value
-
 
 class ServiceCreate(StrictBody, _ServiceFields):
     service_type: ServiceType
-    delivered_on: date
+    delivered_on: PastDate
     case_id: uuid.UUID | None = Field(default=None, description="The case whose child was served")
     family_id: uuid.UUID | None = Field(default=None, description="Or the family served")
     referral_id: uuid.UUID | None = Field(
@@ -92,14 +82,12 @@ class ServiceCreate(StrictBody, _ServiceFields):
 
 
 class ServiceUpdate(StrictBody, _ServiceFields):
-    delivered_on: date | None = None
+    delivered_on: PastDate | None = None
 
 
-class ServiceRead(BaseModel):
+class ServiceRead(RecordRead):
     """Amounts as decimal strings with two places ("25.50"): exact, unlike JSON numbers."""
 
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
     organisation_id: uuid.UUID = Field(description="The organisation that delivered it")
     service_type: ServiceType
     other_description: str | None

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ovc_api.auth.scopes import Role
+from ovc_api.schemas_common import OwnedRecordRead
 
 
 class UserCreate(BaseModel):
@@ -42,10 +43,7 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=1, max_length=256)
 
 
-class UserRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    organisation_id: uuid.UUID
+class UserRead(OwnedRecordRead):
     email: str
     full_name: str
     role: Role

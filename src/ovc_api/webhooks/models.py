@@ -7,11 +7,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
-from ovc_api.db import UTCDateTime
-from ovc_api.models_base import JSONType, Versioned, created_field, id_field, organisation_fk
+from ovc_api.models_base import (
+    Versioned,
+    created_field,
+    id_field,
+    json_dict,
+    json_list,
+    optional_text,
+    optional_time,
+    organisation_fk,
+    text_field,
+    user_ref,
+)
 
 
 class DeliveryStatus(StrEnum):
@@ -32,18 +42,18 @@ class WebhookSubscription(Versioned, table=True):
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk(index=True)
-    url: str = Field(sa_type=String(2000))
-    description: str | None = Field(default=None, sa_type=String(200))
-    event_types: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    url: str = text_field(2000)
+    description: str | None = optional_text(200)
+    event_types: list[str] = json_list()
     active: bool = Field(default=True, nullable=False)
     # Why the worker turned it off (persistent failure); cleared when re-enabled.
-    disabled_reason: str | None = Field(default=None, sa_type=String(300))
-    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    secret_encrypted: str = Field(sa_type=String(300))
-    previous_secret_encrypted: str | None = Field(default=None, sa_type=String(300))
-    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    secret_rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    disabled_reason: str | None = optional_text(300)
+    disabled_at: datetime | None = optional_time()
+    secret_encrypted: str = text_field(300)
+    previous_secret_encrypted: str | None = optional_text(300)
+    previous_secret_expires_at: datetime | None = optional_time()
+    secret_rotated_at: datetime | None = optional_time()
+    created_by: uuid.UUID | None = user_ref()
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -60,20 +70,18 @@ class WebhookDelivery(SQLModel, table=True):
     organisation_id: uuid.UUID = organisation_fk()
     subscription_id: uuid.UUID = Field(foreign_key="webhook_subscriptions.id", nullable=False)
     event_id: uuid.UUID | None = Field(default=None)
-    message_id: str = Field(sa_type=String(64))
-    event_type: str = Field(sa_type=String(60))
-    payload: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSONType, nullable=False)
-    )
+    message_id: str = text_field(64)
+    event_type: str = text_field(60)
+    payload: dict[str, Any] = json_dict()
     status: str = Field(sa_type=String(16), default=DeliveryStatus.pending.value)
     attempts: int = Field(default=0, nullable=False)
-    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = optional_time()
     # A worker that claimed it holds it until then (another worker may take it afterwards).
-    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    locked_until: datetime | None = optional_time()
+    last_attempt_at: datetime | None = optional_time()
     response_code: int | None = Field(default=None)
     latency_ms: int | None = Field(default=None)
-    last_error: str | None = Field(default=None, sa_type=String(300))
+    last_error: str | None = optional_text(300)
     created_at: datetime = created_field()
 
 
@@ -91,4 +99,4 @@ class WebhookAttempt(SQLModel, table=True):
     succeeded: bool = Field(nullable=False)
     response_code: int | None = Field(default=None)
     latency_ms: int | None = Field(default=None)
-    error: str | None = Field(default=None, sa_type=String(300))
+    error: str | None = optional_text(300)

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from ovc_api.outbox import WebhookEventType
+from ovc_api.schemas_common import RecordRead
 from ovc_api.webhooks.models import DeliveryStatus
 
 EventTypes = Annotated[
@@ -54,9 +55,7 @@ class SecretRotation(BaseModel):
     )
 
 
-class WebhookRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
+class WebhookRead(RecordRead):
     url: str
     description: str | None
     event_types: list[WebhookEventType]
@@ -90,9 +89,7 @@ class AttemptRead(BaseModel):
     error: str | None
 
 
-class DeliveryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
+class DeliveryRead(RecordRead):
     subscription_id: uuid.UUID
     message_id: str = Field(description="The `webhook-id` header: the same on every attempt")
     event_id: uuid.UUID | None
