@@ -85,11 +85,15 @@ class Versioned(SQLModel):
     version: int = Field(default=1, nullable=False)
 
 
-class OwnedRecord(Versioned):
-    """An editable row of one organisation (the tenancy key): its id, then its owner."""
+class TenantRow(SQLModel):
+    """A row of one organisation (the tenancy key): its id, then its owner."""
 
     id: uuid.UUID = id_field()
     organisation_id: uuid.UUID = organisation_fk()
+
+
+class OwnedRecord(TenantRow, Versioned):
+    """An editable tenant row: the ETag columns first, then its id and owner (TenantRow)."""
 
 
 class RevisionedRecord(OwnedRecord):

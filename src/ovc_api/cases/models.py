@@ -10,9 +10,9 @@ from sqlmodel import Field, SQLModel
 from ovc_api.models_base import (
     CountedRecord,
     OwnedRecord,
+    TenantRow,
     created_field,
     enum_field,
-    id_field,
     optional_text,
     optional_time,
     organisation_fk,
@@ -118,12 +118,9 @@ class CaseConcern(SQLModel, table=True):
     organisation_id: uuid.UUID = organisation_fk()
 
 
-class CaseStatusChange(SQLModel, table=True):
+class CaseStatusChange(TenantRow, table=True):
     __tablename__ = "case_status_changes"
     __table_args__ = (Index("ix_case_status_changes_case", "case_id", "changed_at"),)
-
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     case_id: uuid.UUID = Field(foreign_key="cases.id")
     from_status: str | None = enum_field(16, default=None, nullable=True)
     to_status: str = enum_field(16)

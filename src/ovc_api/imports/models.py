@@ -12,17 +12,16 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from ovc_api.models_base import (
+    TenantRow,
     created_field,
     enum_field,
-    id_field,
     json_dict,
     json_list,
     optional_text,
     optional_time,
-    organisation_fk,
     text_field,
     user_ref,
 )
@@ -41,16 +40,13 @@ class ImportStatus(StrEnum):
     failed = "failed"
 
 
-class ImportJob(SQLModel, table=True):
+class ImportJob(TenantRow, table=True):
     __tablename__ = "import_jobs"
     __table_args__ = (
         Index("ix_import_jobs_organisation_id_created_at", "organisation_id", "created_at"),
         # A file is committed once per organisation (NULL: validations and failed commits).
         Index("uq_import_jobs_commit_digest", "organisation_id", "commit_digest", unique=True),
     )
-
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     created_by: uuid.UUID | None = user_ref()
     api_key_id: uuid.UUID | None = Field(default=None, foreign_key="api_keys.id")
     mode: str = enum_field(16)

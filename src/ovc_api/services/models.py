@@ -6,15 +6,14 @@ from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import Index, Numeric, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from ovc_api.models_base import (
     CountedRecord,
+    TenantRow,
     created_field,
     enum_field,
-    id_field,
     optional_text,
-    organisation_fk,
     stamp_indexes,
     user_ref,
 )
@@ -43,7 +42,7 @@ class Currency(StrEnum):
     thb = "THB"
 
 
-class OrganisationService(SQLModel, table=True):
+class OrganisationService(TenantRow, table=True):
     """A service an organisation offers in a province: one row each, for the directory."""
 
     __tablename__ = "organisation_services"
@@ -51,9 +50,6 @@ class OrganisationService(SQLModel, table=True):
         UniqueConstraint("organisation_id", "service_type", "province"),
         Index("ix_organisation_services_lookup", "service_type", "province"),
     )
-
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     service_type: str = enum_field(40)
     province: str = enum_field(32)
     description: str | None = optional_text(500)

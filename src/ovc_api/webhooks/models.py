@@ -8,9 +8,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index, String
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from ovc_api.models_base import (
+    TenantRow,
     Versioned,
     created_field,
     id_field,
@@ -56,7 +57,7 @@ class WebhookSubscription(Versioned, table=True):
     created_by: uuid.UUID | None = user_ref()
 
 
-class WebhookDelivery(SQLModel, table=True):
+class WebhookDelivery(TenantRow, table=True):
     """One message to one subscription: an event (same `message_id` on every attempt and
     redelivery, so the receiver can drop duplicates) or a ping."""
 
@@ -65,9 +66,6 @@ class WebhookDelivery(SQLModel, table=True):
         Index("ix_webhook_deliveries_due", "organisation_id", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_subscription", "subscription_id", "created_at", "id"),
     )
-
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     subscription_id: uuid.UUID = Field(foreign_key="webhook_subscriptions.id", nullable=False)
     event_id: uuid.UUID | None = Field(default=None)
     message_id: str = text_field(64)
@@ -85,14 +83,11 @@ class WebhookDelivery(SQLModel, table=True):
     created_at: datetime = created_field()
 
 
-class WebhookAttempt(SQLModel, table=True):
+class WebhookAttempt(TenantRow, table=True):
     """One try of a delivery: the delivery log."""
 
     __tablename__ = "webhook_attempts"
     __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "attempt"),)
-
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk()
     delivery_id: uuid.UUID = Field(foreign_key="webhook_deliveries.id", nullable=False)
     attempt: int = Field(nullable=False)
     at: datetime = created_field()
