@@ -33,12 +33,9 @@ from ovc_api.models_base import (
     user_ref,
 )
 
-
-class FacilityKind(StrEnum):
-    residential_care_institution = "residential_care_institution"
-    group_home = "group_home"
-    transit_centre = "transit_centre"
-    other = "other"
+FacilityKind = StrEnum(
+    "FacilityKind", "residential_care_institution group_home transit_centre other"
+)
 
 
 # The facility kinds a placement type takes place at (types absent here take no facility).
@@ -59,28 +56,13 @@ __all__ = [
 ]
 
 
-class GatekeepingAuthority(StrEnum):
-    case_conference = "case_conference"
-    dosvy = "dosvy"
-    ccwc = "ccwc"
-    mosvy = "mosvy"
-    court = "court"
+GatekeepingAuthority = StrEnum("GatekeepingAuthority", "case_conference dosvy ccwc mosvy court")
 
+TracingMethod = StrEnum(
+    "TracingMethod", "home_visit community_inquiry local_authorities phone social_media other"
+)
 
-class TracingMethod(StrEnum):
-    home_visit = "home_visit"
-    community_inquiry = "community_inquiry"
-    local_authorities = "local_authorities"
-    phone = "phone"
-    social_media = "social_media"
-    other = "other"
-
-
-class TracingOutcome(StrEnum):
-    found_willing = "found_willing"
-    found_unable = "found_unable"
-    not_found = "not_found"
-    in_progress = "in_progress"
+TracingOutcome = StrEnum("TracingOutcome", "found_willing found_unable not_found in_progress")
 
 
 class CareFacility(Versioned, table=True):
@@ -123,16 +105,9 @@ class TracingAttempt(RevisionedRecord, table=True):
     recorded_by: uuid.UUID | None = user_ref()
 
 
-class PlanStatus(StrEnum):
-    planning = "planning"
-    monitoring = "monitoring"
-    completed = "completed"
+PlanStatus = StrEnum("PlanStatus", "planning monitoring completed")
 
-
-class VisitStatus(StrEnum):
-    scheduled = "scheduled"
-    done = "done"
-    cancelled = "cancelled"
+VisitStatus = StrEnum("VisitStatus", "scheduled done cancelled")
 
 
 DEFAULT_MONITORING_MONTHS = (1, 3, 6, 12)

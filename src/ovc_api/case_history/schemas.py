@@ -11,10 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ovc_api.care.models import TracingMethod, TracingOutcome
 from ovc_api.cases.models import CaseStatus, ClosureReason
 
-
-class HistoryKind(StrEnum):
-    status_change = "status_change"
-    tracing_attempt = "tracing_attempt"
+HistoryKind = StrEnum("HistoryKind", "status_change tracing_attempt")
 
 
 class TracingEntry(BaseModel):

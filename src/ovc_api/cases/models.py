@@ -20,21 +20,9 @@ from ovc_api.models_base import (
     user_ref,
 )
 
+CaseStatus = StrEnum("CaseStatus", "intake assessment case_plan implementation review closed")
 
-class CaseStatus(StrEnum):
-    intake = "intake"
-    assessment = "assessment"
-    case_plan = "case_plan"
-    implementation = "implementation"
-    review = "review"
-    closed = "closed"
-
-
-class RiskLevel(StrEnum):
-    low = "low"
-    medium = "medium"
-    high = "high"
-    emergency = "emergency"
+RiskLevel = StrEnum("RiskLevel", "low medium high emergency")
 
 
 class ReferralSource(StrEnum):
@@ -46,37 +34,20 @@ class ReferralSource(StrEnum):
     self = "self"
 
 
-class ProtectionConcern(StrEnum):
-    abandonment = "abandonment"
-    left_behind_by_migration = "left_behind_by_migration"
-    neglect = "neglect"
-    lack_of_food = "lack_of_food"
-    violence = "violence"
-    sexual_abuse = "sexual_abuse"
-    exploitation = "exploitation"
-    begging_or_child_labour = "begging_or_child_labour"
-    no_birth_certificate = "no_birth_certificate"
-    out_of_school = "out_of_school"
-    disability = "disability"
-    medical_emergency = "medical_emergency"
-    other = "other"
+ProtectionConcern = StrEnum(
+    "ProtectionConcern",
+    "abandonment left_behind_by_migration neglect lack_of_food violence sexual_abuse "
+    "exploitation begging_or_child_labour no_birth_certificate out_of_school "
+    "disability medical_emergency other",
+)
 
+ClosureReason = StrEnum(
+    "ClosureReason",
+    "reunified_with_family kinship_care foster_care long_term_residential_care "
+    "transferred aged_out other",
+)
 
-class ClosureReason(StrEnum):
-    reunified_with_family = "reunified_with_family"
-    kinship_care = "kinship_care"
-    foster_care = "foster_care"
-    long_term_residential_care = "long_term_residential_care"
-    transferred = "transferred"
-    aged_out = "aged_out"
-    other = "other"
-
-
-class ClosureRequestStatus(StrEnum):
-    pending = "pending"
-    approved = "approved"
-    rejected = "rejected"
-    withdrawn = "withdrawn"
+ClosureRequestStatus = StrEnum("ClosureRequestStatus", "pending approved rejected withdrawn")
 
 
 class Case(CountedRecord, table=True):

@@ -31,30 +31,13 @@ class CsiDomain(StrEnum):
     education = "education"
 
 
-class AssessmentKind(StrEnum):
-    initial = "initial"
-    review = "review"
+AssessmentKind = StrEnum("AssessmentKind", "initial review")
 
+GoalStatus = StrEnum("GoalStatus", "open achieved discontinued")
 
-class GoalStatus(StrEnum):
-    open = "open"
-    achieved = "achieved"
-    discontinued = "discontinued"
+FollowUpKind = StrEnum("FollowUpKind", "home_visit phone_call office_visit school_visit other")
 
-
-class FollowUpKind(StrEnum):
-    home_visit = "home_visit"
-    phone_call = "phone_call"
-    office_visit = "office_visit"
-    school_visit = "school_visit"
-    other = "other"
-
-
-class FollowUpStatus(StrEnum):
-    scheduled = "scheduled"
-    done = "done"
-    missed = "missed"
-    cancelled = "cancelled"
+FollowUpStatus = StrEnum("FollowUpStatus", "scheduled done missed cancelled")
 
 
 class Assessment(CaseRecord, table=True):

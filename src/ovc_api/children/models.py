@@ -16,48 +16,24 @@ from ovc_api.models_base import (
     user_ref,
 )
 
+Sex = StrEnum("Sex", "female male other")
 
-class Sex(StrEnum):
-    female = "female"
-    male = "male"
-    other = "other"
+BirthRegistration = StrEnum(
+    "BirthRegistration", "birth_certificate registered_no_certificate not_registered unknown"
+)
 
+Disability = StrEnum(
+    "Disability", "none physical intellectual sensory psychosocial multiple unknown"
+)
 
-class BirthRegistration(StrEnum):
-    birth_certificate = "birth_certificate"
-    registered_no_certificate = "registered_no_certificate"
-    not_registered = "not_registered"
-    unknown = "unknown"
+Schooling = StrEnum(
+    "Schooling", "enrolled not_enrolled dropped_out never_attended completed not_school_age unknown"
+)
 
-
-class Disability(StrEnum):
-    none = "none"
-    physical = "physical"
-    intellectual = "intellectual"
-    sensory = "sensory"
-    psychosocial = "psychosocial"
-    multiple = "multiple"
-    unknown = "unknown"
-
-
-class Schooling(StrEnum):
-    enrolled = "enrolled"
-    not_enrolled = "not_enrolled"
-    dropped_out = "dropped_out"
-    never_attended = "never_attended"
-    completed = "completed"
-    not_school_age = "not_school_age"
-    unknown = "unknown"
-
-
-class CareArrangement(StrEnum):
-    parents = "parents"
-    single_parent = "single_parent"
-    kinship_care = "kinship_care"
-    foster_care = "foster_care"
-    residential_care = "residential_care"
-    independent_living = "independent_living"
-    other = "other"
+CareArrangement = StrEnum(
+    "CareArrangement",
+    "parents single_parent kinship_care foster_care residential_care independent_living other",
+)
 
 
 class Child(CountedRecord, table=True):

@@ -28,33 +28,17 @@ class IdPoorStatus(StrEnum):
     unknown = "unknown"
 
 
-class IncomeSource(StrEnum):
-    farming = "farming"
-    fishing = "fishing"
-    daily_labour = "daily_labour"
-    remittances = "remittances"
-    small_business = "small_business"
-    salaried_work = "salaried_work"
-    social_assistance = "social_assistance"
-    none = "none"
-    other = "other"
+IncomeSource = StrEnum(
+    "IncomeSource",
+    "farming fishing daily_labour remittances small_business salaried_work "
+    "social_assistance none other",
+)
 
-
-class Relation(StrEnum):
-    mother = "mother"
-    father = "father"
-    stepmother = "stepmother"
-    stepfather = "stepfather"
-    grandmother = "grandmother"
-    grandfather = "grandfather"
-    aunt = "aunt"
-    uncle = "uncle"
-    sibling = "sibling"
-    cousin = "cousin"
-    other_relative = "other_relative"
-    foster_parent = "foster_parent"
-    neighbour = "neighbour"
-    other = "other"
+Relation = StrEnum(
+    "Relation",
+    "mother father stepmother stepfather grandmother grandfather aunt uncle sibling "
+    "cousin other_relative foster_parent neighbour other",
+)
 
 
 class Family(CountedRecord, table=True):

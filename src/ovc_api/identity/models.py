@@ -21,12 +21,7 @@ from ovc_api.models_base import (
     text_field,
 )
 
-
-class OrganisationKind(StrEnum):
-    ngo = "ngo"
-    government = "government"
-    residential_care = "residential_care"
-    other = "other"
+OrganisationKind = StrEnum("OrganisationKind", "ngo government residential_care other")
 
 
 class Organisation(Versioned, table=True):

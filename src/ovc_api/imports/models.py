@@ -26,18 +26,9 @@ from ovc_api.models_base import (
     user_ref,
 )
 
+ImportMode = StrEnum("ImportMode", "validate commit")
 
-class ImportMode(StrEnum):
-    validate = "validate"
-    commit = "commit"
-
-
-class ImportStatus(StrEnum):
-    queued = "queued"
-    running = "running"
-    validated = "validated"
-    committed = "committed"
-    failed = "failed"
+ImportStatus = StrEnum("ImportStatus", "queued running validated committed failed")
 
 
 class ImportJob(TenantRow, table=True):

@@ -18,22 +18,13 @@ from ovc_api.models_base import (
     user_ref,
 )
 
-
-class ServiceType(StrEnum):
-    emergency_food_package = "emergency_food_package"
-    counselling = "counselling"
-    medical_treatment = "medical_treatment"
-    birth_certificate_support = "birth_certificate_support"
-    id_poor_card_support = "id_poor_card_support"
-    school_enrolment_support = "school_enrolment_support"
-    education_support = "education_support"
-    vocational_training = "vocational_training"
-    positive_parenting = "positive_parenting"
-    income_generation = "income_generation"
-    kinship_care_support = "kinship_care_support"
-    family_reunification_support = "family_reunification_support"
-    case_conference = "case_conference"
-    other = "other"
+ServiceType = StrEnum(
+    "ServiceType",
+    "emergency_food_package counselling medical_treatment birth_certificate_support "
+    "id_poor_card_support school_enrolment_support education_support "
+    "vocational_training positive_parenting income_generation kinship_care_support "
+    "family_reunification_support case_conference other",
+)
 
 
 class Currency(StrEnum):

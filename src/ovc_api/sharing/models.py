@@ -20,25 +20,11 @@ from ovc_api.models_base import (
     user_ref,
 )
 
+ReferralStatus = StrEnum("ReferralStatus", "pending accepted declined withdrawn completed")
 
-class ReferralStatus(StrEnum):
-    pending = "pending"
-    accepted = "accepted"
-    declined = "declined"
-    withdrawn = "withdrawn"
-    completed = "completed"
+Urgency = StrEnum("Urgency", "routine urgent emergency")
 
-
-class Urgency(StrEnum):
-    routine = "routine"
-    urgent = "urgent"
-    emergency = "emergency"
-
-
-class ConsentMethod(StrEnum):
-    verbal = "verbal"
-    written = "written"
-    thumbprint = "thumbprint"
+ConsentMethod = StrEnum("ConsentMethod", "verbal written thumbprint")
 
 
 class Referral(CountedRecord, table=True):

@@ -14,11 +14,7 @@ class TaskScope(StrEnum):
     organisation = "organisation"  # every case of the organisation (needs cases:all)
 
 
-class TaskRecord(StrEnum):
-    follow_up = "follow_up"
-    case_plan_action = "case_plan_action"
-    case = "case"
-    monitoring_visit = "monitoring_visit"
+TaskRecord = StrEnum("TaskRecord", "follow_up case_plan_action case monitoring_visit")
 
 
 class TaskItem(BaseModel):
