@@ -22,10 +22,10 @@ from ovc_api.children.placements import (
 )
 from ovc_api.models_base import (
     JSONType,
+    OwnedRecord,
     RevisionedRecord,
     Versioned,
     enum_field,
-    id_field,
     json_list,
     optional_text,
     organisation_fk,
@@ -65,7 +65,7 @@ TracingMethod = StrEnum(
 TracingOutcome = StrEnum("TracingOutcome", "found_willing found_unable not_found in_progress")
 
 
-class CareFacility(Versioned, table=True):
+class CareFacility(OwnedRecord, table=True):
     """A residential care institution or other facility: shared reference data every member
     reads (the directory), owned (edited) by its operator organisation. Residents are never
     listed through it."""
@@ -75,8 +75,7 @@ class CareFacility(Versioned, table=True):
     # Reference data, not a child's record: corrections are audited, not kept as revisions
     # (which belong to the record's organisation, and the network administrator edits too).
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk(index=True)
+    organisation_id: uuid.UUID = organisation_fk(index=True)  # also looked up alone
     name: str = text_field(200)
     kind: str = enum_field(40)
     registration_number: str | None = optional_text(60)

@@ -7,9 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import String
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
 from ovc_api.models_base import (
+    OwnedRecord,
+    TenantRow,
     Versioned,
     created_field,
     enum_field,
@@ -41,13 +43,12 @@ class Organisation(Versioned, table=True):
     active: bool = Field(default=True)
 
 
-class User(Versioned, table=True):
+class User(OwnedRecord, table=True):
     """A person who logs in. Tenant-owned: visible to their own organisation only."""
 
     __tablename__ = "users"
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk(index=True)
+    organisation_id: uuid.UUID = organisation_fk(index=True)  # also looked up alone
     email: str = Field(sa_type=String(254), unique=True)
     full_name: str = text_field(200)
     role: str = enum_field(24)
@@ -61,15 +62,14 @@ class User(Versioned, table=True):
     password_reset_by_network_at: datetime | None = optional_time()
 
 
-class ApiKey(SQLModel, table=True):
+class ApiKey(TenantRow, table=True):
     """A named service account of the organisation (the label is its name); the secret itself
     is never stored. A person answers for it (`responsible_user_id`): at each use the key holds
     at most that person's current scopes, and is suspended while they are deactivated."""
 
     __tablename__ = "api_keys"
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk(index=True)
+    organisation_id: uuid.UUID = organisation_fk(index=True)  # also looked up alone
     label: str = text_field(120)
     prefix: str = Field(sa_type=String(12), unique=True)
     secret_digest: str = text_field(64)

@@ -11,10 +11,9 @@ from sqlalchemy import Index, String
 from sqlmodel import Field
 
 from ovc_api.models_base import (
+    OwnedRecord,
     TenantRow,
-    Versioned,
     created_field,
-    id_field,
     json_dict,
     json_list,
     optional_text,
@@ -31,7 +30,7 @@ class DeliveryStatus(StrEnum):
     failed = "failed"  # every attempt failed: given up
 
 
-class WebhookSubscription(Versioned, table=True):
+class WebhookSubscription(OwnedRecord, table=True):
     """An organisation's HTTPS endpoint and the event types it wants.
 
     The signing secret is stored encrypted with a key derived from OVC_SECRET_KEY (the
@@ -41,8 +40,7 @@ class WebhookSubscription(Versioned, table=True):
 
     __tablename__ = "webhook_subscriptions"
 
-    id: uuid.UUID = id_field()
-    organisation_id: uuid.UUID = organisation_fk(index=True)
+    organisation_id: uuid.UUID = organisation_fk(index=True)  # also looked up alone
     url: str = text_field(2000)
     description: str | None = optional_text(200)
     event_types: list[str] = json_list()
