@@ -51,7 +51,8 @@ def optional_time() -> Any:
 
 
 def user_ref() -> Any:
-    """The user who did something (NULL when an API key or the system did it)."""
+    """A user: who did something, or who is assigned (NULL when an API key or the system
+    did it, or nobody is)."""
     return Field(default=None, foreign_key="users.id")
 
 

@@ -7,8 +7,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ovc_api.children.models import BirthRegistration, CareArrangement, Disability, Schooling, Sex
 from ovc_api.geography import Province
-from ovc_api.schemas_common import Location, OwnedRecordRead, StrictBody, not_in_future
-from ovc_api.text import nfc
+from ovc_api.schemas_common import Location, Nfc, OwnedRecordRead, StrictBody, not_in_future
 
 NAME = Field(default=None, min_length=1, max_length=100)
 EARLIEST_BIRTH = date(1990, 1, 1)
@@ -22,17 +21,10 @@ def _check_birth_date(value: date | None) -> date | None:
 
 
 class ChildNames(BaseModel):
-    given_name_latin: str | None = NAME
-    family_name_latin: str | None = NAME
-    given_name_khmer: str | None = NAME
-    family_name_khmer: str | None = NAME
-
-    @field_validator(
-        "given_name_latin", "family_name_latin", "given_name_khmer", "family_name_khmer"
-    )
-    @classmethod
-    def _normalise(cls, value: str | None) -> str | None:
-        return nfc(value)
+    given_name_latin: Nfc[str | None] = NAME
+    family_name_latin: Nfc[str | None] = NAME
+    given_name_khmer: Nfc[str | None] = NAME
+    family_name_khmer: Nfc[str | None] = NAME
 
 
 class ChildCreate(StrictBody, ChildNames, Location):
