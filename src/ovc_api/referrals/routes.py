@@ -137,7 +137,7 @@ async def list_referrals(
         audit_as=RESOURCE,
         where=where,
         # Filters with values are in the statement: such lists are built per request.
-        key=None if valued else direction,
+        key=None if valued else (direction,),
         item=partial(service.referral_read, principal=principal),
         via=service.via_itself,
     )
