@@ -162,20 +162,9 @@ async def get_visible(
     shared: bool = False,
 ) -> M | None:
     """One record in scope. `shared` also admits a record shared with the caller for reading
-    (through an accepted referral): only a GET of that one record asks for it.
-
-    Every write loads its record here: the statement is built once per model and caller
-    shape (`ovc_api.prepared`), the caller's and the record's ids bound per request."""
-    from ovc_api import prepared  # prepared reads the rules in force from this module
-
-    def build() -> Any:
-        statement = select(model).where(model.id == prepared.RECORD)  # type: ignore[attr-defined]
-        return scoped(statement, prepared.stand_in(principal), model, single_read=shared)
-
-    key = ("get_visible", model, shared, prepared.caller_shape(principal))
-    params = {**prepared.caller_values(principal), prepared.RECORD.key: record_id}
-    statement = prepared.built(key, build)
-    return (await session.exec(statement, params=params)).first()  # type: ignore[no-any-return]
+    (through an accepted referral): only a GET of that one record asks for it."""
+    statement = select(model).where(model.id == record_id)  # type: ignore[attr-defined]
+    return (await session.exec(scoped(statement, principal, model, single_read=shared))).first()
 
 
 async def get_visible_or_404(
