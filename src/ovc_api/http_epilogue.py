@@ -155,7 +155,7 @@ async def rows_page(
     session: AsyncSession,
     principal: Principal,
     build: Callable[[Principal], Select[Any]],
-    shape: Callable[[Row[Any]], dict[str, Any]],
+    shape: Callable[[Row[Any]], Any],
     adapter: TypeAdapter[Any],
     pagination: PageParams,
     sort: Sort,
@@ -165,6 +165,7 @@ async def rows_page(
     audit_as: str,
     shape_key: Hashable | None,
     case_id: uuid.UUID | None = None,
+    via: Callable[[Any], uuid.UUID | None] | None = None,
 ) -> Response:
     """A keyset page straight from Core rows into JSON: the hot lists' path.
 
@@ -173,11 +174,14 @@ async def rows_page(
     the list and whatever else changes its SQL; None when the statement carries values of
     its own, e.g. filters) for a stand-in caller whose ids, like the cursor's values and
     the audit row's, are bind parameters. `shape` turns a row into the response item's
-    fields, validated once by `adapter` (over `Page[ReadModel]`) and serialized once; no ORM
-    objects, no second validation. On PostgreSQL the page and its list-read audit row are
-    one statement (a data-modifying CTE, see `audited_page`); on SQLite the audit row is
-    added to the session as elsewhere. The route's declared response model documents the
-    body (OpenAPI).
+    fields (or a model built for the caller), validated once by `adapter` (over
+    `Page[ReadModel]`) and serialized once; no ORM objects, no second validation. On
+    PostgreSQL the page and its list-read audit row are one statement (a data-modifying
+    CTE, see `audited_page`); on SQLite the audit row is added to the session as elsewhere.
+    Rows of other organisations (a widening; rows with an `organisation_id` column) are
+    also written in their owners' logs, as `page` does (`via`: the referral each was
+    reached through), in the same transaction. The route's declared response model
+    documents the body (OpenAPI).
     """
     limit = pagination.limit
     after = decode_cursor(pagination.cursor, sort.name, sort.keys) if pagination.cursor else None
@@ -214,6 +218,7 @@ async def rows_page(
     if not postgres:
         ids = [row._mapping["id"] for row in shown]
         record_read(session, principal, audit_as, ids, case_id=case_id, single=False)
+    record_owner_reads(session, principal, audit_as, shown, single=False, via=via)
     items = [shape(row) for row in shown]
     page = adapter.validate_python({"items": items, "next_cursor": next_cursor})
     return json_response(adapter.dump_json(page), response)

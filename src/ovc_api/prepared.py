@@ -24,6 +24,7 @@ T = TypeVar("T")
 ORGANISATION = bindparam("caller_organisation", type_=Uuid())
 USER = bindparam("caller_user", type_=Uuid())
 API_KEY = bindparam("caller_api_key", type_=Uuid())
+RECORD = bindparam("record_id", type_=Uuid())  # the one record a statement reads
 MAX_SHAPES = 512
 _built: dict[Hashable, Any] = {}
 

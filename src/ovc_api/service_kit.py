@@ -9,13 +9,13 @@ know nothing of HTTP.
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Callable, Collection, Hashable, Mapping
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Uuid, bindparam
 from sqlalchemy.engine import Row as CoreRow
 from sqlalchemy.sql import Select
 from sqlmodel import col, select
@@ -32,7 +32,7 @@ from ovc_api.audit.service import (
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import apply_changes
 from ovc_api.errors import NotFound
-from ovc_api.prepared import ORGANISATION, built, caller_shape, caller_values, stand_in
+from ovc_api.prepared import ORGANISATION, RECORD, built, caller_shape, caller_values, stand_in
 from ovc_api.revisions import RevisionRead, revisions_of
 from ovc_api.tenancy import get_visible_or_404, scoped, shared_read_source
 
@@ -44,7 +44,6 @@ class HasId(Protocol):
 
 
 Row = TypeVar("Row", bound=HasId)
-RECORD = bindparam("record_id", type_=Uuid())
 
 
 def stored(
@@ -244,7 +243,8 @@ async def read_row(
     *,
     resource: str,
     shape_key: Hashable,
-    case_column: str | None = None,
+    from_record: Mapping[str, str] | None = None,
+    audit: Callable[[AsyncSession, Principal, Any], Any] | None = None,
 ) -> CoreRow[Any]:
     """One record as a Core row (404 unless `build`, the statement of what the caller may
     read, finds it), its read audited like `read`.
@@ -252,19 +252,24 @@ async def read_row(
     The statement is built once per shape (`ovc_api.prepared`, `shape_key` naming it) with
     the caller's ids, the record's and the audit row's values as bind parameters. On
     PostgreSQL the read of the caller's own record and its audit row are one statement
-    (`audited_read`); a record shared through a referral (read-only, rare) and SQLite take
-    the plain path: the row, then the audit row, in the same transaction either way.
+    (`audited_read`; `from_record` names the audit columns taken from the record, e.g.
+    `case_id`); a record of another organisation (shared through a referral,
+    or reached through a widening: read-only, rare) and SQLite take the plain path: the row,
+    then the audit row, in the same transaction either way. `audit` (session, caller, row),
+    when given, is the kind's own audit of a read on that path (it may be a coroutine);
+    otherwise the read is audited like `read_shared`.
     """
     postgres = bool(session.info.get("is_postgres"))
     values = single_read_values(principal, resource) if postgres else {}
     binds, params = audit_binds(values)
     params.update(caller_values(principal))
     params[RECORD.key] = record_id
+    taken = dict(from_record or {})
 
     def build_statement() -> Select[Any]:
         statement = build(stand_in(principal)).where(model.id == RECORD)
         if postgres:
-            statement = audited_read(statement, binds, ORGANISATION, case_column=case_column)
+            statement = audited_read(statement, binds, ORGANISATION, from_record=taken)
         return statement
 
     key = (shape_key, caller_shape(principal), postgres, *binds)
@@ -273,16 +278,22 @@ async def read_row(
     row: CoreRow[Any] | None = (await connection.execute(statement, params)).first()
     if row is None:
         raise NotFound()
-    if not postgres or row._mapping["organisation_id"] != principal.organisation_id:
-        via = await shared_read_source(session, principal, row, model=model)
-        record_read(
-            session,
-            principal,
-            resource,
-            [row._mapping["id"]],
-            case_id=row._mapping[case_column] if case_column else None,
-            via_referral=via,
-        )
+    if postgres and row._mapping["organisation_id"] == principal.organisation_id:
+        return row
+    if audit is not None:
+        audited = audit(session, principal, row)
+        if inspect.isawaitable(audited):
+            await audited
+        return row
+    via = await shared_read_source(session, principal, row, model=model)
+    record_read(
+        session,
+        principal,
+        resource,
+        [row._mapping["id"]],
+        case_id=row._mapping[taken["case_id"]] if "case_id" in taken else None,
+        via_referral=via,
+    )
     return row
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, insert, literal, select
@@ -189,12 +189,26 @@ def audited_page(
     PostgreSQL runs exactly once and to completion whatever the outer query reads, in the
     statement's (the request's) transaction.
     """
-    rows = page.cte("page")
-    shown = select(rows).order_by(*order(rows.c)).limit(limit).subquery("shown")
-    ids = func.coalesce(
-        func.array_agg(postgresql.aggregate_order_by(shown.c.id, *order(shown.c))),
-        literal([], postgresql.ARRAY(postgresql.UUID(as_uuid=True))),
-    )
+
+    def listed(rows: Any) -> Any:
+        shown = select(rows).order_by(*order(rows.c)).limit(limit).subquery("shown")
+        return select(ids_in_order(shown.c.id, *order(shown.c)))
+
+    statement = audited_rows(page, listed, values)
+    return statement.order_by(*order(statement.selected_columns))
+
+
+def audited_rows(
+    statement: Select[Any], listed: Callable[[Any], Select[Any]], values: dict[str, Any]
+) -> Select[Any]:
+    """PostgreSQL: one statement that reads `statement`'s rows and writes one audit row
+    naming the records they list: `listed`, given the rows (a CTE), selects that row's
+    `record_ids` (`ids_in_order`); `values` its other columns (`list_read_values`, as values
+    or as `audit_binds`). The insert is a data-modifying CTE, which PostgreSQL runs exactly
+    once and to completion whatever the outer query reads, in the statement's transaction.
+    The caller orders the result (on `selected_columns`, which name the CTE's columns)."""
+    rows = statement.cte("page")
+    ids = listed(rows).scalar_subquery()
     table = AuditEvent.__table__  # type: ignore[attr-defined]
     names = list(values)
     columns = [_expression(values[name], table.c[name].type).label(name) for name in names]
@@ -203,7 +217,15 @@ def audited_page(
         .from_select([*names, "record_ids"], select(*columns, ids.label("record_ids")))
         .cte("logged")
     )
-    return select(rows).add_cte(logged).order_by(*order(rows.c))
+    return select(rows).add_cte(logged)
+
+
+def ids_in_order(column: Any, *order: Any) -> ColumnElement[Any]:
+    """PostgreSQL: the ids of a (sub-)query's rows as `uuid[]` in that order, `{}` if none."""
+    return func.coalesce(
+        func.array_agg(postgresql.aggregate_order_by(column, *order)),
+        literal([], postgresql.ARRAY(postgresql.UUID(as_uuid=True))),
+    )
 
 
 def single_read_values(principal: Principal, resource_type: str) -> dict[str, Any]:
@@ -219,13 +241,14 @@ def audited_read(
     values: dict[str, Any],
     owner: Any,
     *,
-    case_column: str | None,
+    from_record: Mapping[str, str],
 ) -> Select[Any]:
     """PostgreSQL: one statement that reads one record (labelled columns, `id` and
     `organisation_id` among them) and writes its read's audit row when the record is
     `owner`'s (the caller's organisation's); a record read through a share is audited by
-    the caller in the owner's log (`shared_read_source`). `case_column` names the column
-    holding the case the record belongs to (`id` for a case itself)."""
+    the caller in the owner's log (`shared_read_source`). `from_record` names the audit
+    columns taken from the record (audit column -> record column: `case_id` -> `id` for a
+    case itself, -> `case_id` for a record of a case)."""
     found = statement.cte("found")
     columns: list[ColumnElement[Any]]
     table = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -233,9 +256,9 @@ def audited_read(
     columns = [_expression(values[name], table.c[name].type).label(name) for name in names]
     names.append("resource_id")
     columns.append(found.c.id)
-    if case_column is not None:
-        names.append("case_id")
-        columns.append(found.c[case_column])
+    for name, column in from_record.items():
+        names.append(name)
+        columns.append(found.c[column])
     own = select(*columns).where(found.c.organisation_id == owner)
     logged = insert(table).from_select(names, own).cte("logged")
     return select(found).add_cte(logged)

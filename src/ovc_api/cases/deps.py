@@ -2,7 +2,7 @@
 
 A case the caller may not see (another organisation's, or for a caseworker one not assigned
 to them) answers 404 exactly like a missing one; sub-resource routes build on these. Only the
-case record itself is shared through an accepted referral (read by `service.read_case_row`):
+case record itself is shared through an accepted referral (read by `GET /cases/{id}`, `CASE_ROWS`):
 its notes, assessments, plan, history and logs never are.
 """
 

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import TypeAdapter
 from sqlalchemy import (
     ColumnElement,
     LargeBinary,
@@ -32,7 +31,7 @@ from ovc_api.cases.schemas import CASE_COLUMNS, CaseRead, ChildSummary, ordered_
 from ovc_api.children.models import Child
 from ovc_api.errors import NotFound, Unprocessable
 from ovc_api.identity.models import User
-from ovc_api.pagination import Page
+from ovc_api.row_reads import RowReads
 from ovc_api.tenancy import get_visible, resolve_reference, scoped, visible
 
 CASE_ASSIGNEE_ROLES = frozenset({Role.caseworker.value, Role.case_manager.value})
@@ -41,8 +40,6 @@ CASE_LIST_READ_ACTIONS = ("case.list", "task.list")
 
 
 CHILD_COLUMNS = tuple(ChildSummary.model_fields)
-CASE_PAGE = TypeAdapter(Page[CaseRead])
-CASE_READ = TypeAdapter(CaseRead)
 
 
 def case_rows(principal: Principal, *, is_postgres: bool, single_read: bool = False) -> Any:
@@ -83,6 +80,22 @@ def case_item(row: Any) -> dict[str, Any]:
         "concerns": ordered_concerns(concerns.split(",") if concerns else []),
         "child": {name: fields[f"child__{name}"] for name in CHILD_COLUMNS},
     }
+
+
+# The case list and one case as Core rows (`ovc_api.row_reads`); a GET of one case also
+# admits a case a referral shares, and its audit row names the case.
+CASE_ROWS = RowReads(
+    name="case",
+    model=Case,
+    read=CaseRead,
+    listed=CaseRead,
+    build=lambda caller, single_read, postgres: case_rows(
+        caller, is_postgres=postgres, single_read=single_read
+    ),
+    item=case_item,
+    shared=True,
+    from_record={"case_id": "id"},
+)
 
 
 async def concerns_of(

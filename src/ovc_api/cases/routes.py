@@ -29,7 +29,7 @@ from ovc_api.cases.models import (
     Case,
     ClosureRequest,
 )
-from ovc_api.cases.queries import CASE_PAGE, CASE_READ, case_item, case_read, case_reads, case_rows
+from ovc_api.cases.queries import CASE_ROWS, case_read, case_reads
 from ovc_api.cases.schemas import (
     AccessLogEntry,
     CaseCreate,
@@ -48,6 +48,7 @@ from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import Page, Pagination, parse_date, parse_datetime, sort_options
 from ovc_api.revisions import RevisionRead
+from ovc_api.row_reads import list_rows, read_one
 
 router = APIRouter(prefix=f"{API_V1}/cases", tags=["cases"])
 RESOURCE = service.RESOURCE
@@ -118,24 +119,18 @@ async def list_cases(
     query: Annotated[CaseListQuery, Depends()],
     pagination: Pagination,
 ) -> Response:
-    postgres = bool(session.info.get("is_postgres"))
-
-    def build(caller: Principal) -> Any:
-        return query.apply(case_rows(caller, is_postgres=postgres), caller)
-
-    return await http.rows_page(
+    return await list_rows(
+        CASE_ROWS,
         session,
         principal,
-        build,
-        case_item,
-        CASE_PAGE,
         pagination,
         SORTS[query.sort],
         request,
         response,
         audit_as=RESOURCE,
+        where=query.apply,
         # Filters put their values in the statement: such lists are built per request.
-        shape_key=None if query.filtered() else "case.list",
+        key=None if query.filtered() else (),
     )
 
 
@@ -148,10 +143,9 @@ async def list_cases(
 async def get_case(
     case_id: uuid.UUID, response: Response, session: Session, principal: CasesReader
 ) -> Response:
-    row = await service.read_case_row(session, principal, case_id)
+    row = await read_one(CASE_ROWS, session, principal, case_id, resource=RESOURCE)
     set_etag(response, row)
-    body = CASE_READ.dump_json(CASE_READ.validate_python(case_item(row)))
-    return http.json_response(body, response)
+    return http.json_response(CASE_ROWS.dump_one(row), response)
 
 
 @router.patch(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.engine import Row as CoreRow
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,7 +25,6 @@ from ovc_api.cases.models import (
 from ovc_api.cases.queries import (
     access_log,
     add_concerns,
-    case_rows,
     resolve_assignee,
     update_case,
 )
@@ -95,28 +93,6 @@ async def open_case(
     session.add(status_change(case, principal, None))
     service_kit.audit(session, principal, RESOURCE, "create", case.id, case_id=case.id)
     return case, child
-
-
-async def read_case_row(
-    session: AsyncSession, principal: Principal, case_id: uuid.UUID
-) -> CoreRow[Any]:
-    """GET of one case: the case with its child and concerns (`case_rows`), the read
-    audited (a read through a referral lands in the owner's log); 404 when not visible."""
-    postgres = bool(session.info.get("is_postgres"))
-
-    def build(caller: Principal) -> Any:
-        return case_rows(caller, is_postgres=postgres, single_read=True)
-
-    return await service_kit.read_row(
-        session,
-        principal,
-        build,
-        Case,
-        case_id,
-        resource=RESOURCE,
-        shape_key="case.read",
-        case_column="id",
-    )
 
 
 async def correct_case(

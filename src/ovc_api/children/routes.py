@@ -21,6 +21,7 @@ from ovc_api.children.schemas import ChildCreate, ChildRead, ChildUpdate
 from ovc_api.db import Session
 from ovc_api.pagination import parse_date, parse_datetime, sort_options
 from ovc_api.record_routes import RecordKind, add_revisions_route, add_routes
+from ovc_api.row_reads import table_reads
 
 router = APIRouter(prefix=f"{API_V1}/children", tags=["children"])
 RESOURCE = service.RESOURCE
@@ -70,6 +71,7 @@ CHILDREN = RecordKind(
     audit_read=service.read_child,
     correct=service.correct_child,
     location=lambda child: f"{API_V1}/children/{child.id}",
+    rows=table_reads("child", Child, ChildRead, shared=True),
     create_description=(
         "A likely duplicate (same names in either script, birth within a year, same commune "
         "or province), among the children the caller may see, answers 409 with "

@@ -34,6 +34,7 @@ from ovc_api.families.schemas import (
 from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import parse_datetime, sort_options
 from ovc_api.record_routes import RecordKind, add_revisions_route, add_routes
+from ovc_api.row_reads import table_reads
 
 router = APIRouter(prefix=f"{API_V1}/families", tags=["families"])
 RESOURCE = service.RESOURCE
@@ -89,6 +90,7 @@ FAMILIES = RecordKind(
     correct=service.correct_family,
     present=family_detail,
     location=lambda family: f"{API_V1}/families/{family.id}",
+    rows=table_reads("family", Family, FamilyDetail, listed=FamilyRead, shared=True),
     summaries=(
         "Record a household, optionally with its members",
         "List households, filtered; `q` searches the household name",

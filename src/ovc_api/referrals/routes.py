@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import uuid
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AwareDatetime
-from sqlmodel import col, select
+from sqlmodel import col
 
 from ovc_api import API_V1
 from ovc_api import http_epilogue as http
-from ovc_api.auth.principal import CasesReader, CasesWriter
+from ovc_api.auth.principal import CasesReader, CasesWriter, Principal
+from ovc_api.concurrency import set_etag
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
@@ -29,9 +30,9 @@ from ovc_api.referrals.schemas import (
     ReferralCreate,
     ReferralRead,
 )
+from ovc_api.row_reads import list_rows, read_one, table_reads
 from ovc_api.services.schemas import ServiceRead
 from ovc_api.sharing.models import Referral, ReferralStatus, Urgency
-from ovc_api.tenancy import scoped
 
 router = APIRouter(prefix=f"{API_V1}/referrals", tags=["referrals"])
 RESOURCE = service.RESOURCE
@@ -41,6 +42,8 @@ SORTS = sort_options(
     updated_at=(col(Referral.updated_at), parse_datetime),
 )
 ReferralSort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
+# A referral's fields as Core rows; what the receiver sees is decided per row and caller.
+ROWS = table_reads("referral", Referral, ReferralRead, from_record={"case_id": "case_id"})
 
 
 async def referral_for_read(
@@ -101,35 +104,41 @@ async def list_referrals(
     case_id: uuid.UUID | None = None,
     updated_since: AwareDatetime | None = None,
     sort: ReferralSort = "-created_at",
-) -> Page[ReferralRead]:
-    statement = scoped(select(Referral), principal, Referral)
-    if direction == "sent":
-        statement = statement.where(col(Referral.organisation_id) == principal.organisation_id)
-    elif direction == "received":
-        statement = statement.where(
-            col(Referral.receiving_organisation_id) == principal.organisation_id
-        )
-    if status is not None:
-        statement = statement.where(col(Referral.status) == status.value)
-    if urgency is not None:
-        statement = statement.where(col(Referral.urgency) == urgency.value)
-    if case_id is not None:
-        statement = statement.where(
-            col(Referral.case_id) == case_id,
-            col(Referral.organisation_id) == principal.organisation_id,
-        )
-    if updated_since is not None:
-        statement = statement.where(col(Referral.updated_at) >= updated_since)
-    return await http.page(
+) -> Response:
+    def where(statement: Any, caller: Principal) -> Any:
+        if direction == "sent":
+            statement = statement.where(col(Referral.organisation_id) == caller.organisation_id)
+        elif direction == "received":
+            statement = statement.where(
+                col(Referral.receiving_organisation_id) == caller.organisation_id
+            )
+        if status is not None:
+            statement = statement.where(col(Referral.status) == status.value)
+        if urgency is not None:
+            statement = statement.where(col(Referral.urgency) == urgency.value)
+        if case_id is not None:
+            statement = statement.where(
+                col(Referral.case_id) == case_id,
+                col(Referral.organisation_id) == caller.organisation_id,
+            )
+        if updated_since is not None:
+            statement = statement.where(col(Referral.updated_at) >= updated_since)
+        return statement
+
+    valued = (status, urgency, case_id, updated_since) != (None, None, None, None)
+    return await list_rows(
+        ROWS,
         session,
         principal,
-        statement,
-        partial(service.referral_reads, principal),
         pagination,
         SORTS[sort],
         request,
         response,
         audit_as=RESOURCE,
+        where=where,
+        # Filters with values are in the statement: such lists are built per request.
+        key=None if valued else (direction,),
+        item=partial(service.referral_read, principal=principal),
         via=service.via_itself,
     )
 
@@ -141,10 +150,15 @@ async def list_referrals(
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_referral(
-    referral: ReferralForRead, response: Response, session: Session, principal: CasesReader
-) -> ReferralRead:
-    service.read_referral(session, principal, referral)
-    return http.shown(response, referral, service.referral_read(referral, principal))
+    referral_id: uuid.UUID, response: Response, session: Session, principal: CasesReader
+) -> Response:
+    # A receiver's read (the sender owns the referral) is audited by `read_referral`.
+    row = await read_one(
+        ROWS, session, principal, referral_id, resource=RESOURCE, audit=service.read_referral
+    )
+    set_etag(response, row)
+    body = ROWS.one.dump_json(service.referral_read(cast(Any, row), principal))
+    return http.json_response(body, response)
 
 
 async def _move(

@@ -30,6 +30,7 @@ from ovc_api.pagination import (
     sort_options,
 )
 from ovc_api.record_routes import RecordKind, add_routes
+from ovc_api.row_reads import table_reads
 from ovc_api.services import service as rules
 from ovc_api.services.filters import ServiceListQuery
 from ovc_api.services.models import ServiceDelivery, ServiceType
@@ -146,6 +147,13 @@ SERVICES = RecordKind(
     correct=rules.correct_delivery,
     location=lambda delivery: f"{API_V1}/services/{delivery.id}",
     via=rules.via_referral,
+    rows=table_reads(
+        "service",
+        ServiceDelivery,
+        ServiceRead,
+        from_record={"case_id": "case_id", "via_referral_id": "referral_id"},
+        audits_rows=True,
+    ),
     summaries=(
         "Record a service delivered to a case's child, a family, or under a referral",
         "List services delivered (yours, and those delivered under your referrals)",

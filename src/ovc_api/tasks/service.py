@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.audit.service import record_read
+from ovc_api.audit.service import list_read_values, record_read
 from ovc_api.auth.principal import Principal
 from ovc_api.auth.scopes import Scope
 from ovc_api.clock import local_today
@@ -41,9 +41,13 @@ async def work_list(
         days_ahead=days_ahead,
         no_contact_days=no_contact_days,
     )
-    sections = await task_sections(session, window)
-    case_ids = dict.fromkeys(item.case_id for s in sections.values() for item in s.items)
-    record_read(session, principal, "task", list(case_ids), single=False)
+    # PostgreSQL: the sections and their read's audit row are one statement.
+    postgres = bool(session.info.get("is_postgres"))
+    audit = list_read_values(principal, "task") if postgres else {}
+    sections = await task_sections(session, window, audit=audit)
+    if not postgres:
+        case_ids = dict.fromkeys(item.case_id for s in sections.values() for item in s.items)
+        record_read(session, principal, "task", list(case_ids), single=False)
     return TaskList(
         as_of=window.today,
         scope=scope,
