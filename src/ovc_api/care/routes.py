@@ -12,20 +12,9 @@ from sqlmodel import col
 from ovc_api import API_V1
 from ovc_api import record_routes as kit
 from ovc_api.auth.principal import AnyPrincipal, CasesReader, CasesWriter, FacilitiesWriter
-from ovc_api.care import service
+from ovc_api.care import schemas, service
 from ovc_api.care.filters import FacilityListQuery
 from ovc_api.care.models import CareFacility, Placement, TracingAttempt
-from ovc_api.care.schemas import (
-    FacilityCreate,
-    FacilityRead,
-    FacilityUpdate,
-    PlacementCreate,
-    PlacementRead,
-    PlacementUpdate,
-    TracingCreate,
-    TracingRead,
-    TracingUpdate,
-)
 from ovc_api.children.routes import ChildForRead, ChildForWrite
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
@@ -33,6 +22,8 @@ from ovc_api.pagination import parse_str, sort_options
 
 router = APIRouter(prefix=API_V1, tags=["alternative care"])
 BY_NAME = sort_options(col(CareFacility.id), name=(col(CareFacility.name), parse_str))["name"]
+SHOW_FACILITY = kit.validated(schemas.FacilityRead)
+SHOW_TRACING = kit.validated(schemas.TracingRead)
 
 
 async def facility_or_404(
@@ -51,7 +42,7 @@ kit.add_page(
     "/facilities",
     "list_facilities",
     "The care facilities directory (residential care institutions and others)",
-    FacilityRead,
+    schemas.FacilityRead,
     error_responses(401, 422),
     AnyPrincipal,
     (),
@@ -65,13 +56,13 @@ kit.add_create(
     "/facilities",
     "create_facility",
     "Record a care facility (operator organisation's or network administrator)",
-    FacilityRead,
+    schemas.FacilityRead,
     error_responses(401, 403, 422),
     FacilitiesWriter,
     (),
-    FacilityCreate,
+    schemas.FacilityCreate,
     service.record_facility,
-    kit.validated(FacilityRead),
+    SHOW_FACILITY,
     lambda facility: f"{API_V1}/facilities/{facility.id}",
     service.FACILITY,
 )
@@ -81,24 +72,24 @@ kit.add_read(
     "/facilities/{facility_id}",
     "get_facility",
     "Read a care facility",
-    FacilityRead,
+    schemas.FacilityRead,
     error_responses(401, 404, 422),
     None,
     FACILITY,
-    kit.validated(FacilityRead),
+    SHOW_FACILITY,
 )
 kit.add_correct(
     router,
     "/facilities/{facility_id}",
     "update_facility",
     "Correct a care facility (its operator or the network administrator; If-Match)",
-    FacilityRead,
+    schemas.FacilityRead,
     error_responses(401, 403, 404, 412, 422, 428),
     FacilitiesWriter,
     FACILITY,
-    FacilityUpdate,
+    schemas.FacilityUpdate,
     service.correct_facility,
-    kit.validated(FacilityRead),
+    SHOW_FACILITY,
 )
 
 
@@ -115,7 +106,9 @@ _, tracing_for_write = kit.loaders(
 )
 
 
-async def _placement_read(session: Any, _principal: Any, placement: Placement) -> PlacementRead:
+async def _placement_read(
+    session: Any, _principal: Any, placement: Placement
+) -> schemas.PlacementRead:
     (result,) = await service.present_placements(session, [placement])
     return result
 
@@ -126,7 +119,7 @@ kit.add_call(
     "/children/{child_id}/placements",
     "list_placements",
     "A child's care history: its placements, oldest first",
-    list[PlacementRead],
+    list[schemas.PlacementRead],
     error_responses(401, 403, 404, 422),
     CasesReader,
     CHILD,
@@ -137,11 +130,11 @@ kit.add_create(
     "/children/{child_id}/placements",
     "create_placement",
     "Record a placement (the open one ends the current placement on its start)",
-    PlacementRead,
+    schemas.PlacementRead,
     error_responses(401, 403, 404, 409, 422),
     CasesWriter,
     OF_CHILD,
-    PlacementCreate,
+    schemas.PlacementCreate,
     service.record_placement,
     _placement_read,
     lambda row: f"{API_V1}/children/{row.child_id}/placements/{row.id}",
@@ -156,11 +149,11 @@ kit.add_correct(
     "/children/{child_id}/placements/{placement_id}",
     "update_placement",
     "Correct a placement's caregiver, reasons or decision reference (If-Match)",
-    PlacementRead,
+    schemas.PlacementRead,
     error_responses(401, 403, 404, 412, 422, 428),
     CasesWriter,
     PLACEMENT,
-    PlacementUpdate,
+    schemas.PlacementUpdate,
     service.correct_placement,
     _placement_read,
 )
@@ -173,7 +166,7 @@ kit.add_call(
     "/children/{child_id}/tracing",
     "list_tracing",
     "Attempts to find a child's family and relatives, oldest first",
-    list[TracingRead],
+    list[schemas.TracingRead],
     error_responses(401, 403, 404, 422),
     CasesReader,
     CHILD,
@@ -184,13 +177,13 @@ kit.add_create(
     "/children/{child_id}/tracing",
     "create_tracing",
     "Record a family-tracing attempt",
-    TracingRead,
+    schemas.TracingRead,
     error_responses(401, 403, 404, 422),
     CasesWriter,
     OF_CHILD,
-    TracingCreate,
+    schemas.TracingCreate,
     service.record_tracing,
-    kit.validated(TracingRead),
+    SHOW_TRACING,
     lambda row: f"{API_V1}/children/{row.child_id}/tracing/{row.id}",
     service.TRACING,
 )
@@ -200,11 +193,11 @@ kit.add_correct(
     "/children/{child_id}/tracing/{tracing_id}",
     "update_tracing",
     "Record a tracing attempt's outcome or correct its notes (If-Match)",
-    TracingRead,
+    schemas.TracingRead,
     error_responses(401, 403, 404, 412, 422, 428),
     CasesWriter,
     TRACING_ATTEMPT,
-    TracingUpdate,
+    schemas.TracingUpdate,
     service.correct_tracing,
-    kit.validated(TracingRead),
+    SHOW_TRACING,
 )

@@ -14,21 +14,14 @@ from fastapi import APIRouter, Depends
 from ovc_api import API_V1
 from ovc_api import record_routes as kit
 from ovc_api.auth.principal import CasesReader, CasesWriter
-from ovc_api.conferences import service
+from ovc_api.conferences import schemas, service
 from ovc_api.conferences.filters import ConferenceListQuery
 from ovc_api.conferences.models import CaseConference
-from ovc_api.conferences.schemas import (
-    ActionItemCreate,
-    ActionItemRead,
-    ActionItemUpdate,
-    ConferenceCreate,
-    ConferenceRead,
-    ConferenceUpdate,
-)
 from ovc_api.errors import error_responses
 
 router = APIRouter(prefix=f"{API_V1}/case-conferences", tags=["case-conferences"])
 SORTS = kit.sorts_of(CaseConference, ConferenceListQuery)
+SHOW_ACTION = kit.validated(schemas.ActionItemRead)
 
 
 conference_for_read, conference_for_write = kit.loaders(
@@ -43,11 +36,11 @@ kit.add_create(
     "",
     "create_case_conference",
     "Record a case conference with participants, decisions and action items",
-    ConferenceRead,
+    schemas.ConferenceRead,
     error_responses(401, 403, 409, 422),
     CasesWriter,
     (),
-    ConferenceCreate,
+    schemas.ConferenceCreate,
     service.record_conference,
     service.conference_read,
     lambda conference: f"{API_V1}/case-conferences/{conference.id}",
@@ -60,7 +53,7 @@ kit.add_page(
     "",
     "list_case_conferences",
     "Case conferences you organised or take part in",
-    ConferenceRead,
+    schemas.ConferenceRead,
     error_responses(401, 403, 422),
     CasesReader,
     (),
@@ -75,7 +68,7 @@ kit.add_read(
     "/{conference_id}",
     "get_case_conference",
     "Read a case conference (participants see their own action items)",
-    ConferenceRead,
+    schemas.ConferenceRead,
     error_responses(401, 403, 404, 422),
     CasesReader,
     ONE,
@@ -87,11 +80,11 @@ kit.add_correct(
     "/{conference_id}",
     "update_case_conference",
     "Correct a conference record (organiser only; If-Match required)",
-    ConferenceRead,
+    schemas.ConferenceRead,
     error_responses(401, 403, 404, 412, 422, 428),
     CasesWriter,
     FOR_WRITE,
-    ConferenceUpdate,
+    schemas.ConferenceUpdate,
     service.correct_conference,
     service.conference_read,
 )
@@ -100,13 +93,13 @@ kit.add_action(
     "/{conference_id}/actions",
     "create_conference_action",
     "Add an action item to a conference (organiser only)",
-    ActionItemRead,
+    schemas.ActionItemRead,
     error_responses(401, 403, 404, 422),
     CasesWriter,
     FOR_WRITE,
-    ActionItemCreate,
+    schemas.ActionItemCreate,
     service.add_action_item,
-    kit.validated(ActionItemRead),
+    SHOW_ACTION,
     status_code=201,
 )
 ACTION_ITEM = [*FOR_WRITE, ("conference_action_id", uuid.UUID)]
@@ -115,11 +108,11 @@ kit.add_correct(
     "/{conference_id}/actions/{conference_action_id}",
     "update_conference_action",
     "Update an action item: its organisation marks it done; the organiser edits it",
-    ActionItemRead,
+    schemas.ActionItemRead,
     error_responses(401, 403, 404, 412, 422, 428),
     CasesWriter,
     ACTION_ITEM,
-    ActionItemUpdate,
+    schemas.ActionItemUpdate,
     service.update_action_item,
-    kit.validated(ActionItemRead),
+    SHOW_ACTION,
 )

@@ -23,17 +23,8 @@ from ovc_api.db import Session
 from ovc_api.errors import error_responses
 from ovc_api.identity.models import User
 from ovc_api.pagination import parse_str, sort_options
-from ovc_api.users import service
+from ovc_api.users import schemas, service
 from ovc_api.users.filters import UserListQuery
-from ovc_api.users.schemas import (
-    MeRead,
-    MeUpdate,
-    PasswordChange,
-    PasswordResetResult,
-    UserCreate,
-    UserRead,
-    UserUpdate,
-)
 
 router = APIRouter(prefix=f"{API_V1}/users", tags=["users"])
 BY_EMAIL = sort_options(col(User.id), email=(col(User.email), parse_str))["email"]
@@ -46,14 +37,14 @@ def _hasher(request: Request) -> PasswordHasher:
 Hasher = Annotated[PasswordHasher, Depends(_hasher)]
 HASHER: list[kit.Lead] = [("hasher", Hasher)]
 USER: list[kit.Lead] = [("user_id", uuid.UUID)]
-SHOWN = kit.validated(UserRead)
+SHOWN = kit.validated(schemas.UserRead)
 
 kit.add_read(
     router,
     "/me",
     "get_me",
     "The logged-in user, with their scopes",
-    MeRead,
+    schemas.MeRead,
     error_responses(401, 403),
     AnyPrincipal,
     (),
@@ -65,11 +56,11 @@ kit.add_correct(
     "/me",
     "update_me",
     "Update one's own name (If-Match required)",
-    UserRead,
+    schemas.UserRead,
     error_responses(401, 403, 412, 422, 428),
     AnyPrincipal,
     (),
-    MeUpdate,
+    schemas.MeUpdate,
     service.rename_me,
     SHOWN,
 )
@@ -84,7 +75,7 @@ kit.add_correct(
     responses=error_responses(401, 403, 422),
 )
 async def change_my_password(
-    body: PasswordChange, hasher: Hasher, session: Session, principal: PasswordChanger
+    body: schemas.PasswordChange, hasher: Hasher, session: Session, principal: PasswordChanger
 ) -> Response:
     await service.change_password(session, principal, hasher, body)
     return Response(status_code=204)
@@ -95,7 +86,7 @@ kit.add_page(
     "",
     "list_users",
     "List users of one's organisation (the network administrator: organisation admins)",
-    UserRead,
+    schemas.UserRead,
     error_responses(401, 403, 422),
     UsersAdmin,
     (),
@@ -109,11 +100,11 @@ kit.add_create(
     "",
     "create_user",
     "Create a user",
-    UserRead,
+    schemas.UserRead,
     error_responses(401, 403, 409, 422),
     UsersAdmin,
     HASHER,
-    UserCreate,
+    schemas.UserCreate,
     service.create_user,
     SHOWN,
     lambda user: f"{API_V1}/users/{user.id}",
@@ -127,7 +118,7 @@ kit.add_read(
     "/{user_id}",
     "get_user",
     "Read a user",
-    UserRead,
+    schemas.UserRead,
     error_responses(401, 403, 404, 422),
     UsersAdmin,
     USER,
@@ -139,11 +130,11 @@ kit.add_correct(
     "/{user_id}",
     "update_user",
     "Change a user's name or role, or deactivate them (If-Match required)",
-    UserRead,
+    schemas.UserRead,
     error_responses(401, 403, 404, 409, 412, 422, 428),
     UsersAdmin,
     USER,
-    UserUpdate,
+    schemas.UserUpdate,
     service.update_user,
     SHOWN,
 )
@@ -157,7 +148,7 @@ kit.add_correct(
     "shown once in this response (`delivery: response`). A login with it may only set a new "
     "password. A reset by the network administrator is also written in the user's "
     "organisation's audit log and told to the user at their next login.",
-    response_model=PasswordResetResult,
+    response_model=schemas.PasswordResetResult,
     responses=error_responses(401, 403, 404, 422, 503),
 )
 async def reset_user_password(
@@ -167,7 +158,7 @@ async def reset_user_password(
     response: Response,
     session: Session,
     principal: UsersAdmin,
-) -> PasswordResetResult:
+) -> schemas.PasswordResetResult:
     response.headers["Cache-Control"] = "no-store"
     settings = request.app.state.settings
     return await service.reset_password(session, principal, user_id, hasher, settings)
