@@ -14,13 +14,15 @@ built here from each kind's classes.
 
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from datetime import date, datetime
+from functools import partial
+from typing import Annotated, Any, get_args, get_type_hints
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ovc_api import http_epilogue as http
 from ovc_api.auth.principal import CasesReader, CasesWriter, Principal
@@ -28,7 +30,15 @@ from ovc_api.concurrency import IfMatch, set_etag
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
 from ovc_api.idempotency import IdempotencyDep
-from ovc_api.pagination import Page, Pagination, Sort
+from ovc_api.pagination import (
+    Page,
+    Pagination,
+    Sort,
+    parse_date,
+    parse_datetime,
+    parse_str,
+    sort_options,
+)
 from ovc_api.revisions import RevisionRead
 from ovc_api.row_reads import RowReads, list_rows, read_one
 from ovc_api.tenancy import scoped
@@ -305,3 +315,392 @@ def _signed(
     handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [*lead, *(_param(*p) for p in params)]
     )
+
+
+# --- the shapes other domains repeat -------------------------------------------------------
+#
+# Routes that are not a whole `RecordKind`: a record loaded for reading or writing, a create
+# answering 201 with Location, a correction under If-Match, a state-changing action
+# (POST .../accept), a read with its ETag, a call answered as it is. Each takes, in this
+# order: the router, the path, the operation's name, summary, response model and error
+# responses (as OpenAPI shows them), its leading parameters (`Lead`: a loaded record, a path
+# id, the request), then the body and the service's operation (which gets the session, the
+# caller, the leads and the body, in that order) and how to present its row. The handler
+# keeps to HTTP (replay, ETag, Location) through `http_epilogue`.
+
+Lead = tuple[str, Any]  # (parameter name, annotation)
+Presenter = Callable[[Any, Any, Any], Any]  # (session, principal, row) -> read model
+
+
+def loaders(
+    load: Callable[..., Awaitable[Any]],
+    id_param: str,
+    *,
+    parent: tuple[Any, Any] | None = None,
+    reader: Any = CasesReader,
+    writer: Any = CasesWriter,
+) -> tuple[Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]]:
+    """The dependencies loading one record to read and to write (404 outside the caller's
+    scope), for `Annotated[Model, Depends(...)]`: `load(session, principal, [parent,]
+    record_id)`. Under a parent, its pair of dependencies (read, write) loads it first."""
+
+    def dependency(principal: Any, parent_dependency: Any) -> Callable[..., Awaitable[Any]]:
+        async def load_one(**v: Any) -> Any:
+            return await load(v["session"], v["principal"], *_parents(v), v[id_param])
+
+        lead = [_param(id_param, uuid.UUID)]
+        if parent_dependency is not None:
+            lead.append(_param("parent", parent_dependency))
+        _signed(load_one, lead, ("session", Session), ("principal", principal))
+        return load_one
+
+    for_read, for_write = parent or (None, None)
+    return dependency(reader, for_read), dependency(writer, for_write)
+
+
+def validated(read: type[BaseModel]) -> Presenter:
+    """The presenter of a row as `read` validates it."""
+    return lambda _session, _principal, row: read.model_validate(row)
+
+
+def add_create(
+    router: APIRouter,
+    path: str,
+    name: str,
+    summary: str,
+    response_model: Any,
+    responses: dict[int | str, Any],
+    principal: Any,
+    lead: Sequence[Lead],
+    body: type[BaseModel],
+    add: Callable[..., Awaitable[Any]],
+    present: Presenter,
+    location: Callable[[Any], str],
+    resource: str,
+    *,
+    description: str | None = None,
+    row_of: Callable[[Any], Any] | None = None,
+    idempotent: bool = True,
+) -> None:
+    """POST: `add(session, principal, *lead, body)` makes the row (or what `row_of` finds
+    it in); 201 with its Location and ETag, replayed for a retry with the same
+    Idempotency-Key unless not `idempotent`."""
+
+    async def create(**v: Any) -> Any:
+        if (replayed := await _replay(v)) is not None:
+            return replayed
+        session, caller = v["session"], v["principal"]
+        made = await add(session, caller, *_leads(v, lead), v["body"])
+        row = made if row_of is None else row_of(made)
+        result = await _maybe_await(present(session, caller, made))
+        where = location(row)
+        idempotency = v.get("idempotency")
+        return await http.created(
+            v["response"], idempotency, row, result, location=where, resource=resource
+        )
+
+    _signed(
+        create,
+        [_param(*p) for p in lead],
+        ("body", body),
+        ("response", Response),
+        ("session", Session),
+        ("principal", principal),
+        *([("idempotency", IdempotencyDep)] if idempotent else []),
+    )
+    router.add_api_route(
+        path,
+        create,
+        methods=["POST"],
+        name=name,
+        summary=summary,
+        description=description,
+        status_code=201,
+        response_model=response_model,
+        responses=responses,
+    )
+
+
+def add_action(
+    router: APIRouter,
+    path: str,
+    name: str,
+    summary: str,
+    response_model: Any,
+    responses: dict[int | str, Any],
+    principal: Any,
+    lead: Sequence[Lead],
+    body: type[BaseModel],
+    act: Callable[..., Awaitable[Any]],
+    present: Presenter,
+    *,
+    resource: str | None = None,
+    if_match: Any = None,
+    etag: bool = True,
+    description: str | None = None,
+    status_code: int | None = None,
+    row_of: Callable[[Any], Any] | None = None,
+) -> None:
+    """POST .../<action>: `act(session, principal, *lead, body[, if_match=])` changes the
+    row's state and returns it (or what `row_of` finds it in). With a `resource`, the
+    answer is remembered for a retry with the same Idempotency-Key (a retry reads the row
+    again, audited as `resource`); `etag` sends the row's ETag; `if_match` is the
+    annotation of an optional If-Match header."""
+
+    async def action(**v: Any) -> Any:
+        if (replayed := await _replay(v)) is not None:
+            return replayed
+        session, caller = v["session"], v["principal"]
+        precondition = {"if_match": v["if_match"]} if if_match is not None else {}
+        done = await act(session, caller, *_leads(v, lead), v["body"], **precondition)
+        row = done if row_of is None else row_of(done)
+        result = await _maybe_await(present(session, caller, done))
+        idempotency = v.get("idempotency")
+        if idempotency is None or resource is None:
+            return http.shown(v["response"], row, result)
+        response = v["response"] if etag else None
+        return await http.done(idempotency, result, row=row, resource=resource, response=response)
+
+    extra: list[tuple[Any, ...]] = []
+    if resource is not None:
+        extra.append(("idempotency", IdempotencyDep))
+    if if_match is not None:
+        extra.append(("if_match", if_match, None))
+    _signed(
+        action,
+        [_param(*p) for p in lead],
+        ("body", body),
+        ("response", Response),
+        ("session", Session),
+        ("principal", principal),
+        *extra,
+    )
+    router.add_api_route(
+        path,
+        action,
+        methods=["POST"],
+        name=name,
+        summary=summary,
+        description=description,
+        status_code=status_code,
+        response_model=response_model,
+        responses=responses,
+    )
+
+
+def add_correct(
+    router: APIRouter,
+    path: str,
+    name: str,
+    summary: str,
+    response_model: Any,
+    responses: dict[int | str, Any],
+    principal: Any,
+    lead: Sequence[Lead],
+    body: type[BaseModel],
+    correct: Callable[..., Awaitable[Any]],
+    present: Presenter,
+) -> None:
+    """PATCH: `correct(session, principal, *lead, body, if_match=)` applies the client's
+    changes (If-Match checked) and returns the row, shown with its new ETag."""
+
+    async def update(**v: Any) -> Any:
+        session, caller = v["session"], v["principal"]
+        row = await correct(session, caller, *_leads(v, lead), v["body"], if_match=v["if_match"])
+        return http.shown(v["response"], row, await _maybe_await(present(session, caller, row)))
+
+    _signed(
+        update,
+        [_param(*p) for p in lead],
+        ("body", body),
+        ("response", Response),
+        ("session", Session),
+        ("principal", principal),
+        ("if_match", IfMatch, None),
+    )
+    router.add_api_route(
+        path,
+        update,
+        methods=["PATCH"],
+        name=name,
+        summary=summary,
+        response_model=response_model,
+        responses=responses,
+    )
+
+
+def add_read(
+    router: APIRouter,
+    path: str,
+    name: str,
+    summary: str,
+    response_model: Any,
+    responses: dict[int | str, Any],
+    principal: Any,
+    lead: Sequence[Lead],
+    present: Presenter,
+    show: Callable[..., Any] | None = None,
+) -> None:
+    """GET one: `show(session, principal, *lead)` (may be a coroutine) finds the row and
+    audits its read (without it, the first lead is the row, unaudited); shown with its
+    ETag. Without a `principal`, the lead's own dependencies are the caller's."""
+
+    async def get(**v: Any) -> Any:
+        session, caller, leads = v.get("session"), v.get("principal"), _leads(v, lead)
+        row = leads[0] if show is None else await _maybe_await(show(session, caller, *leads))
+        return http.shown(v["response"], row, await _maybe_await(present(session, caller, row)))
+
+    own = [] if principal is None else [("session", Session), ("principal", principal)]
+    _signed(get, [_param(*p) for p in lead], ("response", Response), *own)
+    router.add_api_route(
+        path,
+        get,
+        methods=["GET"],
+        name=name,
+        summary=summary,
+        response_model=response_model,
+        responses=responses,
+    )
+
+
+def add_call(
+    router: APIRouter,
+    method: str,
+    path: str,
+    name: str,
+    summary: str,
+    response_model: Any,
+    responses: dict[int | str, Any],
+    principal: Any,
+    lead: Sequence[Lead],
+    call: Callable[..., Any],
+    body: type[BaseModel] | None = None,
+    *,
+    description: str | None = None,
+    status_code: int | None = None,
+) -> None:
+    """A route answering what `call(session, principal, *lead[, body])` returns (a list, a
+    plan, settings): the service does all of it."""
+
+    async def answer(**v: Any) -> Any:
+        data = [v["body"]] if body is not None else []
+        return await _maybe_await(call(v["session"], v["principal"], *_leads(v, lead), *data))
+
+    given = [("body", body)] if body is not None else []
+    _signed(
+        answer, [_param(*p) for p in lead], *given, ("session", Session), ("principal", principal)
+    )
+    router.add_api_route(
+        path,
+        answer,
+        methods=[method],
+        name=name,
+        summary=summary,
+        description=description,
+        status_code=status_code,
+        response_model=response_model,
+        responses=responses,
+    )
+
+
+def sorts_of(model: Any, query: Any) -> dict[str, Sort]:
+    """The orders a list `query` offers (the values of its `sort` field): each a column of
+    `model` of that name, its cursor values parsed by the column's type, ties broken by id."""
+    names = dict.fromkeys(value.lstrip("-") for value in get_args(get_type_hints(query)["sort"]))
+    fields: dict[str, tuple[Any, Callable[[Any], Any]]] = {}
+    for name in names:
+        column = col(getattr(model, name))
+        sql_type = model.__table__.columns[name].type
+        kind = getattr(sql_type, "impl", sql_type).python_type  # a TypeDecorator's own type
+        parse: Callable[[Any], Any] = parse_str
+        if issubclass(kind, datetime):
+            parse = parse_datetime
+        elif issubclass(kind, date):
+            parse = parse_date
+        fields[name] = (column, parse)
+    return sort_options(col(model.id), **fields)
+
+
+def scoped_to(model: Any) -> Callable[[Principal], Any]:
+    """The statement of the `model` rows a caller may see (its `listed` for `add_page`)."""
+    return lambda principal: scoped(select(model), principal, model)
+
+
+def add_page(
+    router: APIRouter,
+    path: str,
+    name: str,
+    summary: str,
+    item: type[BaseModel],
+    responses: dict[int | str, Any],
+    principal: Any,
+    lead: Sequence[Lead],
+    query: Any,
+    listed: Callable[..., Any],
+    sort: Sort | Mapping[str, Sort],
+    present: Callable[..., Any] | None = None,
+    *,
+    audit_as: str | None = None,
+    case_of: Callable[[Any], uuid.UUID] | None = None,
+    description: str | None = None,
+) -> None:
+    """GET a keyset page of `item`s. `listed(principal, *lead)` is the statement of what the
+    caller may list; `query` (a `ListFilters` dataclass, or None) filters it and, with a
+    `sort` field, picks the order among `sort` (else `sort` is the order). `present(session,
+    principal, rows)` shows the rows when validating each as `item` is not enough. With
+    `audit_as` the read is audited with the ids it returns (under the case `case_of` finds in
+    the first lead)."""
+
+    async def list_page(**v: Any) -> Any:
+        session, caller, leads = v["session"], v["principal"], _leads(v, lead)
+        statement = listed(caller, *leads)
+        if query is not None:
+            statement = v["query"].apply(statement, caller)
+        order = sort[v["query"].sort] if isinstance(sort, Mapping) else sort
+        shown = item if present is None else partial(present, session, caller)
+        return await http.page(
+            session,
+            caller,
+            statement,
+            shown,
+            v["pagination"],
+            order,
+            v["request"],
+            v["response"],
+            audit_as=audit_as,
+            case_id=None if case_of is None else case_of(leads[0]),
+        )
+
+    filters = [] if query is None else [("query", Annotated[query, Depends()])]
+    _signed(
+        list_page,
+        [_param(*p) for p in lead],
+        ("request", Request),
+        ("response", Response),
+        ("session", Session),
+        ("principal", principal),
+        *filters,
+        ("pagination", Pagination),
+    )
+    router.add_api_route(
+        path,
+        list_page,
+        methods=["GET"],
+        name=name,
+        summary=summary,
+        description=description,
+        response_model=Page[item],  # type: ignore[valid-type]
+        responses=responses,
+    )
+
+
+async def _replay(values: dict[str, Any]) -> Any:
+    """The answer stored for an earlier request with this Idempotency-Key, or None."""
+    idempotency = values.get("idempotency")
+    if idempotency is None:
+        return None
+    return await idempotency.replay(values["principal"], values["body"])
+
+
+def _leads(values: dict[str, Any], lead: Sequence[Lead]) -> list[Any]:
+    return [values[name] for name, *_ in lead]

@@ -6,15 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
 from ovc_api import API_V1
+from ovc_api.audit.filters import AuditListQuery
 from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.principal import AuditReader
 from ovc_api.db import Session
-from ovc_api.errors import Unprocessable, error_responses
+from ovc_api.errors import error_responses
 from ovc_api.pagination import Page, Pagination, fetch_page, parse_datetime, sort_options
 from ovc_api.tenancy import scoped
 
@@ -51,34 +52,10 @@ async def list_audit_events(
     response: Response,
     session: Session,
     principal: AuditReader,
+    query: Annotated[AuditListQuery, Depends()],
     pagination: Pagination,
-    user_id: Annotated[uuid.UUID | None, Query(description="Acting user")] = None,
-    api_key_id: uuid.UUID | None = None,
-    action: Annotated[str | None, Query(max_length=60, pattern=r"^[a-z_.]+$")] = None,
-    resource_type: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]+$")] = None,
-    resource_id: uuid.UUID | None = None,
-    case_id: uuid.UUID | None = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
 ) -> Page[AuditEventRead]:
-    if from_ is not None and to is not None and from_ > to:
-        raise Unprocessable.field(["query", "from"], "must not be after `to`")
-    statement = scoped(select(AuditEvent), principal, AuditEvent)
-    filters = {
-        AuditEvent.actor_user_id: user_id,
-        AuditEvent.actor_api_key_id: api_key_id,
-        AuditEvent.action: action,
-        AuditEvent.resource_type: resource_type,
-        AuditEvent.resource_id: resource_id,
-        AuditEvent.case_id: case_id,
-    }
-    for column, value in filters.items():
-        if value is not None:
-            statement = statement.where(col(column) == value)
-    if from_ is not None:
-        statement = statement.where(col(AuditEvent.at) >= from_)
-    if to is not None:
-        statement = statement.where(col(AuditEvent.at) < to)
+    statement = query.apply(scoped(select(AuditEvent), principal, AuditEvent), principal)
     items, next_cursor = await fetch_page(
         session, statement, pagination, NEWEST_FIRST, request, response
     )

@@ -38,6 +38,7 @@ from ovc_api.care.reintegration_schemas import (
     PlanCreate,
     PlanUpdate,
     ReSeparationBody,
+    VisitRead,
     VisitUpdate,
 )
 from ovc_api.care.schemas import PlacementCreate
@@ -65,6 +66,13 @@ async def monitoring_months(session: AsyncSession, organisation_id: uuid.UUID) -
     """The organisation's schedule (readable by every member), else 1, 3, 6 and 12."""
     settings = await session.get(CareSettings, organisation_id)
     return list(settings.monitoring_months if settings else DEFAULT_MONITORING_MONTHS)
+
+
+async def care_settings(
+    session: AsyncSession, principal: Principal, organisation: Organisation
+) -> CareSettingsBody:
+    """An organisation's monitoring schedule, as every member may read it."""
+    return CareSettingsBody(monitoring_months=await monitoring_months(session, organisation.id))
 
 
 async def set_care_settings(
@@ -232,9 +240,19 @@ async def move(
     return plan
 
 
-def read_plan(session: AsyncSession, principal: Principal, plan: ReintegrationPlan) -> None:
+def read_plan(
+    session: AsyncSession, principal: Principal, plan: ReintegrationPlan
+) -> ReintegrationPlan:
     """Reading a plan (or its visits) is reading the child's case: audited."""
-    service_kit.read(session, principal, plan, resource=PLAN, case_id=plan.case_id)
+    return service_kit.read(session, principal, plan, resource=PLAN, case_id=plan.case_id)
+
+
+async def read_visits(
+    session: AsyncSession, principal: Principal, plan: ReintegrationPlan
+) -> list[VisitRead]:
+    """The plan's monitoring visits by due date, read as the plan is (audited)."""
+    read_plan(session, principal, plan)
+    return [VisitRead.model_validate(v) for v in await visits_of(session, plan)]
 
 
 VISITS = service_kit.Records(MonitoringVisit, VISIT, parent="plan_id", order=("due_on", "id"))

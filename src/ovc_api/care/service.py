@@ -34,6 +34,7 @@ from ovc_api.care.schemas import (
     PlacementRead,
     PlacementUpdate,
     TracingCreate,
+    TracingRead,
     TracingUpdate,
 )
 from ovc_api.cases.models import Case
@@ -363,3 +364,21 @@ def read_child_care(
 ) -> None:
     """Reading a child's placements or tracing is reading the child's record: audited."""
     record_read(session, principal, resource, ids, single=False)
+
+
+async def read_placements(
+    session: AsyncSession, principal: Principal, child: Child
+) -> list[PlacementRead]:
+    """A child's care history, oldest first: a read of the child's record, audited."""
+    placements = await placements_of(session, child)
+    read_child_care(session, principal, child, PLACEMENT, [p.id for p in placements])
+    return await present_placements(session, placements)
+
+
+async def read_tracing(
+    session: AsyncSession, principal: Principal, child: Child
+) -> list[TracingRead]:
+    """The attempts to find a child's family, oldest first: audited like `read_placements`."""
+    attempts = await tracing_of(session, child)
+    read_child_care(session, principal, child, TRACING, [a.id for a in attempts])
+    return [TracingRead.model_validate(a) for a in attempts]

@@ -7,13 +7,15 @@ audit live) and answers through `http_epilogue`.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from operator import attrgetter, itemgetter
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlmodel import col
 
 from ovc_api import API_V1
 from ovc_api import http_epilogue as http
+from ovc_api import record_routes as kit
 from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.principal import (
     CaseApprover,
@@ -42,26 +44,15 @@ from ovc_api.cases.schemas import (
     Reopening,
     TransitionCreate,
 )
-from ovc_api.concurrency import IfMatch, set_etag
+from ovc_api.concurrency import set_etag
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
-from ovc_api.idempotency import IdempotencyDep
-from ovc_api.pagination import Page, Pagination, parse_date, parse_datetime, sort_options
+from ovc_api.pagination import Page, Pagination, parse_datetime, sort_options
 from ovc_api.revisions import RevisionRead
 from ovc_api.row_reads import list_rows, read_one
 
 router = APIRouter(prefix=f"{API_V1}/cases", tags=["cases"])
-RESOURCE = service.RESOURCE
-CLOSURE = service.CLOSURE
-SORTS = sort_options(
-    col(Case.id),
-    opened_on=(col(Case.opened_on), parse_date),
-    created_at=(col(Case.created_at), parse_datetime),
-    updated_at=(col(Case.updated_at), parse_datetime),
-)
-CaseSort = Literal[
-    "opened_on", "-opened_on", "created_at", "-created_at", "updated_at", "-updated_at"
-]
+SORTS = kit.sorts_of(Case, CaseListQuery)
 NEWEST_REQUEST_FIRST = sort_options(
     col(ClosureRequest.id), created_at=(col(ClosureRequest.created_at), parse_datetime)
 )["-created_at"]
@@ -76,33 +67,29 @@ OptionalIfMatch = Annotated[
 ]
 
 
-async def _shown(
-    session: Session, principal: Principal, case: Case, response: Response
-) -> CaseRead:
-    return http.shown(response, case, await case_read(session, principal, case))
+async def _opened(session: Any, principal: Principal, opened: tuple[Case, Any]) -> CaseRead:
+    (result,) = await case_reads(session, principal, [opened])
+    return result
 
 
-@router.post(
+ON_CASE = [("case", CaseForWrite)]
+CLOSURE_READ = kit.validated(ClosureRequestRead)
+kit.add_create(
+    router,
     "",
-    summary="Open a case for a child (assigned to the caller unless they may assign others)",
-    status_code=201,
-    response_model=CaseRead,
-    responses=error_responses(401, 403, 409, 422),
+    "create_case",
+    "Open a case for a child (assigned to the caller unless they may assign others)",
+    CaseRead,
+    error_responses(401, 403, 409, 422),
+    CasesWriter,
+    (),
+    CaseCreate,
+    service.open_case,
+    _opened,
+    lambda case: f"{API_V1}/cases/{case.id}",
+    service.RESOURCE,
+    row_of=itemgetter(0),
 )
-async def create_case(
-    body: CaseCreate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    idempotency: IdempotencyDep,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    case, child = await service.open_case(session, principal, body)
-    (result,) = await case_reads(session, principal, [(case, child)])
-    return await http.created(
-        response, idempotency, case, result, location=f"{API_V1}/cases/{case.id}", resource=RESOURCE
-    )
 
 
 @router.get(
@@ -127,200 +114,156 @@ async def list_cases(
         SORTS[query.sort],
         request,
         response,
-        audit_as=RESOURCE,
+        audit_as=service.RESOURCE,
         where=query.apply,
         # Filters put their values in the statement: such lists are built per request.
         key=None if query.filtered() else (),
     )
 
 
-@router.get(
-    "/{case_id}",
-    summary="Read a case, with its child and concerns",
-    response_model=CaseRead,
-    responses=error_responses(401, 403, 404, 422),
-)
-async def get_case(
-    case_id: uuid.UUID, response: Response, session: Session, principal: CasesReader
+async def _case_json(
+    session: Session, principal: Principal, case_id: uuid.UUID, response: Response
 ) -> Response:
-    row = await read_one(CASE_ROWS, session, principal, case_id, resource=RESOURCE)
+    """The hot read: the case's Core row straight into JSON, with its ETag."""
+    row = await read_one(CASE_ROWS, session, principal, case_id, resource=service.RESOURCE)
     set_etag(response, row)
     return http.json_response(CASE_ROWS.dump_one(row), response)
 
 
-@router.patch(
+kit.add_call(
+    router,
+    "GET",
     "/{case_id}",
-    summary="Correct a case (If-Match required; history is kept; status moves via /transitions)",
-    response_model=CaseRead,
-    responses=error_responses(401, 403, 404, 412, 422, 428),
+    "get_case",
+    "Read a case, with its child and concerns",
+    CaseRead,
+    error_responses(401, 403, 404, 422),
+    CasesReader,
+    [("case_id", uuid.UUID), ("response", Response)],
+    _case_json,
 )
-async def update_case_record(
-    case: CaseForWrite,
-    body: CaseUpdate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    if_match: IfMatch = None,
-) -> CaseRead:
-    await service.correct_case(session, principal, case, body, if_match=if_match)
-    return await _shown(session, principal, case, response)
-
-
-@router.post(
+kit.add_correct(
+    router,
+    "/{case_id}",
+    "update_case_record",
+    "Correct a case (If-Match required; history is kept; status moves via /transitions)",
+    CaseRead,
+    error_responses(401, 403, 404, 412, 422, 428),
+    CasesWriter,
+    ON_CASE,
+    CaseUpdate,
+    service.correct_case,
+    case_read,
+)
+kit.add_action(
+    router,
     "/{case_id}/transitions",
-    summary="Move a case to the next status of the workflow (409 names the allowed ones)",
-    response_model=CaseRead,
-    responses=error_responses(401, 403, 404, 409, 412, 422),
+    "transition_case",
+    "Move a case to the next status of the workflow (409 names the allowed ones)",
+    CaseRead,
+    error_responses(401, 403, 404, 409, 412, 422),
+    CasesWriter,
+    ON_CASE,
+    TransitionCreate,
+    service.transition,
+    case_read,
+    resource=service.RESOURCE,
+    if_match=OptionalIfMatch,
 )
-async def transition_case(
-    case: CaseForWrite,
-    body: TransitionCreate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    idempotency: IdempotencyDep,
-    if_match: OptionalIfMatch = None,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    await service.transition(session, principal, case, body, if_match=if_match)
-    result = await _shown(session, principal, case, response)
-    return await http.done(idempotency, result, row=case, resource=RESOURCE, response=response)
-
-
-@router.post(
+kit.add_create(
+    router,
     "/{case_id}/closure-requests",
-    summary="Ask a case manager to close the case (one pending request at a time)",
-    status_code=201,
-    response_model=ClosureRequestRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+    "request_case_closure",
+    "Ask a case manager to close the case (one pending request at a time)",
+    ClosureRequestRead,
+    error_responses(401, 403, 404, 409, 422),
+    ClosureRequester,
+    ON_CASE,
+    ClosureRequestCreate,
+    service.request_closure,
+    CLOSURE_READ,
+    lambda closure: f"{API_V1}/cases/{closure.case_id}/closure-requests/{closure.id}",
+    service.CLOSURE,
 )
-async def request_case_closure(
-    case: CaseForWrite,
-    body: ClosureRequestCreate,
-    response: Response,
-    session: Session,
-    principal: ClosureRequester,
-    idempotency: IdempotencyDep,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    closure = await service.request_closure(session, principal, case, body)
-    location = f"{API_V1}/cases/{case.id}/closure-requests/{closure.id}"
-    result = ClosureRequestRead.model_validate(closure)
-    return await http.created(
-        response, idempotency, closure, result, location=location, resource=CLOSURE
-    )
 
 
-@router.get(
+CASE = [("case", CaseForRead)]
+kit.add_page(
+    router,
     "/{case_id}/closure-requests",
-    summary="The case's closure requests, newest first",
-    response_model=Page[ClosureRequestRead],
-    responses=error_responses(401, 403, 404, 422),
+    "list_closure_requests",
+    "The case's closure requests, newest first",
+    ClosureRequestRead,
+    error_responses(401, 403, 404, 422),
+    CasesReader,
+    CASE,
+    None,
+    service.closure_requests,
+    NEWEST_REQUEST_FIRST,
+    audit_as=service.CLOSURE,
+    case_of=attrgetter("id"),
 )
-async def list_closure_requests(
-    case: CaseForRead,
-    request: Request,
-    response: Response,
-    session: Session,
-    principal: CasesReader,
-    pagination: Pagination,
-) -> Page[ClosureRequestRead]:
-    return await http.page(
-        session,
-        principal,
-        service.closure_requests(principal, case),
-        ClosureRequestRead,
-        pagination,
-        NEWEST_REQUEST_FIRST,
-        request,
-        response,
-        audit_as=CLOSURE,
-        case_id=case.id,
-    )
-
-
-@router.get(
+CLOSURE_REQUEST = [("case", CaseForRead), ("closure_request_id", uuid.UUID)]
+kit.add_read(
+    router,
     "/{case_id}/closure-requests/{closure_request_id}",
-    summary="Read one closure request of the case",
-    response_model=ClosureRequestRead,
-    responses=error_responses(401, 403, 404, 422),
+    "get_closure_request",
+    "Read one closure request of the case",
+    ClosureRequestRead,
+    error_responses(401, 403, 404, 422),
+    CasesReader,
+    CLOSURE_REQUEST,
+    CLOSURE_READ,
+    service.read_closure_request,
 )
-async def get_closure_request(
-    case: CaseForRead,
-    closure_request_id: uuid.UUID,
-    response: Response,
-    session: Session,
-    principal: CasesReader,
-) -> ClosureRequestRead:
-    closure = await service.read_closure_request(session, principal, case, closure_request_id)
-    return http.shown(response, closure, ClosureRequestRead.model_validate(closure))
-
-
-@router.post(
-    "/{case_id}/closure-requests/{closure_request_id}/approve",
-    summary="Approve a pending closure request (not one's own): the case is closed",
-    response_model=ClosureRequestRead,
-    responses=error_responses(401, 403, 404, 409, 412, 422),
+# A case manager's decisions: (path, name, summary, body, the service's operation)
+DECISIONS = (
+    (
+        "approve",
+        "approve_case_closure",
+        "Approve a pending closure request (not one's own): the case is closed",
+        ClosureApproval,
+        service.approve_closure,
+    ),
+    (
+        "reject",
+        "reject_case_closure",
+        "Reject a pending closure request, saying why: the case stays open",
+        ClosureRejection,
+        service.reject_closure,
+    ),
 )
-async def approve_case_closure(
-    case: CaseForApproval,
-    closure_request_id: uuid.UUID,
-    body: ClosureApproval,
-    session: Session,
-    principal: CaseApprover,
-    idempotency: IdempotencyDep,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    closure = await service.approve_closure(session, principal, case, closure_request_id, body)
-    return await http.done(
-        idempotency, ClosureRequestRead.model_validate(closure), row=closure, resource=CLOSURE
+for verb, name, summary, body, decide in DECISIONS:
+    kit.add_action(
+        router,
+        f"/{{case_id}}/closure-requests/{{closure_request_id}}/{verb}",
+        name,
+        summary,
+        ClosureRequestRead,
+        error_responses(401, 403, 404, 409, 412, 422),
+        CaseApprover,
+        [("case", CaseForApproval), ("closure_request_id", uuid.UUID)],
+        body,
+        decide,
+        CLOSURE_READ,
+        resource=service.CLOSURE,
+        etag=False,
     )
-
-
-@router.post(
-    "/{case_id}/closure-requests/{closure_request_id}/reject",
-    summary="Reject a pending closure request, saying why: the case stays open",
-    response_model=ClosureRequestRead,
-    responses=error_responses(401, 403, 404, 409, 412, 422),
-)
-async def reject_case_closure(
-    case: CaseForApproval,
-    closure_request_id: uuid.UUID,
-    body: ClosureRejection,
-    session: Session,
-    principal: CaseApprover,
-    idempotency: IdempotencyDep,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    closure = await service.reject_closure(session, principal, case, closure_request_id, body)
-    return await http.done(
-        idempotency, ClosureRequestRead.model_validate(closure), row=closure, resource=CLOSURE
-    )
-
-
-@router.post(
+CASE_TO_DECIDE = [("case", CaseForApproval)]
+kit.add_action(
+    router,
     "/{case_id}/reopen",
-    summary="Reopen a closed case (its history is kept)",
-    response_model=CaseRead,
-    responses=error_responses(401, 403, 404, 409, 412, 422),
+    "reopen_case",
+    "Reopen a closed case (its history is kept)",
+    CaseRead,
+    error_responses(401, 403, 404, 409, 412, 422),
+    CaseApprover,
+    CASE_TO_DECIDE,
+    Reopening,
+    service.reopen,
+    case_read,
+    resource=service.RESOURCE,
 )
-async def reopen_case(
-    case: CaseForApproval,
-    body: Reopening,
-    response: Response,
-    session: Session,
-    principal: CaseApprover,
-    idempotency: IdempotencyDep,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    await service.reopen(session, principal, case, body)
-    result = await _shown(session, principal, case, response)
-    return await http.done(idempotency, result, row=case, resource=RESOURCE, response=response)
 
 
 @router.get(
@@ -352,13 +295,15 @@ async def list_case_access_log(
     return page
 
 
-@router.get(
+kit.add_call(
+    router,
+    "GET",
     "/{case_id}/revisions",
-    summary="Earlier values of a case's corrected fields, newest first",
-    response_model=list[RevisionRead],
-    responses=error_responses(401, 403, 404, 422),
+    "list_case_revisions",
+    "Earlier values of a case's corrected fields, newest first",
+    list[RevisionRead],
+    error_responses(401, 403, 404, 422),
+    CasesReader,
+    CASE,
+    service.revisions,
 )
-async def list_case_revisions(
-    case: CaseForRead, session: Session, principal: CasesReader
-) -> list[RevisionRead]:
-    return await service.revisions(session, principal, case)

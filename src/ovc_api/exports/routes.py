@@ -9,6 +9,7 @@ hangs up half-way must still leave its trace.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -241,72 +242,62 @@ async def _export(
     )
 
 
-@router.get(
-    "/exports/cases",
-    summary="Export the organisation's cases with their child (CSV or NDJSON, streamed)",
-    description="The filters of GET /api/v1/cases (`child_id` and `q` in identified exports "
-    "only); rows in order of opening." + ACCESS,
-    response_model=None,
-    response_class=StreamingResponse,
-    responses=STREAMED,
-)
-async def export_cases(
-    request: Request,
-    session: StreamingSession,
-    caller: ExportCaller,
-    filters: Annotated[CaseFilters, Depends()],
-    requested_format: FormatChoice = None,
-) -> StreamingResponse:
-    return await _export(
-        request, session, caller, requested_format, "case", "cases", filters, case_export
+def _add_export(
+    collection: str, resource: str, filters: type[F], build: Build[F], summary: str, says: str
+) -> None:
+    """GET /exports/<collection>: the list's filters (`filters`), rows built by `build`."""
+
+    async def export(
+        request: Request,
+        session: StreamingSession,
+        caller: ExportCaller,
+        filters: Any,
+        requested_format: FormatChoice = None,
+    ) -> StreamingResponse:
+        return await _export(
+            request, session, caller, requested_format, resource, collection, filters, build
+        )
+
+    parameters = dict(inspect.signature(export).parameters)
+    parameters["filters"] = parameters["filters"].replace(annotation=Annotated[filters, Depends()])
+    export.__signature__ = inspect.Signature(list(parameters.values()))  # type: ignore[attr-defined]
+    router.add_api_route(
+        f"/exports/{collection}",
+        export,
+        methods=["GET"],
+        name=f"export_{collection}",
+        summary=summary,
+        description=says + ACCESS,
+        response_model=None,
+        response_class=StreamingResponse,
+        responses=STREAMED,
     )
 
 
-@router.get(
-    "/exports/children",
-    summary="Export the organisation's children (CSV or NDJSON, streamed)",
-    description="The filters of GET /api/v1/children (`q`, `commune` and `family_id` in "
-    "identified exports only; `archived=true` exports archived children instead); oldest "
-    "records first." + ACCESS,
-    response_model=None,
-    response_class=StreamingResponse,
-    responses=STREAMED,
+_add_export(
+    "cases",
+    "case",
+    CaseFilters,
+    case_export,
+    "Export the organisation's cases with their child (CSV or NDJSON, streamed)",
+    "The filters of GET /api/v1/cases (`child_id` and `q` in identified exports only); rows "
+    "in order of opening.",
 )
-async def export_children(
-    request: Request,
-    session: StreamingSession,
-    caller: ExportCaller,
-    filters: Annotated[ChildFilters, Depends()],
-    requested_format: FormatChoice = None,
-) -> StreamingResponse:
-    return await _export(
-        request, session, caller, requested_format, "child", "children", filters, child_export
-    )
-
-
-@router.get(
-    "/exports/services",
-    summary="Export the services the organisation delivered (CSV or NDJSON, streamed)",
-    description="The filters of GET /api/v1/services (`case_id`, `family_id` and `referral_id` "
-    "in identified exports only); in order of delivery." + ACCESS,
-    response_model=None,
-    response_class=StreamingResponse,
-    responses=STREAMED,
+_add_export(
+    "children",
+    "child",
+    ChildFilters,
+    child_export,
+    "Export the organisation's children (CSV or NDJSON, streamed)",
+    "The filters of GET /api/v1/children (`q`, `commune` and `family_id` in identified "
+    "exports only; `archived=true` exports archived children instead); oldest records first.",
 )
-async def export_services(
-    request: Request,
-    session: StreamingSession,
-    caller: ExportCaller,
-    filters: Annotated[ServiceFilters, Depends()],
-    requested_format: FormatChoice = None,
-) -> StreamingResponse:
-    return await _export(
-        request,
-        session,
-        caller,
-        requested_format,
-        "service",
-        "services",
-        filters,
-        service_export,
-    )
+_add_export(
+    "services",
+    "service",
+    ServiceFilters,
+    service_export,
+    "Export the services the organisation delivered (CSV or NDJSON, streamed)",
+    "The filters of GET /api/v1/services (`case_id`, `family_id` and `referral_id` in "
+    "identified exports only); in order of delivery.",
+)

@@ -14,8 +14,8 @@ from sqlmodel import col
 
 from ovc_api import API_V1
 from ovc_api import http_epilogue as http
+from ovc_api import record_routes as kit
 from ovc_api.auth.principal import CasesReader, CasesWriter
-from ovc_api.concurrency import IfMatch
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
 from ovc_api.families import service
@@ -31,7 +31,6 @@ from ovc_api.families.schemas import (
     MemberRead,
     MemberUpdate,
 )
-from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import parse_datetime, sort_options
 from ovc_api.record_routes import RecordKind, add_revisions_route, add_routes
 from ovc_api.row_reads import table_reads
@@ -66,8 +65,8 @@ FamilyForRead = Annotated[Family, Depends(family_for_read)]
 FamilyForWrite = Annotated[Family, Depends(family_for_write)]
 
 
-def _member_location(member: FamilyMember) -> str:
-    return f"{API_V1}/families/{member.family_id}/members/{member.id}"
+def _member_read(_session: Any, _principal: Any, member: FamilyMember) -> MemberRead:
+    return member_read(member)
 
 
 FAMILIES = RecordKind(
@@ -108,33 +107,22 @@ add_revisions_route(
 )
 
 
-@router.post(
+FAMILY = [("family", FamilyForWrite)]
+kit.add_create(
+    router,
     "/{family_id}/members",
-    summary="Add a member to a household",
-    status_code=201,
-    response_model=MemberRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+    "create_family_member",
+    "Add a member to a household",
+    MemberRead,
+    error_responses(401, 403, 404, 409, 422),
+    CasesWriter,
+    FAMILY,
+    MemberCreate,
+    service.add_member,
+    _member_read,
+    lambda member: f"{API_V1}/families/{member.family_id}/members/{member.id}",
+    service.MEMBER,
 )
-async def create_family_member(
-    family: FamilyForWrite,
-    body: MemberCreate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    idempotency: IdempotencyDep,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    member = await service.add_member(session, principal, family, body)
-    location = _member_location(member)
-    return await http.created(
-        response,
-        idempotency,
-        member,
-        member_read(member),
-        location=location,
-        resource=service.MEMBER,
-    )
 
 
 @router.get(
@@ -154,22 +142,17 @@ async def get_family_member(
     return http.shown(response, member, member_read(member))
 
 
-@router.patch(
+MEMBER = [("family", FamilyForWrite), ("member_id", uuid.UUID)]
+kit.add_correct(
+    router,
     "/{family_id}/members/{member_id}",
-    summary="Correct a member, or record that they left the household (archived=true)",
-    response_model=MemberRead,
-    responses=error_responses(401, 403, 404, 409, 412, 422, 428),
+    "update_family_member",
+    "Correct a member, or record that they left the household (archived=true)",
+    MemberRead,
+    error_responses(401, 403, 404, 409, 412, 422, 428),
+    CasesWriter,
+    MEMBER,
+    MemberUpdate,
+    service.correct_member,
+    _member_read,
 )
-async def update_family_member(
-    family: FamilyForWrite,
-    member_id: uuid.UUID,
-    body: MemberUpdate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    if_match: IfMatch = None,
-) -> MemberRead:
-    member = await service.correct_member(
-        session, principal, family, member_id, body, if_match=if_match
-    )
-    return http.shown(response, member, member_read(member))

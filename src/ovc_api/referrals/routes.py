@@ -7,7 +7,9 @@ HTTP only: the rules and the audit are in `referrals/service.py`; answers go thr
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from functools import partial
+from operator import attrgetter
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,8 +22,8 @@ from ovc_api.auth.principal import CasesReader, CasesWriter, Principal
 from ovc_api.concurrency import set_etag
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
-from ovc_api.idempotency import IdempotencyDep
 from ovc_api.pagination import Page, Pagination, parse_datetime, sort_options
+from ovc_api.record_routes import add_action, add_create, loaders
 from ovc_api.referrals import service
 from ovc_api.referrals.schemas import (
     DecisionBody,
@@ -46,44 +48,30 @@ ReferralSort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 ROWS = table_reads("referral", Referral, ReferralRead, from_record={"case_id": "case_id"})
 
 
-async def referral_for_read(
-    referral_id: uuid.UUID, session: Session, principal: CasesReader
-) -> Referral:
-    return await service.referral_in_scope(session, principal, referral_id)
-
-
-async def referral_for_write(
-    referral_id: uuid.UUID, session: Session, principal: CasesWriter
-) -> Referral:
-    return await service.referral_in_scope(session, principal, referral_id)
-
-
+referral_for_read, referral_for_write = loaders(service.referral_in_scope, "referral_id")
 ReferralForRead = Annotated[Referral, Depends(referral_for_read)]
 ReferralForWrite = Annotated[Referral, Depends(referral_for_write)]
 
 
-@router.post(
+def _shown(_session: Any, principal: Principal, referral: Referral) -> ReferralRead:
+    return service.referral_read(referral, principal)
+
+
+add_create(
+    router,
     "",
-    summary="Refer a case to another organisation (the family's consent is required)",
-    status_code=201,
-    response_model=ReferralRead,
-    responses=error_responses(401, 403, 409, 422),
+    "create_referral",
+    "Refer a case to another organisation (the family's consent is required)",
+    ReferralRead,
+    error_responses(401, 403, 409, 422),
+    CasesWriter,
+    (),
+    ReferralCreate,
+    service.send_referral,
+    _shown,
+    lambda referral: f"{API_V1}/referrals/{referral.id}",
+    RESOURCE,
 )
-async def create_referral(
-    body: ReferralCreate,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-    idempotency: IdempotencyDep,
-) -> Any:
-    if (replayed := await idempotency.replay(principal, body)) is not None:
-        return replayed
-    referral = await service.send_referral(session, principal, body)
-    result = service.referral_read(referral, principal)
-    location = f"{API_V1}/referrals/{referral.id}"
-    return await http.created(
-        response, idempotency, referral, result, location=location, resource=RESOURCE
-    )
 
 
 @router.get(
@@ -161,80 +149,52 @@ async def get_referral(
     return http.json_response(body, response)
 
 
-async def _move(
-    session: Session,
-    principal: CasesWriter,
-    referral: Referral,
-    action: str,
-    note: str | None,
-    response: Response,
-) -> ReferralRead:
-    await service.move(session, principal, referral, action, note)
-    return http.shown(response, referral, service.referral_read(referral, principal))
+def _mover(action: str, said: Callable[[Any], str | None]) -> Callable[..., Awaitable[Referral]]:
+    """The service's move `action`, recording what the body `said` (a note or a reason)."""
+
+    async def act(session: Any, principal: Principal, referral: Referral, body: Any) -> Referral:
+        return await service.move(session, principal, referral, action, said(body))
+
+    return act
 
 
-@router.post(
-    "/{referral_id}/accept",
-    summary="Accept a referral received (its child, family and case become readable)",
-    response_model=ReferralRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+NOTE, REASON = attrgetter("note"), attrgetter("reason")
+# The workflow's moves: (action, its body, what the service records of it, summary)
+MOVES = (
+    (
+        "accept",
+        DecisionBody,
+        NOTE,
+        "Accept a referral received (its child, family and case become readable)",
+    ),
+    ("decline", DeclineBody, REASON, "Decline a referral received, with the reason"),
+    (
+        "withdraw",
+        DecisionBody,
+        NOTE,
+        "Withdraw a referral sent (while pending or accepted); sharing ends",
+    ),
+    (
+        "complete",
+        DecisionBody,
+        NOTE,
+        "Complete a referral received; sharing ends, what the receiver recorded stays",
+    ),
 )
-async def accept_referral(
-    referral: ReferralForWrite,
-    body: DecisionBody,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-) -> ReferralRead:
-    return await _move(session, principal, referral, "accept", body.note, response)
-
-
-@router.post(
-    "/{referral_id}/decline",
-    summary="Decline a referral received, with the reason",
-    response_model=ReferralRead,
-    responses=error_responses(401, 403, 404, 409, 422),
-)
-async def decline_referral(
-    referral: ReferralForWrite,
-    body: DeclineBody,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-) -> ReferralRead:
-    return await _move(session, principal, referral, "decline", body.reason, response)
-
-
-@router.post(
-    "/{referral_id}/withdraw",
-    summary="Withdraw a referral sent (while pending or accepted); sharing ends",
-    response_model=ReferralRead,
-    responses=error_responses(401, 403, 404, 409, 422),
-)
-async def withdraw_referral(
-    referral: ReferralForWrite,
-    body: DecisionBody,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-) -> ReferralRead:
-    return await _move(session, principal, referral, "withdraw", body.note, response)
-
-
-@router.post(
-    "/{referral_id}/complete",
-    summary="Complete a referral received; sharing ends, what the receiver recorded stays",
-    response_model=ReferralRead,
-    responses=error_responses(401, 403, 404, 409, 422),
-)
-async def complete_referral(
-    referral: ReferralForWrite,
-    body: DecisionBody,
-    response: Response,
-    session: Session,
-    principal: CasesWriter,
-) -> ReferralRead:
-    return await _move(session, principal, referral, "complete", body.note, response)
+for action, body, said, summary in MOVES:
+    add_action(
+        router,
+        f"/{{referral_id}}/{action}",
+        f"{action}_referral",
+        summary,
+        ReferralRead,
+        error_responses(401, 403, 404, 409, 422),
+        CasesWriter,
+        [("referral", ReferralForWrite)],
+        body,
+        _mover(action, said),
+        _shown,
+    )
 
 
 @router.post(

@@ -20,7 +20,7 @@ from ovc_api.db import Session
 from ovc_api.errors import error_responses
 from ovc_api.geography import Province
 from ovc_api.identity.models import Organisation
-from ovc_api.organisations.routes import get_organisation_or_404
+from ovc_api.organisations.deps import OrganisationForAdmin, OrganisationForRead
 from ovc_api.pagination import (
     Page,
     Pagination,
@@ -29,7 +29,7 @@ from ovc_api.pagination import (
     parse_str,
     sort_options,
 )
-from ovc_api.record_routes import RecordKind, add_routes
+from ovc_api.record_routes import RecordKind, add_call, add_routes
 from ovc_api.row_reads import table_reads
 from ovc_api.services import service as rules
 from ovc_api.services.filters import ServiceListQuery
@@ -57,30 +57,33 @@ BY_NAME = sort_options(col(Organisation.id), name=(col(Organisation.name), parse
 # --- the directory ------------------------------------------------------------------------
 
 
-@router.get(
+ORGANISATION = [("organisation", OrganisationForRead)]
+add_call(
+    router,
+    "GET",
     "/organisations/{organisation_id}/services",
-    summary="The services an organisation offers, and where",
-    response_model=list[ServiceOfferRead],
-    responses=error_responses(401, 404, 422),
+    "list_organisation_services",
+    "The services an organisation offers, and where",
+    list[ServiceOfferRead],
+    error_responses(401, 404, 422),
+    AnyPrincipal,
+    ORGANISATION,
+    lambda session, _principal, organisation: rules.offers_of(session, organisation),
 )
-async def list_organisation_services(
-    organisation_id: uuid.UUID, session: Session, principal: AnyPrincipal
-) -> list[ServiceOfferRead]:
-    organisation = await get_organisation_or_404(session, principal, organisation_id)
-    return await rules.offers_of(session, organisation)
-
-
-@router.put(
+OWN_ORGANISATION = [("organisation", OrganisationForAdmin)]
+add_call(
+    router,
+    "PUT",
     "/organisations/{organisation_id}/services",
-    summary="Declare the services your organisation offers (replaces the list)",
-    response_model=list[ServiceOfferRead],
-    responses=error_responses(401, 403, 404, 422),
+    "set_organisation_services",
+    "Declare the services your organisation offers (replaces the list)",
+    list[ServiceOfferRead],
+    error_responses(401, 403, 404, 422),
+    UsersAdmin,
+    OWN_ORGANISATION,
+    rules.declare_offers,
+    ServiceOffers,
 )
-async def set_organisation_services(
-    organisation_id: uuid.UUID, body: ServiceOffers, session: Session, principal: UsersAdmin
-) -> list[ServiceOfferRead]:
-    organisation = await get_organisation_or_404(session, principal, organisation_id)
-    return await rules.declare_offers(session, principal, organisation, body)
 
 
 @router.get(

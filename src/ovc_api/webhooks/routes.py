@@ -7,22 +7,23 @@ no Idempotency-Key on purpose: the answer holds a secret, which is never stored 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from functools import partial
+from operator import itemgetter
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request
 from sqlmodel import col
 
 from ovc_api import API_V1
-from ovc_api import http_epilogue as http
-from ovc_api.auth.principal import WebhooksAdmin
-from ovc_api.concurrency import IfMatch
+from ovc_api import record_routes as kit
+from ovc_api.auth.principal import Principal, WebhooksAdmin
 from ovc_api.db import Session
 from ovc_api.errors import error_responses
-from ovc_api.pagination import Page, Pagination, parse_datetime, sort_options
+from ovc_api.pagination import parse_datetime, sort_options
+from ovc_api.settings import Settings
 from ovc_api.webhooks import service
 from ovc_api.webhooks.models import WebhookDelivery, WebhookSubscription
 from ovc_api.webhooks.schemas import (
-    AttemptRead,
     DeliveryDetail,
     DeliveryRead,
     SecretRotation,
@@ -50,179 +51,172 @@ async def _subscription(
 Subscription = Annotated[WebhookSubscription, Depends(_subscription)]
 
 
-def _with_secret(subscription: WebhookSubscription, secret: str) -> WebhookWithSecret:
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+SUBSCRIPTION: list[kit.Lead] = [("subscription", Subscription)]
+CONFIGURED: list[kit.Lead] = [("settings", AppSettings)]
+WITH_SETTINGS: list[kit.Lead] = [*SUBSCRIPTION, *CONFIGURED]
+
+
+async def _subscribe(
+    session: Session, principal: Principal, settings: Settings, body: WebhookCreate
+) -> tuple[WebhookSubscription, str]:
+    return await service.subscribe(session, principal, body, settings)
+
+
+async def _change(
+    session: Session,
+    principal: Principal,
+    subscription: WebhookSubscription,
+    settings: Settings,
+    body: WebhookUpdate,
+    *,
+    if_match: str | None,
+) -> WebhookSubscription:
+    return await service.change(session, principal, subscription, body, settings, if_match=if_match)
+
+
+async def _rotate(
+    session: Session,
+    principal: Principal,
+    subscription: WebhookSubscription,
+    settings: Settings,
+    body: SecretRotation,
+) -> tuple[WebhookSubscription, str]:
+    secret = await service.rotate_secret(session, principal, subscription, body, settings)
+    return subscription, secret
+
+
+def _with_secret(_session: Session, _principal: Principal, made: tuple[Any, str]) -> Any:
+    """The subscription with its signing secret: shown once, never stored to replay."""
+    subscription, secret = made
     return WebhookWithSecret.model_validate(
         {**WebhookRead.model_validate(subscription).model_dump(), "secret": secret}
     )
 
 
-@router.post(
+kit.add_create(
+    router,
     "",
-    summary="Subscribe an HTTPS endpoint to events (the signing secret is shown once)",
-    status_code=201,
-    response_model=WebhookWithSecret,
-    responses=error_responses(401, 403, 409, 422),
+    "create_webhook",
+    "Subscribe an HTTPS endpoint to events (the signing secret is shown once)",
+    WebhookWithSecret,
+    error_responses(401, 403, 409, 422),
+    WebhooksAdmin,
+    CONFIGURED,
+    WebhookCreate,
+    _subscribe,
+    _with_secret,
+    lambda subscription: f"{API_V1}/webhooks/{subscription.id}",
+    service.RESOURCE,
+    row_of=itemgetter(0),
+    idempotent=False,
 )
-async def create_webhook(
-    body: WebhookCreate,
-    request: Request,
-    response: Response,
-    session: Session,
-    principal: WebhooksAdmin,
-) -> WebhookWithSecret:
-    subscription, secret = await service.subscribe(
-        session, principal, body, request.app.state.settings
-    )
-    response.headers["Location"] = f"{API_V1}/webhooks/{subscription.id}"
-    return http.shown(response, subscription, _with_secret(subscription, secret))
-
-
-@router.get(
+kit.add_page(
+    router,
     "",
-    summary="List your organisation's webhook subscriptions (never their secrets)",
-    response_model=Page[WebhookRead],
-    responses=error_responses(401, 403, 422),
+    "list_webhooks",
+    "List your organisation's webhook subscriptions (never their secrets)",
+    WebhookRead,
+    error_responses(401, 403, 422),
+    WebhooksAdmin,
+    (),
+    None,
+    service.subscriptions,
+    NEWEST_FIRST,
 )
-async def list_webhooks(
-    request: Request,
-    response: Response,
-    session: Session,
-    principal: WebhooksAdmin,
-    pagination: Pagination,
-) -> Page[WebhookRead]:
-    return await http.page(
-        session,
-        principal,
-        service.subscriptions(principal),
-        WebhookRead,
-        pagination,
-        NEWEST_FIRST,
-        request,
-        response,
-    )
 
 
-@router.get(
+kit.add_read(
+    router,
     "/{webhook_id}",
-    summary="Read a webhook subscription (why it was disabled, if it was)",
-    response_model=WebhookRead,
-    responses=error_responses(401, 403, 404, 422),
+    "get_webhook",
+    "Read a webhook subscription (why it was disabled, if it was)",
+    WebhookRead,
+    error_responses(401, 403, 404, 422),
+    None,
+    SUBSCRIPTION,
+    kit.validated(WebhookRead),
 )
-async def get_webhook(subscription: Subscription, response: Response) -> WebhookRead:
-    return http.shown(response, subscription, WebhookRead.model_validate(subscription))
-
-
-@router.patch(
+kit.add_correct(
+    router,
     "/{webhook_id}",
-    summary="Change a subscription's URL or event types, pause it or re-enable it (If-Match)",
-    response_model=WebhookRead,
-    responses=error_responses(401, 403, 404, 412, 422, 428),
+    "update_webhook",
+    "Change a subscription's URL or event types, pause it or re-enable it (If-Match)",
+    WebhookRead,
+    error_responses(401, 403, 404, 412, 422, 428),
+    WebhooksAdmin,
+    WITH_SETTINGS,
+    WebhookUpdate,
+    _change,
+    kit.validated(WebhookRead),
 )
-async def update_webhook(
-    subscription: Subscription,
-    body: WebhookUpdate,
-    request: Request,
-    response: Response,
-    session: Session,
-    principal: WebhooksAdmin,
-    if_match: IfMatch = None,
-) -> WebhookRead:
-    await service.change(
-        session, principal, subscription, body, request.app.state.settings, if_match=if_match
-    )
-    return http.shown(response, subscription, WebhookRead.model_validate(subscription))
 
 
-@router.post(
+kit.add_action(
+    router,
     "/{webhook_id}/rotate-secret",
-    summary="Replace the signing secret; the previous one keeps signing during the overlap",
-    response_model=WebhookWithSecret,
-    responses=error_responses(401, 403, 404, 422),
+    "rotate_webhook_secret",
+    "Replace the signing secret; the previous one keeps signing during the overlap",
+    WebhookWithSecret,
+    error_responses(401, 403, 404, 422),
+    WebhooksAdmin,
+    WITH_SETTINGS,
+    SecretRotation,
+    _rotate,
+    _with_secret,
+    row_of=itemgetter(0),
 )
-async def rotate_webhook_secret(
-    subscription: Subscription,
-    body: SecretRotation,
-    request: Request,
-    response: Response,
-    session: Session,
-    principal: WebhooksAdmin,
-) -> WebhookWithSecret:
-    secret = await service.rotate_secret(
-        session, principal, subscription, body, request.app.state.settings
-    )
-    return http.shown(response, subscription, _with_secret(subscription, secret))
-
-
-@router.post(
+# Messages queued for delivery: 202, the delivery as queued.
+queued = partial(kit.add_call, router, "POST", status_code=202)
+queued(
     "/{webhook_id}/ping",
-    summary="Queue a signed `ping` message to test the endpoint",
-    status_code=202,
-    response_model=DeliveryRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+    "ping_webhook",
+    "Queue a signed `ping` message to test the endpoint",
+    DeliveryRead,
+    error_responses(401, 403, 404, 409, 422),
+    WebhooksAdmin,
+    SUBSCRIPTION,
+    service.ping_read,
 )
-async def ping_webhook(
-    subscription: Subscription, session: Session, principal: WebhooksAdmin
-) -> DeliveryRead:
-    delivery = await service.ping(session, principal, subscription)
-    return DeliveryRead.model_validate(delivery)
 
 
-@router.get(
+kit.add_page(
+    router,
     "/{webhook_id}/deliveries",
-    summary="The subscription's delivery log, newest first",
-    response_model=Page[DeliveryRead],
-    responses=error_responses(401, 403, 404, 422),
+    "list_webhook_deliveries",
+    "The subscription's delivery log, newest first",
+    DeliveryRead,
+    error_responses(401, 403, 404, 422),
+    WebhooksAdmin,
+    SUBSCRIPTION,
+    None,
+    service.deliveries,
+    DELIVERIES_NEWEST_FIRST,
 )
-async def list_webhook_deliveries(
-    subscription: Subscription,
-    request: Request,
-    response: Response,
-    session: Session,
-    principal: WebhooksAdmin,
-    pagination: Pagination,
-) -> Page[DeliveryRead]:
-    return await http.page(
-        session,
-        principal,
-        service.deliveries(principal, subscription),
-        DeliveryRead,
-        pagination,
-        DELIVERIES_NEWEST_FIRST,
-        request,
-        response,
-    )
-
-
-@router.get(
+DELIVERY: list[kit.Lead] = [*SUBSCRIPTION, ("delivery_id", uuid.UUID)]
+kit.add_call(
+    router,
+    "GET",
     "/{webhook_id}/deliveries/{delivery_id}",
-    summary="One delivery with its payload and every attempt (status, latency, response code)",
-    response_model=DeliveryDetail,
-    responses=error_responses(401, 403, 404, 422),
+    "get_webhook_delivery",
+    "One delivery with its payload and every attempt (status, latency, response code)",
+    DeliveryDetail,
+    error_responses(401, 403, 404, 422),
+    WebhooksAdmin,
+    DELIVERY,
+    service.delivery_detail,
 )
-async def get_webhook_delivery(
-    subscription: Subscription, delivery_id: uuid.UUID, session: Session, principal: WebhooksAdmin
-) -> DeliveryDetail:
-    delivery = await service.delivery_in_scope(session, principal, subscription, delivery_id)
-    attempts = await service.attempts_of(session, principal, delivery)
-    return DeliveryDetail.model_validate(
-        {
-            **DeliveryRead.model_validate(delivery).model_dump(),
-            "payload": delivery.payload,
-            "attempt_log": [AttemptRead.model_validate(a) for a in attempts],
-        }
-    )
-
-
-@router.post(
+queued(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver",
-    summary="Send a delivered or failed message again (same webhook-id)",
-    status_code=202,
-    response_model=DeliveryRead,
-    responses=error_responses(401, 403, 404, 409, 422),
+    "redeliver_webhook_delivery",
+    "Send a delivered or failed message again (same webhook-id)",
+    DeliveryRead,
+    error_responses(401, 403, 404, 409, 422),
+    WebhooksAdmin,
+    DELIVERY,
+    service.redeliver_one,
 )
-async def redeliver_webhook_delivery(
-    subscription: Subscription, delivery_id: uuid.UUID, session: Session, principal: WebhooksAdmin
-) -> DeliveryRead:
-    delivery = await service.delivery_in_scope(session, principal, subscription, delivery_id)
-    again = await service.redeliver(session, principal, subscription, delivery)
-    return DeliveryRead.model_validate(again)

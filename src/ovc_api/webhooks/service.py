@@ -30,7 +30,14 @@ from ovc_api.webhooks.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from ovc_api.webhooks.schemas import SecretRotation, WebhookCreate, WebhookUpdate
+from ovc_api.webhooks.schemas import (
+    AttemptRead,
+    DeliveryDetail,
+    DeliveryRead,
+    SecretRotation,
+    WebhookCreate,
+    WebhookUpdate,
+)
 from ovc_api.webhooks.signing import encrypt_secret, new_secret
 
 RESOURCE = "webhook"
@@ -293,3 +300,38 @@ async def redeliver(
         detail=f"delivery {delivery.id}",
     )
     return again
+
+
+async def delivery_detail(
+    session: AsyncSession,
+    principal: Principal,
+    subscription: WebhookSubscription,
+    delivery_id: uuid.UUID,
+) -> DeliveryDetail:
+    """One delivery with its payload and every attempt (status, latency, response code)."""
+    delivery = await delivery_in_scope(session, principal, subscription, delivery_id)
+    attempts = await attempts_of(session, principal, delivery)
+    return DeliveryDetail.model_validate(
+        {
+            **DeliveryRead.model_validate(delivery).model_dump(),
+            "payload": delivery.payload,
+            "attempt_log": [AttemptRead.model_validate(a) for a in attempts],
+        }
+    )
+
+
+async def redeliver_one(
+    session: AsyncSession,
+    principal: Principal,
+    subscription: WebhookSubscription,
+    delivery_id: uuid.UUID,
+) -> DeliveryRead:
+    """`redeliver` the subscription's delivery `delivery_id` (404 if it is not one)."""
+    delivery = await delivery_in_scope(session, principal, subscription, delivery_id)
+    return DeliveryRead.model_validate(await redeliver(session, principal, subscription, delivery))
+
+
+async def ping_read(
+    session: AsyncSession, principal: Principal, subscription: WebhookSubscription
+) -> DeliveryRead:
+    return DeliveryRead.model_validate(await ping(session, principal, subscription))
