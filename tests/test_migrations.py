@@ -9,12 +9,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 import ovc_api.models  # noqa: F401
 from ovc_api.db import alembic_config, head_revision, metadata
-from ovc_api.migration_helpers import include_object
+from ovc_api.migration_helpers import include_object, per_row
 
 from .conftest import make_test_database
 
@@ -95,5 +96,51 @@ def test_record_keys_are_drawn_for_existing_rows_and_new_ones(fresh_database) ->
         assert len(keys) == 50
         assert all(0 <= key < 2**31 for key in keys)
         assert len(set(keys)) >= 45  # 31-bit random values: collisions are vanishingly rare
+    finally:
+        engine.dispose()
+
+
+def test_rls_initplans_wrap_every_policy_call_and_downgrade_restores_them(
+    fresh_database,  # type: ignore[no-untyped-def]
+) -> None:
+    """Migration 0013: every policy's calls of the tenant functions become scalar
+    sub-selects (name, command, roles and permissiveness kept), and downgrade gives back the
+    policies exactly as the revision before left them."""
+    if not fresh_database.is_postgres:
+        pytest.skip("row-level security is PostgreSQL's")
+    config = alembic_config(fresh_database.owner_url, fresh_database.app_url)
+    before = ScriptDirectory.from_config(config).get_revision("0013_rls_initplans").down_revision
+    assert isinstance(before, str)
+    engine = create_engine(_sync(fresh_database.owner_url))
+
+    def policies() -> dict[tuple[str, str], tuple[object, ...]]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT tablename, policyname, permissive, roles::text, cmd, qual,"
+                    " with_check FROM pg_policies WHERE schemaname = 'public'"
+                )
+            )
+            return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+
+    try:
+        command.upgrade(config, before)
+        bare = policies()
+        calls = ("ovc_current_org()", "ovc_is_system()")
+        assert sum(any(c in str(p) for c in calls) for p in bare.values()) >= 40
+        command.upgrade(config, "0013_rls_initplans")
+        wrapped = policies()
+        assert wrapped.keys() == bare.keys()
+        for key, (permissive, roles, cmd, using, check) in wrapped.items():
+            assert (permissive, roles, cmd) == bare[key][:3], key
+            for expression, old in ((using, bare[key][3]), (check, bare[key][4])):
+                assert (expression is None) == (old is None), key
+                if expression is None:
+                    continue
+                for call in calls:
+                    assert expression.count(call) == expression.count(f"SELECT {call}"), key
+                assert per_row(expression) == old, key
+        command.downgrade(config, before)
+        assert policies() == bare
     finally:
         engine.dispose()

@@ -3,33 +3,80 @@
 Each tenant-owned table gets one policy: rows of the organisation the transaction is bound
 to (ovc_current_org()), or every row for system work (ovc_is_system()), plus any widening the
 application's tenancy rules also allow. FORCE makes the table owner obey it too.
+
+New policies call the two functions as scalar sub-selects, `(SELECT ovc_current_org())`: the
+planner makes each an InitPlan, evaluated once per statement, where a bare call is inlined
+and evaluated for every row (a `current_setting()` and a cast per row: about twice the time
+of a tenant's `count(*)`). Migration 0013 rewrote every policy of 0001-0012 so; migrations
+after it pass `once_per_statement=True` to `enable_tenant_rls` and `add_policy` (or use
+`per_statement()` on their own SQL). The helpers' default stays the bare form so that
+re-running migrations 0001-0012 still produces exactly what they always did.
 """
 
 from __future__ import annotations
+
+import re
 
 from alembic import op
 
 TENANT_RULE = "organisation_id = ovc_current_org() OR ovc_is_system()"
 
+_FUNCTION = r"(?:public\.)?(?:ovc_current_org|ovc_is_system)"
+# A call of either tenant function: as a scalar sub-select (as written, or as PostgreSQL
+# deparses it: `( SELECT ovc_current_org() AS ovc_current_org)`), or bare (not part of a
+# longer name or of another schema's function).
+_CALL = re.compile(
+    rf"(?P<wrapped>\(\s*SELECT\s+(?P<inner>{_FUNCTION})\(\)(?:\s+AS\s+\w+)?\s*\))"
+    rf"|(?<![\w.])(?P<bare>{_FUNCTION})\(\)",
+    re.IGNORECASE,
+)
 
-def enable_tenant_rls(table: str, widening: str | None = None) -> None:
+
+def per_row(expression: str) -> str:
+    """`expression` with every tenant-function call bare (the form of migrations 0001-0012)."""
+    return _CALL.sub(lambda m: f"{m['inner'] or m['bare']}()", expression)
+
+
+def per_statement(expression: str) -> str:
+    """`expression` with every bare tenant-function call made a scalar sub-select, which the
+    planner evaluates once per statement; calls already wrapped are left as they are."""
+    return _CALL.sub(lambda m: m["wrapped"] or f"(SELECT {m['bare']}())", expression)
+
+
+def enable_tenant_rls(
+    table: str, widening: str | None = None, *, once_per_statement: bool = False
+) -> None:
+    """The tenant rule (plus `widening`) on `table`; new migrations pass
+    `once_per_statement=True` (see the module's docstring)."""
     if op.get_bind().dialect.name != "postgresql":
         return
     rule = TENANT_RULE if widening is None else f"{TENANT_RULE} OR ({widening})"
+    if once_per_statement:
+        rule = per_statement(rule)
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
     op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({rule}) WITH CHECK ({rule})")
 
 
-def add_policy(table: str, name: str, using: str, *, command: str = "SELECT") -> None:
+def add_policy(
+    table: str,
+    name: str,
+    using: str,
+    *,
+    command: str = "SELECT",
+    once_per_statement: bool = False,
+) -> None:
     """A further permissive policy (OR-ed with the tenant rule) for one command.
 
     Read-only sharing (records referred to another organisation) uses SELECT policies: an
     UPDATE must pass the tenant rule, so the receiver can read but never change them.
+    New migrations pass `once_per_statement=True` (see the module's docstring).
     """
     if op.get_bind().dialect.name != "postgresql":
         return
+    if once_per_statement:
+        using = per_statement(using)
     op.execute(f"DROP POLICY IF EXISTS {name} ON {table}")
     clause = "WITH CHECK" if command == "INSERT" else "USING"
     op.execute(f"CREATE POLICY {name} ON {table} FOR {command} {clause} ({using})")
