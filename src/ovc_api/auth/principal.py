@@ -95,7 +95,9 @@ def _invalid(reason: str = "Missing or invalid credentials") -> Unauthorized:
 # settings) is already computed. Had PostgreSQL ever ordered it otherwise, the row-level
 # security policy would hide the user and the credential would be refused (401), never
 # admitted. The network administrator's widening is switched on by the outer projection,
-# which runs after the role is known.
+# which runs after the role is known. Since migration 0013 the policies read the setting
+# through an InitPlan, which PostgreSQL computes on its first use, that is when the inner
+# side scans `users`: after `bound` (the same order; the same 401 if it ever were not).
 _JWT_PRINCIPAL_PG = text(
     """
 SELECT set_config('ovc.network',
