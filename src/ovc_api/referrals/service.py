@@ -5,7 +5,6 @@ read."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import col, select
@@ -104,10 +103,6 @@ def referral_read(referral: Referral, principal: Principal) -> ReferralRead:
         created_at=referral.created_at,
         updated_at=referral.updated_at,
     )
-
-
-def referral_reads(principal: Principal, referrals: Sequence[Referral]) -> list[ReferralRead]:
-    return [referral_read(referral, principal) for referral in referrals]
 
 
 def _audit_terms(referral: Referral, principal: Principal) -> dict[str, Any]:
