@@ -94,47 +94,31 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
     create_summary, list_summary, read_summary, correct_summary = kind.summaries
     near = (404,) if parent else ()  # under a parent, a parent outside the scope is a 404
 
-    def lead(write: bool) -> list[inspect.Parameter]:
+    def lead(write: bool) -> list[Lead]:
         if parent is None:
             return []
-        return [_param("parent", parent.for_write if write else parent.for_read)]
+        return [("parent", parent.for_write if write else parent.for_read)]
 
     async def present(session: Any, principal: Principal, row: Any) -> Any:
         if kind.present is None:
             return kind.read.model_validate(row)
         return await _maybe_await(kind.present(session, principal, row))
 
-    async def create(**v: Any) -> Any:
-        session, principal, body = v["session"], v["principal"], v["body"]
-        idempotency = v["idempotency"]
-        if (replayed := await idempotency.replay(principal, body)) is not None:
-            return replayed
-        row = await kind.add(session, principal, *_parents(v), body)
-        result = await present(session, principal, row)
-        where = kind.location(row)
-        return await http.created(
-            v["response"], idempotency, row, result, location=where, resource=kind.resource
-        )
-
-    _signed(
-        create,
-        lead(True),
-        ("body", kind.create),
-        ("response", Response),
-        ("session", Session),
-        ("principal", CasesWriter),
-        ("idempotency", IdempotencyDep),
-    )
-    router.add_api_route(
+    add_create(
+        router,
         kind.path,
-        create,
-        methods=["POST"],
-        name=f"create_{kind.name}",
-        summary=create_summary,
+        f"create_{kind.name}",
+        create_summary,
+        kind.read,
+        error_responses(401, 403, *near, 409, 422),
+        CasesWriter,
+        lead(True),
+        kind.create,
+        kind.add,
+        present,
+        kind.location,
+        kind.resource,
         description=kind.create_description,
-        status_code=201,
-        response_model=kind.read,
-        responses=error_responses(401, 403, *near, 409, 422),
     )
 
     async def list_(**v: Any) -> Any:
@@ -174,7 +158,7 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
 
     _signed(
         list_,
-        lead(False),
+        [_param(*p) for p in lead(False)],
         ("request", Request),
         ("response", Response),
         ("session", Session),
@@ -214,7 +198,7 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
     target = ("row", kind.shared_read or kind.for_read)
     _signed(
         get,
-        lead(False),
+        [_param(*p) for p in lead(False)],
         (id_name, uuid.UUID) if fast is not None else target,
         ("response", Response),
         ("session", Session),
@@ -230,30 +214,25 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
         responses=error_responses(401, 403, 404, 422),
     )
 
-    async def update(**v: Any) -> Any:
-        session, principal, row = v["session"], v["principal"], v["row"]
-        await kind.correct(session, principal, *_parents(v), row, v["body"], if_match=v["if_match"])
-        return http.shown(v["response"], row, await present(session, principal, row))
+    async def correct(session: Any, principal: Principal, *leads: Any, if_match: Any) -> Any:
+        """The kind's correction, answering with the row it corrected."""
+        *parents_and_row, body = leads
+        await kind.correct(session, principal, *parents_and_row, body, if_match=if_match)
+        return parents_and_row[-1]
 
-    _signed(
-        update,
-        lead(True),
-        ("row", kind.for_write),
-        ("body", kind.update),
-        ("response", Response),
-        ("session", Session),
-        ("principal", CasesWriter),
-        ("if_match", IfMatch, None),
-    )
     conflict = (409,) if kind.conflicts else ()
-    router.add_api_route(
+    add_correct(
+        router,
         one,
-        update,
-        methods=["PATCH"],
-        name=f"update_{kind.name}",
-        summary=correct_summary,
-        response_model=kind.read,
-        responses=error_responses(401, 403, 404, *conflict, 412, 422, 428),
+        f"update_{kind.name}",
+        correct_summary,
+        kind.read,
+        error_responses(401, 403, 404, *conflict, 412, 422, 428),
+        CasesWriter,
+        [*lead(True), ("row", kind.for_write)],
+        kind.update,
+        correct,
+        present,
     )
 
 
