@@ -16,6 +16,13 @@ The two last do in one statement each (a data-modifying CTE, in the statement's 
 transaction) the database work GET /api/v1/cases/{id} and POST /api/v1/cases/{id}/notes need:
 read and audit; check the case, insert, audit.
 It connects as the database owner (row-level security does not apply): a floor, not a peer.
+
+With `&session=<uuid>` the three do the statements the API does, in the API's transaction:
+BEGIN, the credential check with the tenant settings (the API's own statement, for the
+user and login of the bearer token), the page or record with its read-audit row (the list
+one row naming the page's ids, as `audit.service.audited_page`), or the note with its
+audit row, then COMMIT. That isolates the framework's share: the same SQL, round trips and
+transaction, none of the Python.
 """
 
 from __future__ import annotations
@@ -103,6 +110,38 @@ WITH open_case AS (
 )
 SELECT id, case_id, author_id, noted_on, text, created_at, updated_at, version FROM note
 """
+# The API's credential check and tenant binding (auth/principal.py, `_JWT_PRINCIPAL_PG`).
+CREDENTIAL = """
+SELECT set_config('ovc.network',
+                  CASE WHEN found.role = 'network_admin' THEN 'on' ELSE 'off' END, true),
+       found.role, found.must_change_password, found.live
+FROM (SELECT set_config('ovc.org_id', $1::text, true) AS org,
+             set_config('ovc.system', 'off', true) AS system,
+             set_config('ovc.network', 'off', true) AS network,
+             set_config('synchronous_commit', $2::text, true) AS sync
+      OFFSET 0) AS bound
+CROSS JOIN LATERAL (
+    SELECT users.role, users.must_change_password,
+           users.active AND organisations.active AND auth_sessions.revoked_at IS NULL AS live
+    FROM users
+    JOIN organisations ON organisations.id = users.organisation_id
+    JOIN auth_sessions ON auth_sessions.user_id = users.id
+    WHERE users.id = $3 AND auth_sessions.id = $4
+      AND users.organisation_id = CAST(bound.org AS uuid)
+    OFFSET 0) AS found
+"""
+# The first page with its list-read audit row (one row naming the page's ids, in order).
+AUDITED_PAGE = f"""
+WITH page AS ({FIRST_PAGE.strip()}), logged AS (
+    INSERT INTO audit_events (id, organisation_id, at, action, resource_type, actor_user_id,
+                              record_ids)
+    SELECT gen_random_uuid(), $1, now(), 'case.list', 'case', $2,
+           coalesce(array_agg(shown.id ORDER BY shown.opened_on DESC, shown.id DESC),
+                    '{{}}'::uuid[])
+    FROM (SELECT id, opened_on FROM page ORDER BY opened_on DESC, id DESC LIMIT 50) AS shown
+)
+SELECT * FROM page ORDER BY opened_on DESC, id DESC
+"""
 CHILD_FIELDS = (
     "given_name_latin",
     "family_name_latin",
@@ -139,7 +178,14 @@ async def list_cases(request: Request) -> Response:
     pool: asyncpg.Pool = request.app.state.pool
     org = uuid.UUID(request.query_params["org"])
     cursor = request.query_params.get("cursor")
-    if cursor:
+    session = request.query_params.get("session")
+    if session:
+        user = uuid.UUID(request.query_params["user"])
+        try:
+            rows = await _as_the_api(pool, org, user, session, "off", AUDITED_PAGE, org, user)
+        except _Refused:
+            return PlainTextResponse("unauthorised", status_code=401)
+    elif cursor:
         opened_on, case_id = cursor.split(",")
         rows = await pool.fetch(NEXT_PAGE, org, date.fromisoformat(opened_on), uuid.UUID(case_id))
     else:
@@ -163,6 +209,28 @@ async def list_children(request: Request) -> Response:
     return Response(json.dumps(body, default=str), media_type="application/json")
 
 
+async def _as_the_api(
+    pool: asyncpg.Pool,
+    org: uuid.UUID,
+    user: uuid.UUID,
+    session: str,
+    sync: str,
+    statement: str,
+    *params: Any,
+) -> list[asyncpg.Record]:
+    """The API's transaction: the credential check and tenant binding, then `statement`;
+    `_Refused` (rolled back) when the credential is not live."""
+    async with pool.acquire() as conn, conn.transaction():
+        found = await conn.fetchrow(CREDENTIAL, str(org), sync, user, uuid.UUID(session))
+        if found is None or not found["live"]:
+            raise _Refused
+        return list(await conn.fetch(statement, *params))
+
+
+class _Refused(Exception):
+    pass
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
 
@@ -172,7 +240,15 @@ async def one_case(request: Request) -> Response:
     case_id = uuid.UUID(request.path_params["case_id"])
     org = uuid.UUID(request.query_params["org"])
     user = uuid.UUID(request.query_params["user"]) if "user" in request.query_params else None
-    row = await pool.fetchrow(ONE_CASE, case_id, org, user)
+    session = request.query_params.get("session")
+    if session and user is not None:
+        try:
+            rows = await _as_the_api(pool, org, user, session, "off", ONE_CASE, case_id, org, user)
+        except _Refused:
+            return PlainTextResponse("unauthorised", status_code=401)
+        row = rows[0] if rows else None
+    else:
+        row = await pool.fetchrow(ONE_CASE, case_id, org, user)
     if row is None:
         return PlainTextResponse("not found", status_code=404)
     item = {k: v for k, v in row.items() if k not in CHILD_FIELDS and k != "relaxed"}
@@ -188,7 +264,17 @@ async def new_note(request: Request) -> Response:
     user = uuid.UUID(request.query_params["user"])
     body = json.loads(await request.body())
     noted_on = date.fromisoformat(body["noted_on"])
-    row = await pool.fetchrow(NEW_NOTE, case_id, org, user, noted_on, body["text"])
+    session = request.query_params.get("session")
+    if session:
+        try:
+            rows = await _as_the_api(
+                pool, org, user, session, "on", NEW_NOTE, case_id, org, user, noted_on, body["text"]
+            )
+        except _Refused:
+            return PlainTextResponse("unauthorised", status_code=401)
+        row = rows[0] if rows else None
+    else:
+        row = await pool.fetchrow(NEW_NOTE, case_id, org, user, noted_on, body["text"])
     if row is None:
         return PlainTextResponse("not found", status_code=404)
     return Response(_dumps(dict(row.items())), status_code=201, media_type="application/json")

@@ -12,6 +12,11 @@ paid) and the bare reference app (bench/reference_app.py, 2 workers), logs in, t
   5. API GET /api/v1/cases/{id}                    vs  6. the reference, same SQL work
   7. API POST /api/v1/cases/{id}/notes             vs  8. the reference, same SQL work
 
+and, for information (no target), 2, 6 and 8 again doing the API's statements in the
+API's transaction (the reference's `&session=`: BEGIN, the credential check with the
+tenant settings, the page's or record's read-audit row, COMMIT): what the framework costs
+beside the SQL the API's design needs,
+
 and prints requests/s, p50 and p99 with the ratios against the targets. The machine is
 noisy (the same commit has given 0.11 and 0.19), so the measurements run in rounds, each
 round running every target once in turn (API, reference, API, ... = A B A B), and the
@@ -50,6 +55,7 @@ from typing import Any, NoReturn
 
 import httpx
 import psycopg
+from jose import jwt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
@@ -356,6 +362,12 @@ def login(base: str, email: str) -> str:
     return str(response.json()["access_token"])
 
 
+def login_session(token: str) -> str:
+    """The login (auth session) id a bearer token carries: the reference's credential check
+    reads it as the API does (no verification needed, the API issued it)."""
+    return str(jwt.get_unverified_claims(token)["sid"])
+
+
 def choose_endpoint(base: str, token: str, wanted: str) -> Endpoint:
     if wanted != "auto":
         return CASES if wanted == "cases" else CHILDREN
@@ -519,22 +531,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         for url in urls.values():
             check_page(url, large_auth)
-        check_page(urls["api_page_1"], small_auth)
         case_id, opened_on, user_id = open_case(db, large)
+        login_id = login_session(large_auth["Authorization"][7:])
+        as_the_api = f"org={large.id}&user={user_id}&session={login_id}"
+        urls["reference_page_1_same"] = f"{reference}{endpoint.reference_path}?{as_the_api}"
+        if endpoint is CASES:
+            check_page(urls["reference_page_1_same"], {})
+        check_page(urls["api_page_1"], small_auth)
         case_urls = {
             "api_case": f"{api}/api/v1/cases/{case_id}",
             "reference_case": f"{reference}/cases/{case_id}?org={large.id}&user={user_id}",
             "api_note": f"{api}/api/v1/cases/{case_id}/notes",
             "reference_note": f"{reference}/cases/{case_id}/notes?org={large.id}&user={user_id}",
+            "reference_case_same": f"{reference}/cases/{case_id}?{as_the_api}",
+            "reference_note_same": f"{reference}/cases/{case_id}/notes?{as_the_api}",
         }
         note = {"noted_on": opened_on, "text": NOTE_TEXT}
         check_one(case_urls["api_case"], large_auth, case_id)
         check_one(case_urls["reference_case"], {}, case_id)
         check_note(case_urls["api_note"], large_auth, note)
         check_note(case_urls["reference_note"], {}, note)
+        check_one(case_urls["reference_case_same"], {}, case_id)
+        check_note(case_urls["reference_note_same"], {}, note)
         note_script = post_script(log_dir, "note", note)
         print(f"measuring {endpoint.path} (wrk -t{args.threads} -c{args.connections} "
               f"-d{args.duration}s --latency, {args.repeat} round(s))")  # fmt: skip
+        same: dict[str, Target] = {
+            "reference_case_same": ("reference GET, the API's statements",
+                                    case_urls["reference_case_same"], {}, None),
+            "reference_note_same": ("reference POST, the API's statements",
+                                    case_urls["reference_note_same"], {}, note_script),
+        }  # fmt: skip
+        if endpoint is CASES:
+            same["reference_page_1_same"] = (
+                "reference page 1, the API's statements",
+                urls["reference_page_1_same"],
+                {},
+                None,
+            )
         measured = measure_rounds(
             args,
             {
@@ -569,6 +603,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                              note_script),
                 "reference_note": ("reference POST /cases/{id}/notes",
                                    case_urls["reference_note"], {}, note_script),
+                **same,
             },
         )  # fmt: skip
     results = {key: summarise(value) for key, value in measured.items()}
@@ -590,6 +625,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "note_vs_reference": results["api_note"].requests_per_s
         / max(results["reference_note"].requests_per_s, 1e-9),
     }
+    for name, api_key in (("page_1", "api_page_1"), ("case", "api_case"), ("note", "api_note")):
+        if f"reference_{name}_same" in results:  # information: no target
+            ratios[f"{name}_vs_same_statements"] = results[api_key].requests_per_s / max(
+                results[f"reference_{name}_same"].requests_per_s, 1e-9
+            )
     report(endpoint, large, small, page, results, ratios, enforce=not args.smoke)
     return {
         "endpoint": endpoint.path,
@@ -642,6 +682,14 @@ def report(
         ok = value >= target if op == ">=" else value <= target
         verdict = ("PASS" if ok else "FAIL") if enforce else "(smoke: not enforced)"
         print(f"  {label:<44} {value:>9.2f} {op + ' ' + str(target):>8}  {verdict}")
+    informative = [
+        ("list: API / reference with its statements", "page_1_vs_same_statements"),
+        ("GET: API / reference with its statements", "case_vs_same_statements"),
+        ("POST: API / reference with its statements", "note_vs_same_statements"),
+    ]
+    for label, key in informative:
+        if key in ratios:
+            print(f"  {label:<44} {ratios[key]:>9.2f} {'-':>8}  (information)")
 
 
 def main(argv: list[str] | None = None) -> int:
