@@ -359,14 +359,16 @@ async def insert_row(
     row = with_defaults(model, values)
     names = sorted(row)
     taken = dict(from_record or {})
-    binds, params = audit_binds(write_values(principal, resource, "create"))
+    audited = write_values(principal, resource, "create")
     event = own_event_values(principal.organisation_id, f"{resource}.create", resource) or {}
+    params = {f"audit_{name}": value for name, value in audited.items()}
     params.update({f"event_{name}": value for name, value in event.items()})
     params.update({f"new_{name}": value for name, value in row.items()})
     params.update(caller_values(principal))
     params[RECORD.key] = parent_id
 
     def build_statement() -> Select[Any]:
+        binds, _ = audit_binds(audited)
         events = Event.__table__  # type: ignore[attr-defined]
         announced = {name: bindparam(f"event_{name}", type_=events.c[name].type) for name in event}
         new = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in names}
@@ -386,7 +388,7 @@ async def insert_row(
         statement = core_select(*shown, *written.c).select_from(found.outerjoin(written, true()))
         return statement.add_cte(*ctes)
 
-    key = (shape_key, caller_shape(principal), tuple(names), *binds, *event)
+    key = (shape_key, caller_shape(principal), tuple(names), *audited, *event)
     statement = built(key, build_statement)
     connection = await session.connection()
     found: CoreRow[Any] | None = (await connection.execute(statement, params)).first()
