@@ -317,3 +317,21 @@ async def test_the_rules_in_sql_and_in_python_agree(app: FastAPI) -> None:
                     assert admitted == (
                         status != "closed" and noted >= opened and (done is None or done >= opened)
                     )
+
+
+async def test_an_invalid_body_answers_422_alike_for_any_case(
+    client: httpx.AsyncClient, tenant_a: Tenant, tenant_b: Tenant, factory: Factory
+) -> None:
+    """The body is validated before the case is looked up: a case of another organisation
+    and a missing one answer the same 422, which says nothing of either."""
+    headers = tenant_a["case_manager"].headers
+    foreign = await factory.case(tenant_b.organisation_id)
+    own = await factory.case(tenant_a.organisation_id)
+    answers = []
+    for case_id in (foreign, uuid.uuid4(), own):
+        refused = await client.post(
+            f"{CASES}/{case_id}/notes", json={"noted_on": "2026-01-22"}, headers=headers
+        )
+        problem = assert_problem(refused, 422)
+        answers.append((error_locs(problem), problem["detail"]))
+    assert answers[0] == answers[1] == answers[2] and answers[0][0] == [["body", "text"]]
