@@ -182,6 +182,7 @@ async def test_a_create_is_one_statement_and_answers_and_records_as_the_session_
         shapes.setdefault("first", shape)
         assert shape == shapes["first"], run
         assert stored.created_at <= stored.updated_at
+        assert announced.position is not None  # numbered at commit, in commit order
         if key is None and test_database.is_postgres:
             # The credential check (which sets the tenant), then one statement.
             assert len(seen) == 2, seen

@@ -112,8 +112,11 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
 
     under = None
     if parent is not None and kind.inserts is not None:
-        if parent.load is None:
-            raise ValueError(f"{kind.name}: a create in one statement needs its parent's load")
+        if parent.load is None or kind.present is not None:
+            raise ValueError(
+                f"{kind.name}: a create in one statement needs its parent's load, and answers "
+                "the row as `read` validates it (no `present`)"
+            )
         under = Under(_dependency_param(parent.for_write), parent.load, kind.inserts)
     add_create(
         router,
