@@ -336,3 +336,37 @@ async def test_an_invalid_body_answers_422_alike_for_any_case(
         problem = assert_problem(refused, 422)
         answers.append((error_locs(problem), problem["detail"]))
     assert answers[0] == answers[1] == answers[2] and answers[0][0] == [["body", "text"]]
+
+
+async def test_an_api_key_writes_notes_as_itself_and_only_with_cases_all(
+    app: FastAPI, client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
+) -> None:
+    """A key is nobody: no author, the audit names the key; without `cases:all` it is
+    assigned no case, so every case answers 404 (the narrowing binds no user)."""
+    admin = tenant_a["org_admin"]
+    case_id = await factory.case(tenant_a.organisation_id, assigned_to=admin.user_id)
+    url = f"{CASES}/{case_id}/notes"
+    note = {"noted_on": "2026-02-01", "text": "Synced from the partner's system."}
+    keys = {}
+    for name, scopes in (
+        ("all", ["cases:read", "cases:write", "cases:all"]),
+        ("own", ["cases:read", "cases:write"]),
+    ):
+        issued = await client.post(
+            "/api/v1/api-keys",
+            json={"label": f"sync {name}", "scopes": scopes},
+            headers=admin.headers,
+        )
+        assert issued.status_code == 201, issued.text
+        keys[name] = issued.json()
+    for _ in range(2):  # the second request runs the statement the first one built
+        request_id = f"hot-key-{uuid.uuid4().hex[:8]}"
+        headers = {"Authorization": f"Bearer {keys['all']['key']}", "X-Request-ID": request_id}
+        created = await client.post(url, json=note, headers=headers)
+        assert created.status_code == 201, created.text
+        assert created.json()["author_id"] is None
+        (audit,), (announced,) = await _written(app, request_id)
+        assert (audit.actor_user_id, str(audit.actor_api_key_id)) == (None, keys["all"]["id"])
+        assert announced.case_id == case_id
+        narrow = {"Authorization": f"Bearer {keys['own']['key']}"}
+        assert_problem(await client.post(url, json=note, headers=narrow), 404)
