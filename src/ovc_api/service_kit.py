@@ -352,8 +352,9 @@ async def insert_row(
     the inserted row's `returning` columns (`id` and `version` among them; NULL when
     nothing was inserted). `from_record` names the audit columns taken from the row
     (audit column -> row column, e.g. `case_id`), the event's `case_id` too. Built once
-    per shape (`ovc_api.prepared`), the caller's ids, the parent's id and every value
-    being bind parameters.
+    per shape (`ovc_api.prepared`: `shape_key` names the kind's statement, its `parent`
+    and `allowed` with it), the caller's ids, the parent's id and every value being bind
+    parameters.
     """
     table = model.__table__
     row = with_defaults(model, values)
@@ -376,7 +377,7 @@ async def insert_row(
         source = core_select(*(new[name] for name in names), found.c.id).where(
             allowed(found.c, new)
         )
-        columns = [column for column in table.columns if column.name in returning]
+        columns = [column for column in table.columns if column.name in returned]
         written = (
             insert_into(table)
             .from_select([*names, parent_column], source)
@@ -388,11 +389,12 @@ async def insert_row(
         statement = core_select(*shown, *written.c).select_from(found.outerjoin(written, true()))
         return statement.add_cte(*ctes)
 
-    key = (shape_key, caller_shape(principal), tuple(names), *audited, *event)
+    returned = tuple(sorted(returning))
+    key = (shape_key, caller_shape(principal), tuple(names), returned, *audited, *event)
     statement = built(key, build_statement)
     connection = await session.connection()
-    found: CoreRow[Any] | None = (await connection.execute(statement, params)).first()
-    return found
+    result: CoreRow[Any] | None = (await connection.execute(statement, params)).first()
+    return result
 
 
 async def revisions(
