@@ -51,8 +51,8 @@ def _statements(app: FastAPI) -> Iterator[list[str]]:
 def _kinds() -> dict[str, tuple[str, Any, Any, dict[str, Any]]]:
     """collection -> (audit resource, model, read schema, a valid body for a case opened on
     2026-01-15)."""
-    from ovc_api.casework.models import Assessment, CaseNote, CasePlanGoal
-    from ovc_api.casework.schemas import AssessmentRead, GoalRead, NoteRead
+    from ovc_api.casework.models import Assessment, CaseNote, CasePlanGoal, FollowUp
+    from ovc_api.casework.schemas import AssessmentRead, FollowUpRead, GoalRead, NoteRead
 
     return {
         "notes": (
@@ -66,6 +66,18 @@ def _kinds() -> dict[str, tuple[str, Any, Any, dict[str, Any]]]:
             CasePlanGoal,
             GoalRead,
             {"domain": "education", "description": "Back to school"},
+        ),
+        "follow-ups": (
+            "follow_up",
+            FollowUp,
+            FollowUpRead,
+            {
+                "kind": "phone_call",
+                "status": "done",
+                "scheduled_on": "2026-02-01",
+                "done_on": "2026-02-02",
+                "outcome": "Talked to the aunt",
+            },
         ),
         "assessments": (
             "assessment",
@@ -136,7 +148,7 @@ def _event_shape(row: Event) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("collection", ["notes", "goals", "assessments"])
+@pytest.mark.parametrize("collection", ["notes", "goals", "assessments", "follow-ups"])
 async def test_a_create_is_one_statement_and_answers_and_records_as_the_session_path(
     collection: str,
     app: FastAPI,
@@ -189,6 +201,12 @@ async def test_a_create_is_one_statement_and_answers_and_records_as_the_session_
             assert "set_config" in seen[0]
             for table in (model.__tablename__, "audit_events", "events"):
                 assert f"INSERT INTO {table}" in seen[1], seen[1]
+    if collection == "follow-ups":  # done: the case's last contact moved, its ETag kept
+        from ovc_api.cases.models import Case
+
+        async with system_session(app) as session:
+            case = (await session.exec(select(Case).where(Case.id == case_id))).one()
+        assert (case.last_contact_on, case.version) == (date(2026, 2, 2), 1)
     # Another organisation's caller runs the warm statement: its own case, its own rows.
     b_admin = tenant_b["org_admin"]
     b_case = await factory.case(tenant_b.organisation_id)
@@ -370,3 +388,64 @@ async def test_an_api_key_writes_notes_as_itself_and_only_with_cases_all(
         assert announced.case_id == case_id
         narrow = {"Authorization": f"Bearer {keys['own']['key']}"}
         assert_problem(await client.post(url, json=note, headers=narrow), 404)
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+async def test_a_follow_up_refused_answers_as_before_and_moves_no_contact(
+    keyed: bool,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    factory: Factory,
+) -> None:
+    """A follow-up's own rules (status and done_on agree) do not read the case, yet a case
+    outside the scope still answers 404 and a closed one 409 before them; a follow-up
+    before the case opened is a 422 of its own words. Nothing is written, the case's last
+    contact stays."""
+    from ovc_api.cases.models import Case
+    from ovc_api.casework.models import FollowUp
+
+    manager = tenant_a["case_manager"]
+    org = tenant_a.organisation_id
+    contact = date(2026, 3, 1)
+    open_case = await factory.case(org, last_contact_on=contact)
+    closed = await factory.case(org, status="closed", closed_on=date(2026, 6, 1))
+    foreign = await factory.case(tenant_b.organisation_id)
+    done = {"kind": "home_visit", "status": "done", "scheduled_on": "2026-04-01"}
+    early = {"kind": "home_visit", "scheduled_on": "2026-01-14"}
+    late_done = {**done, "done_on": "2026-04-02", "scheduled_on": "2026-01-10"}
+    calls: list[tuple[Any, dict[str, Any], int, list[Any], str | None]] = [
+        (foreign, done, 404, [], None),
+        (closed, done, 409, [], "the case is closed"),
+        (open_case, done, 422, [["body", "done_on"]], "required when status is done"),
+        (open_case, early, 422, [["body", "scheduled_on"]], None),
+        (open_case, late_done, 422, [["body", "scheduled_on"]], None),
+    ]
+    for case_id, body, status, locs, detail in calls:
+        request_id = f"hot-follow-up-{uuid.uuid4().hex[:8]}"
+        headers = {**manager.headers, "X-Request-ID": request_id}
+        if keyed:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        refused = await client.post(f"{CASES}/{case_id}/follow-ups", json=body, headers=headers)
+        problem = assert_problem(refused, status)
+        if locs:
+            assert error_locs(problem) == locs
+        if detail is not None:
+            assert problem["detail"] == detail
+        if locs == [["body", "scheduled_on"]]:
+            assert problem["detail"] == "a follow-up before the case opened (2026-01-15)"
+        assert await _written(app, request_id) == ([], [])
+    assert await _count(app, FollowUp, open_case) == 0
+    async with system_session(app) as session:
+        case = (await session.exec(select(Case).where(Case.id == open_case))).one()
+    assert case.last_contact_on == contact
+    # An earlier contact than the last one is recorded without moving it back.
+    earlier = {**done, "scheduled_on": "2026-02-01", "done_on": "2026-02-02"}
+    created = await client.post(
+        f"{CASES}/{open_case}/follow-ups", json=earlier, headers=manager.headers
+    )
+    assert created.status_code == 201, created.text
+    async with system_session(app) as session:
+        case = (await session.exec(select(Case).where(Case.id == open_case))).one()
+    assert case.last_contact_on == contact

@@ -338,6 +338,7 @@ async def insert_row(
     resource: str,
     shape_key: Hashable,
     from_record: Mapping[str, str] | None = None,
+    also: Callable[[Any, Mapping[str, Any]], list[Any]] | None = None,
 ) -> CoreRow[Any] | None:
     """PostgreSQL: insert a row under a parent record, audit it (`<resource>.create`) and
     announce it (the outbox) as `insert` does, in one statement; None when the caller may
@@ -354,7 +355,8 @@ async def insert_row(
     (audit column -> row column, e.g. `case_id`), the event's `case_id` too. Built once
     per shape (`ovc_api.prepared`: `shape_key` names the kind's statement, its `parent`
     and `allowed` with it), the caller's ids, the parent's id and every value being bind
-    parameters.
+    parameters. `also` (the written row's CTE, the values' bind parameters) gives further
+    data-modifying CTEs of the same write (derived data, e.g. a case's last contact).
     """
     table = model.__table__
     row = with_defaults(model, values)
@@ -385,6 +387,8 @@ async def insert_row(
             .cte("written")
         )
         ctes = logged_write(written, binds, announced or None, from_record=taken)
+        if also is not None:
+            ctes += also(written, new)
         shown = [column.label(f"{PARENT}{column.name}") for column in found.c]
         statement = core_select(*shown, *written.c).select_from(found.outerjoin(written, true()))
         return statement.add_cte(*ctes)

@@ -145,6 +145,7 @@ FOLLOW_UPS = _of_case(
         "Read one follow-up of a case",
         "Record a follow-up done, missed or cancelled, or correct it (If-Match required)",
     ),
+    new=service.NEW_FOLLOW_UP,
 )
 NOTES = _of_case(
     "case_note",
