@@ -247,3 +247,28 @@ def emit_for_audit(
                 webhook_pending=mapping.type in WEBHOOK_TYPES,
             )
         )
+
+
+def own_event_values(
+    organisation_id: uuid.UUID, action: str, resource_type: str
+) -> dict[str, Any] | None:
+    """The columns of the event `emit_for_audit` writes for an audited write of a record of
+    the writer's own organisation (`organisation_id`), but those a statement takes from the
+    written row: `resource_id`, `case_id`, `version`. For statements that write the event
+    themselves (`audit.service.logged_write`); None when the action announces nothing.
+    Referrals and conference actions (announced to two organisations) are not for this."""
+    mapping = mapping_of(action, resource_type)
+    if mapping is None or resource_type not in FEED_RESOURCES:
+        return None
+    if resource_type in {FeedResource.referral, FeedResource.conference_action}:
+        raise ValueError(f"{resource_type} events go to two organisations: emit_for_audit")
+    return {
+        "id": new_id(),
+        "organisation_id": organisation_id,
+        "type": str(mapping.type),
+        "change": mapping.change.value,
+        "resource_type": resource_type,
+        "owner_organisation_id": organisation_id,
+        "occurred_at": utcnow(),
+        "webhook_pending": mapping.type in WEBHOOK_TYPES,
+    }

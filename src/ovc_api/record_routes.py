@@ -21,7 +21,7 @@ from functools import partial
 from typing import Annotated, Any, get_args, get_type_hints
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from sqlmodel import col, select
 
 from ovc_api import http_epilogue as http
@@ -52,6 +52,9 @@ class Parent:
     for_read: Any
     for_write: Any
     records: Callable[[Principal, Any, Any], Any]  # (principal, model, parent) -> statement
+    # (session, principal, parent id) -> the parent as `for_write` loads it (404 outside the
+    # caller's scope): for a kind's create that loads it itself (`RecordKind.inserts`)
+    load: Callable[..., Awaitable[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ class RecordKind:
     via: Callable[[Any], Any] | None = None  # a listed row of another organisation -> referral
     create_description: str | None = None  # the create operation's description (OpenAPI)
     rows: RowReads | None = None  # list and GET one as Core rows (`ovc_api.row_reads`)
+    # Under a parent: the create as one statement on PostgreSQL, `inserts(session,
+    # principal, parent id, body, returning)` -> a Core row (see `add_create`'s `under`)
+    inserts: Callable[..., Awaitable[Any]] | None = None
 
 
 def add_routes(router: APIRouter, kind: RecordKind) -> None:
@@ -104,6 +110,14 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
             return kind.read.model_validate(row)
         return await _maybe_await(kind.present(session, principal, row))
 
+    under = None
+    if parent is not None and kind.inserts is not None:
+        if parent.load is None or kind.present is not None:
+            raise ValueError(
+                f"{kind.name}: a create in one statement needs its parent's load, and answers "
+                "the row as `read` validates it (no `present`)"
+            )
+        under = Under(_dependency_param(parent.for_write), parent.load, kind.inserts)
     add_create(
         router,
         kind.path,
@@ -112,13 +126,14 @@ def add_routes(router: APIRouter, kind: RecordKind) -> None:
         kind.read,
         error_responses(401, 403, *near, 409, 422),
         CasesWriter,
-        lead(True),
+        lead(True) if under is None else [],
         kind.create,
         kind.add,
         present,
         kind.location,
         kind.resource,
         description=kind.create_description,
+        under=under,
     )
 
     async def list_(**v: Any) -> Any:
@@ -268,7 +283,12 @@ def add_revisions_route(
 
 def _id_param(kind: RecordKind) -> str:
     """The path parameter naming one record: the one its loading dependency declares."""
-    loader = kind.for_read.__metadata__[0].dependency
+    return _dependency_param(kind.for_read)
+
+
+def _dependency_param(annotated: Any) -> str:
+    """The first parameter of an `Annotated[..., Depends(load)]`'s `load` (its path id)."""
+    loader = annotated.__metadata__[0].dependency
     return next(iter(inspect.signature(loader).parameters))
 
 
@@ -342,6 +362,22 @@ def validated(read: type[BaseModel]) -> Presenter:
     return lambda _session, _principal, row: read.model_validate(row)
 
 
+@dataclass(frozen=True)
+class Under:
+    """A create under a parent record done in one statement on PostgreSQL: `insert(session,
+    principal, parent id, body, returning)` finds the parent in the caller's scope for
+    writing (404), checks the kind's rules (raising as `add` does), inserts the row, audits
+    and announces it, and returns the row's `returning` columns (those of the response
+    model, `id` and `version`) as a Core row, answered as it is (validated and serialized
+    once, with its Location and ETag). SQLite, and a request with an Idempotency-Key (its
+    replay memory), take `add` through the session: the parent loaded by `load(session,
+    principal, parent id)`, as its dependency would."""
+
+    id_param: str  # the parent's path parameter
+    load: Callable[..., Awaitable[Any]]
+    insert: Callable[..., Awaitable[Any]]
+
+
 def add_create(
     router: APIRouter,
     path: str,
@@ -360,16 +396,35 @@ def add_create(
     description: str | None = None,
     row_of: Callable[[Any], Any] | None = None,
     idempotent: bool = True,
+    under: Under | None = None,
 ) -> None:
     """POST: `add(session, principal, *lead, body)` makes the row (or what `row_of` finds
     it in); 201 with its Location and ETag, replayed for a retry with the same
-    Idempotency-Key unless not `idempotent`."""
+    Idempotency-Key unless not `idempotent`. `under`: a create under a parent record in
+    one statement on PostgreSQL (`Under`; `lead` is then empty: the parent's id is the
+    first parameter)."""
+    answer: TypeAdapter[Any] | None = None
+    returning: tuple[str, ...] = ()
+    if under is not None:
+        answer, returning = TypeAdapter(response_model), tuple(response_model.model_fields)
 
     async def create(**v: Any) -> Any:
+        session, caller = v["session"], v["principal"]
+        leads = _leads(v, lead)
+        if under is not None:
+            key = v.get("idempotency")
+            if session.info.get("is_postgres") and (key is None or key.key is None):
+                row = await under.insert(session, caller, v[under.id_param], v["body"], returning)
+                assert answer is not None
+                response = v["response"]
+                response.headers["Location"] = location(row)
+                set_etag(response, row)
+                body = answer.dump_json(answer.validate_python(dict(row._mapping)))
+                return http.json_response(body, response, 201)
+            leads = [await under.load(session, caller, v[under.id_param])]
         if (replayed := await _replay(v)) is not None:
             return replayed
-        session, caller = v["session"], v["principal"]
-        made = await add(session, caller, *_leads(v, lead), v["body"])
+        made = await add(session, caller, *leads, v["body"])
         row = made if row_of is None else row_of(made)
         result = await _maybe_await(present(session, caller, made))
         where = location(row)
@@ -378,9 +433,10 @@ def add_create(
             v["response"], idempotency, row, result, location=where, resource=resource
         )
 
+    first = [] if under is None else [_param(under.id_param, uuid.UUID)]
     _signed(
         create,
-        [_param(*p) for p in lead],
+        [*first, *(_param(*p) for p in lead)],
         ("body", body),
         ("response", Response),
         ("session", Session),

@@ -16,6 +16,10 @@ from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+from sqlalchemy import ColumnElement, bindparam, true
+from sqlalchemy import insert as insert_into
+from sqlalchemy import select as core_select
 from sqlalchemy.engine import Row as CoreRow
 from sqlalchemy.sql import Select
 from sqlmodel import col, select
@@ -24,14 +28,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ovc_api.audit.service import (
     audit_binds,
     audited_read,
+    logged_write,
     record,
     record_owner_reads,
     record_read,
     single_read_values,
+    write_values,
 )
 from ovc_api.auth.principal import Principal
 from ovc_api.concurrency import apply_changes
 from ovc_api.errors import NotFound
+from ovc_api.outbox import Event, own_event_values
 from ovc_api.prepared import ORGANISATION, RECORD, built, caller_shape, caller_values, stand_in
 from ovc_api.revisions import RevisionRead, revisions_of
 from ovc_api.tenancy import get_visible_or_404, scoped, shared_read_source
@@ -295,6 +302,103 @@ async def read_row(
         via_referral=via,
     )
     return row
+
+
+def with_defaults(model: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` and, for the other columns of `model`'s table, the defaults the model gives
+    a new row (its id, timestamps, version...), as constructing it would."""
+    row = dict(values)
+    for column in model.__table__.columns:
+        name = column.name
+        if name in row:
+            continue
+        field = model.model_fields[name]
+        if field.default_factory is not None:
+            row[name] = field.default_factory()
+        elif field.default is not PydanticUndefined:
+            row[name] = field.default
+    return row
+
+
+PARENT = "parent_"  # the prefix of the parent's columns in `insert_row`'s result
+
+
+async def insert_row(
+    session: AsyncSession,
+    principal: Principal,
+    model: Any,
+    values: Mapping[str, Any],
+    *,
+    parent: Callable[[Principal], Select[Any]],
+    parent_model: Any,
+    parent_id: uuid.UUID,
+    parent_column: str,
+    allowed: Callable[[Any, Mapping[str, Any]], ColumnElement[bool]],
+    returning: Collection[str],
+    resource: str,
+    shape_key: Hashable,
+    from_record: Mapping[str, str] | None = None,
+    also: Callable[[Any, Mapping[str, Any]], list[Any]] | None = None,
+) -> CoreRow[Any] | None:
+    """PostgreSQL: insert a row under a parent record, audit it (`<resource>.create`) and
+    announce it (the outbox) as `insert` does, in one statement; None when the caller may
+    not write under that parent (404).
+
+    `parent` gives the statement of the parent records the caller may write (labelled
+    columns, `id` among them, and whatever the rules read); the row is inserted with
+    `values` (and the model's defaults for the columns they leave out, `with_defaults`),
+    its `parent_column` set to the parent's id, only when `allowed` (the parent's columns,
+    the bind parameters of the row's values) holds: the same rules the caller then checks
+    in Python on the result, which carries the parent's columns (prefixed `parent_`) and
+    the inserted row's `returning` columns (`id` and `version` among them; NULL when
+    nothing was inserted). `from_record` names the audit columns taken from the row
+    (audit column -> row column, e.g. `case_id`), the event's `case_id` too. Built once
+    per shape (`ovc_api.prepared`: `shape_key` names the kind's statement, its `parent`
+    and `allowed` with it), the caller's ids, the parent's id and every value being bind
+    parameters. `also` (the written row's CTE, the values' bind parameters) gives further
+    data-modifying CTEs of the same write (derived data, e.g. a case's last contact).
+    """
+    table = model.__table__
+    row = with_defaults(model, values)
+    names = sorted(row)
+    taken = dict(from_record or {})
+    audited = write_values(principal, resource, "create")
+    event = own_event_values(principal.organisation_id, f"{resource}.create", resource) or {}
+    params = {f"audit_{name}": value for name, value in audited.items()}
+    params.update({f"event_{name}": value for name, value in event.items()})
+    params.update({f"new_{name}": value for name, value in row.items()})
+    params.update(caller_values(principal))
+    params[RECORD.key] = parent_id
+
+    def build_statement() -> Select[Any]:
+        binds, _ = audit_binds(audited)
+        events = Event.__table__  # type: ignore[attr-defined]
+        announced = {name: bindparam(f"event_{name}", type_=events.c[name].type) for name in event}
+        new = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in names}
+        found = parent(stand_in(principal)).where(parent_model.id == RECORD).cte("parent")
+        source = core_select(*(new[name] for name in names), found.c.id).where(
+            allowed(found.c, new)
+        )
+        columns = [column for column in table.columns if column.name in returned]
+        written = (
+            insert_into(table)
+            .from_select([*names, parent_column], source)
+            .returning(*columns)
+            .cte("written")
+        )
+        ctes = logged_write(written, binds, announced or None, from_record=taken)
+        if also is not None:
+            ctes += also(written, new)
+        shown = [column.label(f"{PARENT}{column.name}") for column in found.c]
+        statement = core_select(*shown, *written.c).select_from(found.outerjoin(written, true()))
+        return statement.add_cte(*ctes)
+
+    returned = tuple(sorted(returning))
+    key = (shape_key, caller_shape(principal), tuple(names), returned, *audited, *event)
+    statement = built(key, build_statement)
+    connection = await session.connection()
+    result: CoreRow[Any] | None = (await connection.execute(statement, params)).first()
+    return result
 
 
 async def revisions(

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ovc_api.audit.models import AuditEvent
 from ovc_api.auth.principal import Principal
 from ovc_api.db import new_id, utcnow
-from ovc_api.outbox import emit_for_audit
+from ovc_api.outbox import Event, emit_for_audit
 
 
 def record(
@@ -262,6 +262,55 @@ def audited_read(
     own = select(*columns).where(found.c.organisation_id == owner)
     logged = insert(table).from_select(names, own).cte("logged")
     return select(found).add_cte(logged)
+
+
+def write_values(
+    principal: Principal, resource_type: str, verb: str, *, case_id: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """The columns of the audit row `record` writes for `<resource_type>.<verb>` of one of
+    the caller's own records, but its `resource_id` (and `case_id` when not given), for
+    statements that insert the row themselves."""
+    values = list_read_values(principal, resource_type, case_id=case_id)
+    values["action"] = f"{resource_type}.{verb}"
+    return values
+
+
+def logged_write(
+    written: Any,
+    values: dict[str, Any],
+    event: dict[str, Any] | None,
+    *,
+    from_record: Mapping[str, str],
+) -> list[Any]:
+    """PostgreSQL: the CTEs that audit a write and announce it, as `record` (and the
+    outbox's `emit_for_audit`) would, in the statement that writes it. `written` is the
+    CTE of the written row (`INSERT ... RETURNING`: `id`, `version` and the columns
+    `from_record` names; no row, nothing is written); `values` the audit row's other
+    columns (`write_values`), `event` the announcement's (`outbox.own_event_values`; None:
+    nothing announced), as values or as `audit_binds`-like bind parameters. `from_record`:
+    audit column -> column of the row (`case_id`), also the event's `case_id`.
+    Data-modifying CTEs run exactly once and to completion, in the statement's (the
+    request's) transaction; add them to the statement with `add_cte`."""
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    names = list(values)
+    columns = [_expression(values[name], table.c[name].type).label(name) for name in names]
+    names.append("resource_id")
+    columns.append(written.c.id)
+    for name, column in from_record.items():
+        names.append(name)
+        columns.append(written.c[column])
+    ctes = [insert(table).from_select(names, select(*columns)).cte("logged")]
+    if event is not None:
+        events = Event.__table__  # type: ignore[attr-defined]
+        names = list(event)
+        columns = [_expression(event[name], events.c[name].type).label(name) for name in names]
+        names += ["resource_id", "version"]
+        columns += [written.c.id, written.c.version]
+        if "case_id" in from_record:
+            names.append("case_id")
+            columns.append(written.c[from_record["case_id"]])
+        ctes.append(insert(events).from_select(names, select(*columns)).cte("announced"))
+    return ctes
 
 
 def _expression(value: Any, type_: Any) -> ColumnElement[Any]:

@@ -18,6 +18,7 @@ from ovc_api import API_V1
 from ovc_api import record_routes as kit
 from ovc_api.auth.principal import CasesReader
 from ovc_api.cases.deps import CaseForRead, CaseForWrite
+from ovc_api.cases.service import case_in_scope
 from ovc_api.casework import service
 from ovc_api.casework.common import in_case
 from ovc_api.casework.filters import (
@@ -49,7 +50,7 @@ from ovc_api.casework.schemas import (
 from ovc_api.errors import error_responses
 
 router = APIRouter(prefix=API_V1, tags=["casework"])
-CASE = kit.Parent(CaseForRead, CaseForWrite, service.of_case)
+CASE = kit.Parent(CaseForRead, CaseForWrite, service.of_case, load=case_in_scope)
 
 
 def _of_case(
@@ -66,13 +67,15 @@ def _of_case(
     add: Any,
     correct: Any,
     summaries: tuple[str, str, str, str],
+    new: service.NewRecord | None = None,
 ) -> kit.RecordKind:
     """A kind of a case's record: its names (operations, list), model, collection under the
     case, id parameter and audit resource, its schemas (read, create, update), list query
     (whose `sort` values name its orders), service operations (add, correct) and summaries
     (create, list, read, correct). What every such kind has alike is here: its URLs, loading
     (another case's record answers 404), read audit, and a correction answering 409 on a
-    closed case."""
+    closed case. A kind whose `add` is a `service.NewRecord`'s (`new`) is created in one
+    statement on PostgreSQL (`kit.Under`)."""
 
     async def load(session: Any, principal: Any, case: Any, record_id: uuid.UUID) -> Any:
         return await in_case(session, principal, model, case, record_id)
@@ -98,6 +101,7 @@ def _of_case(
         summaries=summaries,
         parent=CASE,
         conflicts=True,
+        inserts=None if new is None else new.insert,
     )
 
 
@@ -120,6 +124,7 @@ ASSESSMENTS = _of_case(
         "Read one assessment of a case",
         "Correct an assessment (If-Match required; history is kept)",
     ),
+    new=service.NEW_ASSESSMENT,
 )
 FOLLOW_UPS = _of_case(
     "case_follow_up",
@@ -140,6 +145,7 @@ FOLLOW_UPS = _of_case(
         "Read one follow-up of a case",
         "Record a follow-up done, missed or cancelled, or correct it (If-Match required)",
     ),
+    new=service.NEW_FOLLOW_UP,
 )
 NOTES = _of_case(
     "case_note",
@@ -160,6 +166,7 @@ NOTES = _of_case(
         "Read one note of a case",
         "Correct a note (If-Match required; the earlier text stays in its history)",
     ),
+    new=service.NEW_NOTE,
 )
 GOALS = _of_case(
     "case_plan_goal",
@@ -180,6 +187,7 @@ GOALS = _of_case(
         "Read one goal of a case plan",
         "Correct a goal or mark it achieved or discontinued (If-Match required)",
     ),
+    new=service.NEW_GOAL,
 )
 ACTIONS = _of_case(
     "case_plan_action",

@@ -8,12 +8,15 @@ case id. Each operation takes the case already loaded in the caller's scope.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import or_, update
+from sqlalchemy import and_, or_, update
+from sqlalchemy.engine import Row as CoreRow
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ovc_api import service_kit
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.models import Case
-from ovc_api.casework.common import ensure_open, in_case, not_before_opening
+from ovc_api.casework.common import NewRecordRules, ensure_open, in_case, not_before_opening
 from ovc_api.casework.models import (
     Assessment,
     CaseNote,
@@ -50,7 +53,7 @@ from ovc_api.concurrency import check_if_match
 from ovc_api.errors import NotFound, Unprocessable
 from ovc_api.identity.models import Organisation
 from ovc_api.revisions import RevisionRead
-from ovc_api.tenancy import scoped
+from ovc_api.tenancy import get_visible_or_404, scoped, visible
 
 ASSESSMENT = "assessment"
 NOTE = "case_note"
@@ -84,6 +87,100 @@ def read(session: AsyncSession, principal: Principal, row: Record, resource: str
     return service_kit.read(session, principal, row, resource=resource, case_id=row.case_id)
 
 
+def _writable_case(principal: Principal) -> Any:
+    """The cases the caller may add records to (as `CaseForWrite` loads them): the columns
+    the rules of a new record read."""
+    return select(col(Case.id), col(Case.status), col(Case.opened_on)).where(
+        visible(principal, Case)
+    )
+
+
+class CaseTouch(Protocol):
+    """Derived data of the case a new record changes (its last contact), written with it."""
+
+    async def apply(self, session: AsyncSession, case: Case, values: dict[str, Any]) -> None:
+        """Through the session, before the record is inserted."""
+
+    def ctes(self, written: Any, values: Mapping[str, Any]) -> list[Any]:
+        """The same as data-modifying CTEs of the insert's statement (`written`: the
+        inserted row; `values`: its values' bind parameters)."""
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """How a kind's new record is made from a request body: its model, its audit name, the
+    rules it respects (`NewRecordRules`) and the values it computes from the body (stored
+    as `computed` gives them rather than as the body has them); who wrote it is recorded
+    where the kind keeps that (`AUTHOR`)."""
+
+    model: Any
+    resource: str
+    rules: NewRecordRules = field(default_factory=NewRecordRules)
+    computed: Callable[[Any], dict[str, Any]] | None = None
+    # What else the record changes (the case's last contact): before the insert through
+    # the session, and as CTEs of the insert's statement
+    touches: CaseTouch | None = None
+
+    def values(self, principal: Principal, data: BaseModel) -> dict[str, Any]:
+        """The row's columns the body gives, and its author."""
+        values = service_kit.stored(data)
+        if self.computed is not None:
+            values.update(self.computed(data))
+        if self.model in AUTHOR:
+            values[AUTHOR[self.model]] = principal.user_id
+        return values
+
+    async def add(
+        self, session: AsyncSession, principal: Principal, case: Case, data: BaseModel
+    ) -> Any:
+        """The new record of the loaded case, through the session (inserted and audited)."""
+        values = self.values(principal, data)
+        self.rules.check(case, values)
+        if self.touches is not None:
+            await self.touches.apply(session, case, values)
+        return await _create(session, principal, case, self.model, data, self.resource, **values)
+
+    async def insert(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        case_id: uuid.UUID,
+        data: BaseModel,
+        returning: Collection[str],
+    ) -> CoreRow[Any]:
+        """PostgreSQL: the same in one statement (`service_kit.insert_row`), the case found
+        in the caller's scope for writing (404 otherwise) and the rules checked in it; the
+        record's `returning` columns as a Core row."""
+        values = self.values(principal, data)
+        if not self.rules.admissible(values):  # refused whatever the case: as `add` says
+            self.rules.check(await get_visible_or_404(session, principal, Case, case_id), values)
+            raise RuntimeError(f"{self.resource}: rules admitted what they refuse")
+        values["organisation_id"] = principal.organisation_id
+        row = await service_kit.insert_row(
+            session,
+            principal,
+            self.model,
+            values,
+            parent=_writable_case,
+            parent_model=Case,
+            parent_id=case_id,
+            parent_column="case_id",
+            allowed=self.rules.clause,
+            returning={"id", "version", "case_id", *returning},
+            resource=self.resource,
+            shape_key=f"{self.resource}.create",
+            from_record={"case_id": "case_id"},
+            also=None if self.touches is None else self.touches.ctes,
+        )
+        if row is None:
+            raise NotFound()
+        case = SimpleNamespace(status=row.parent_status, opened_on=row.parent_opened_on)
+        self.rules.check(case, values)  # the answer when the statement refused the row
+        if row.id is None:  # pragma: no cover - the clause and the check disagree
+            raise RuntimeError(f"{self.resource}: the statement refused a row its rules admit")
+        return row
+
+
 async def _create(
     session: AsyncSession,
     principal: Principal,
@@ -91,10 +188,12 @@ async def _create(
     kind: Callable[..., Record],
     data: BaseModel,
     resource: str,
+    /,
     **values: Any,
 ) -> Record:
-    """A new record of the case: the body's fields as stored, `values` added or replacing,
-    and who wrote it where the kind records that."""
+    """A new record of the case: the body's fields as stored, `values` added or replacing
+    (any column name, the body's `kind` too), and who wrote it where the kind records
+    that."""
     if kind in AUTHOR:
         values[AUTHOR[kind]] = principal.user_id
     row = kind(
@@ -129,13 +228,18 @@ async def _correct(
 # --- assessments -----------------------------------------------------------------------------
 
 
+def _domains(data: AssessmentCreate) -> dict[str, Any]:
+    """The CSI domains as stored (JSON)."""
+    return {"domains": data.model_dump(mode="json")["domains"]}
+
+
+NEW_ASSESSMENT = NewRecord(Assessment, ASSESSMENT, NewRecordRules(("assessed_on",)), _domains)
+
+
 async def record_assessment(
     session: AsyncSession, principal: Principal, case: Case, data: AssessmentCreate
 ) -> Assessment:
-    ensure_open(case)
-    not_before_opening(case, assessed_on=data.assessed_on)
-    domains = data.model_dump(mode="json")["domains"]
-    return await _create(session, principal, case, Assessment, data, ASSESSMENT, domains=domains)
+    return await NEW_ASSESSMENT.add(session, principal, case, data)  # type: ignore[no-any-return]
 
 
 async def correct_assessment(
@@ -157,12 +261,13 @@ async def correct_assessment(
 # --- notes -----------------------------------------------------------------------------------
 
 
+NEW_NOTE = NewRecord(CaseNote, NOTE, NewRecordRules(("noted_on",)))
+
+
 async def write_note(
     session: AsyncSession, principal: Principal, case: Case, data: NoteCreate
 ) -> CaseNote:
-    ensure_open(case)
-    not_before_opening(case, noted_on=data.noted_on)
-    return await _create(session, principal, case, CaseNote, data, NOTE)
+    return await NEW_NOTE.add(session, principal, case, data)  # type: ignore[no-any-return]
 
 
 async def correct_note(
@@ -210,11 +315,13 @@ async def _resolve_organisation(session: AsyncSession, organisation_id: uuid.UUI
         )
 
 
+NEW_GOAL = NewRecord(CasePlanGoal, GOAL)
+
+
 async def add_goal(
     session: AsyncSession, principal: Principal, case: Case, data: GoalCreate
 ) -> CasePlanGoal:
-    ensure_open(case)
-    return await _create(session, principal, case, CasePlanGoal, data, GOAL)
+    return await NEW_GOAL.add(session, principal, case, data)  # type: ignore[no-any-return]
 
 
 async def correct_goal(
@@ -342,17 +449,56 @@ async def _record_contact(session: AsyncSession, case: Case, on: date) -> None:
         set_committed_value(case, "last_contact_on", on)
 
 
+@dataclass(frozen=True)
+class _FollowUpRules(NewRecordRules):
+    """A new follow-up's rules (`_check_follow_up`): its status and done_on agree, it is
+    not scheduled nor done before the case opened."""
+
+    dates: tuple[str, ...] = ("done_on",)
+
+    def admissible(self, values: Mapping[str, Any]) -> bool:
+        return bool((values["status"] == DONE) == (values.get("done_on") is not None))
+
+    def check(self, case: Any, values: Mapping[str, Any]) -> None:
+        ensure_open(case)
+        done_on = values.get("done_on")
+        _check_follow_up(
+            case, values["status"], done_on, scheduled_on=values["scheduled_on"], done_on=done_on
+        )
+
+    def clause(self, case: Any, values: Mapping[str, Any]) -> Any:
+        return and_(super().clause(case, values), values["scheduled_on"] >= case.opened_on)
+
+
+class _LastContact:
+    """A follow-up recorded done moves the case's last contact forward (`_record_contact`)."""
+
+    async def apply(self, session: AsyncSession, case: Case, values: dict[str, Any]) -> None:
+        if values.get("done_on") is not None:
+            await _record_contact(session, case, values["done_on"])
+
+    def ctes(self, written: Any, values: Mapping[str, Any]) -> list[Any]:
+        done_on = values["done_on"]
+        moved = (
+            update(Case)
+            .where(
+                col(Case.id) == written.c.case_id,
+                done_on.is_not(None),
+                or_(col(Case.last_contact_on).is_(None), col(Case.last_contact_on) < done_on),
+            )
+            .values(last_contact_on=done_on)
+        )
+        return [moved.cte("contact")]
+
+
+NEW_FOLLOW_UP = NewRecord(FollowUp, FOLLOW_UP, _FollowUpRules(), touches=_LastContact())
+
+
 async def add_follow_up(
     session: AsyncSession, principal: Principal, case: Case, data: FollowUpCreate
 ) -> FollowUp:
     """Schedule a follow-up, or record one already done (the case's latest contact)."""
-    ensure_open(case)
-    _check_follow_up(
-        case, data.status.value, data.done_on, scheduled_on=data.scheduled_on, done_on=data.done_on
-    )
-    if data.done_on is not None:
-        await _record_contact(session, case, data.done_on)
-    return await _create(session, principal, case, FollowUp, data, FOLLOW_UP)
+    return await NEW_FOLLOW_UP.add(session, principal, case, data)  # type: ignore[no-any-return]
 
 
 async def correct_follow_up(
