@@ -367,7 +367,8 @@ class FastCaseRead(BaseRoute):
                     cursors.append((compiled, cursor))
             results: list[list[FastRow]] = []
             for compiled, cursor in cursors:
-                description = cursor.description
+                # Only a textual statement's rows need the driver's column descriptions.
+                description = None if compiled.names else cursor.description
                 rows = await cursor.fetchall()
                 results.append([compiled.row(values, description) for values in rows])
             return results
