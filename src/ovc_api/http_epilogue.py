@@ -183,6 +183,44 @@ async def rows_page(
     reached through), in the same transaction. The route's declared response model
     documents the body (OpenAPI).
     """
+    postgres = bool(session.info.get("is_postgres"))
+    key, build_statement, params = page_statement(
+        principal,
+        build,
+        pagination,
+        sort,
+        audit_as=audit_as,
+        shape_key=shape_key,
+        case_id=case_id,
+        postgres=postgres,
+    )
+    statement = built(key, build_statement)
+    connection = await session.connection()
+    rows = (await connection.execute(statement, params)).all()
+    if not postgres:
+        shown = rows[: pagination.limit]
+        ids = [row._mapping["id"] for row in shown]
+        record_read(session, principal, audit_as, ids, case_id=case_id, single=False)
+    record_owner_reads(
+        session, principal, audit_as, rows[: pagination.limit], single=False, via=via
+    )
+    return page_response(rows, shape, adapter, pagination, sort, request, response)
+
+
+def page_statement(
+    principal: Principal,
+    build: Callable[[Principal], Select[Any]],
+    pagination: PageParams,
+    sort: Sort,
+    *,
+    audit_as: str,
+    shape_key: Hashable | None,
+    case_id: uuid.UUID | None,
+    postgres: bool,
+) -> tuple[Hashable | None, Callable[[], Select[Any]], dict[str, Any]]:
+    """`rows_page`'s statement: its shape key (`ovc_api.prepared.built`), how to build it and
+    this request's values (the caller's ids, the cursor's, the audit row's). A malformed
+    cursor is a 422 (`decode_cursor`)."""
     limit = pagination.limit
     after = decode_cursor(pagination.cursor, sort.name, sort.keys) if pagination.cursor else None
     params = caller_values(principal)
@@ -190,7 +228,6 @@ async def rows_page(
     if after is not None:
         after_binds, cursor_values = cursor_binds(sort.keys, after)
         params.update(cursor_values)
-    postgres = bool(session.info.get("is_postgres"))
     audit_values = list_read_values(principal, audit_as, case_id=case_id) if postgres else {}
     binds, audit_params = audit_binds(audit_values)
     params.update(audit_params)
@@ -203,9 +240,20 @@ async def rows_page(
         statement = keyset(build(stand_in(principal)), sort, limit, after_binds)
         return audited_page(statement, sort.order_on, limit, binds) if postgres else statement
 
-    statement = built(key, build_statement)
-    connection = await session.connection()
-    rows = (await connection.execute(statement, params)).all()
+    return key, build_statement, params
+
+
+def page_response(
+    rows: Sequence[Any],
+    shape: Callable[[Any], Any],
+    adapter: TypeAdapter[Any],
+    pagination: PageParams,
+    sort: Sort,
+    request: Request,
+    response: Response,
+) -> Response:
+    """A page's JSON (validated once by `adapter`) from `page_statement`'s rows, with its
+    Link header when there is a next page."""
     shown, next_cursor = finish_page(
         rows,
         pagination,
@@ -215,10 +263,6 @@ async def rows_page(
         request=request,
         response=response,
     )
-    if not postgres:
-        ids = [row._mapping["id"] for row in shown]
-        record_read(session, principal, audit_as, ids, case_id=case_id, single=False)
-    record_owner_reads(session, principal, audit_as, shown, single=False, via=via)
     items = [shape(row) for row in shown]
     page = adapter.validate_python({"items": items, "next_cursor": next_cursor})
     return json_response(adapter.dump_json(page), response)

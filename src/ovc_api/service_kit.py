@@ -241,6 +241,34 @@ async def read_shared(
     return read(session, principal, row, resource=resource, via_referral=via)
 
 
+def read_statement(
+    principal: Principal,
+    build: Callable[[Principal], Select[Any]],
+    model: Any,
+    record_id: uuid.UUID,
+    *,
+    resource: str,
+    shape_key: Hashable,
+    from_record: Mapping[str, str] | None,
+    postgres: bool,
+) -> tuple[Hashable, Callable[[], Select[Any]], dict[str, Any]]:
+    """`read_row`'s statement: its shape key (`ovc_api.prepared.built`), how to build it and
+    this request's values (the caller's ids, the record's, the audit row's)."""
+    values = single_read_values(principal, resource) if postgres else {}
+    binds, params = audit_binds(values)
+    params.update(caller_values(principal))
+    params[RECORD.key] = record_id
+    taken = dict(from_record or {})
+
+    def build_statement() -> Select[Any]:
+        statement = build(stand_in(principal)).where(model.id == RECORD)
+        if postgres:
+            statement = audited_read(statement, binds, ORGANISATION, from_record=taken)
+        return statement
+
+    return (shape_key, caller_shape(principal), postgres, *binds), build_statement, params
+
+
 async def read_row(
     session: AsyncSession,
     principal: Principal,
@@ -267,19 +295,17 @@ async def read_row(
     otherwise the read is audited like `read_shared`.
     """
     postgres = bool(session.info.get("is_postgres"))
-    values = single_read_values(principal, resource) if postgres else {}
-    binds, params = audit_binds(values)
-    params.update(caller_values(principal))
-    params[RECORD.key] = record_id
+    key, build_statement, params = read_statement(
+        principal,
+        build,
+        model,
+        record_id,
+        resource=resource,
+        shape_key=shape_key,
+        from_record=from_record,
+        postgres=postgres,
+    )
     taken = dict(from_record or {})
-
-    def build_statement() -> Select[Any]:
-        statement = build(stand_in(principal)).where(model.id == RECORD)
-        if postgres:
-            statement = audited_read(statement, binds, ORGANISATION, from_record=taken)
-        return statement
-
-    key = (shape_key, caller_shape(principal), postgres, *binds)
     statement = built(key, build_statement)
     connection = await session.connection()
     row: CoreRow[Any] | None = (await connection.execute(statement, params)).first()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,7 +67,32 @@ def issue_access_token(
     )
 
 
+# Verified access tokens: (secret, issuer, audience, token) -> (claims, expiry). A token's
+# signature and claims never change, so each is verified once; its expiry is checked on
+# every use (as `jwt.decode` does), and revocation is the database's (the credential check
+# reads the login on every request).
+VERIFIED_TOKENS_MAX = 4096
+_verified: dict[tuple[str, str, str, str], tuple[AccessClaims, int]] = {}
+
+
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    """The claims of a valid access token (InvalidToken otherwise), verified once per token."""
+    key = (settings.secret_key, settings.jwt_issuer, settings.jwt_audience, token)
+    found = _verified.get(key)
+    if found is not None:
+        claims, expires = found
+        if expires < int(time.time()):  # python-jose: expired once `exp < now`
+            _verified.pop(key, None)
+            raise InvalidToken("Signature has expired.")
+        return claims
+    claims, expires = _decode_access_token(settings, token)
+    if len(_verified) >= VERIFIED_TOKENS_MAX:
+        _verified.clear()
+    _verified[key] = (claims, expires)
+    return claims
+
+
+def _decode_access_token(settings: Settings, token: str) -> tuple[AccessClaims, int]:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM:
@@ -86,13 +112,14 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     if any(name not in claims for name in REQUIRED_CLAIMS) or claims["typ"] != "access":
         raise InvalidToken("not an access token")
     try:
-        return AccessClaims(
+        access = AccessClaims(
             user_id=uuid.UUID(claims["sub"]),
             organisation_id=uuid.UUID(claims["org"]),
             session_id=uuid.UUID(claims["sid"]),
             scopes=tuple(claims["scopes"]),
             jti=str(claims["jti"]),
         )
+        return access, int(claims["exp"])
     except (ValueError, TypeError) as exc:
         raise InvalidToken("malformed claims") from exc
 

@@ -1,0 +1,415 @@
+"""The hottest read, `GET /api/v1/cases/{case_id}`, served ahead of FastAPI's router.
+
+A request of the common kind (PostgreSQL, a person's bearer token, a case of the caller's
+own organisation) costs here one round trip for its statements and one for the COMMIT:
+psycopg's pipeline mode sends BEGIN, the credential check that binds the tenant (the very
+statement `ovc_api.auth.principal` runs) and the case's read with its audit row (the very
+statement `service_kit.read_row` runs, compiled once per shape) together, on the raw
+connection of the pool's, with no dependency resolution and no route matching over every
+path. What the credential check finds is then checked as `authenticate` and
+`current_principal` check it; the rate limit is counted as there.
+
+Anything else is *declined* before anything is answered: the transaction (read and audit
+row with it) is rolled back and the request goes on to the documented FastAPI route as if
+this one did not exist, which answers it exactly as before (the 401 of a revoked token, the
+403 of a temporary password, the 404 of another organisation's case, a case read through a
+referral, an API key, SQLite...). The route is not in the OpenAPI document: the FastAPI
+route stays the documented one.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import psycopg
+from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
+
+from ovc_api import API_V1
+from ovc_api.auth.principal import _JWT_PRINCIPAL_PG, Principal
+from ovc_api.auth.scopes import ROLE_SCOPES
+from ovc_api.auth.scopes import Scope as Needed
+from ovc_api.auth.tokens import InvalidToken, api_key_prefix, decode_access_token
+from ovc_api.concurrency import etag_of
+from ovc_api.errors import ProblemError
+from ovc_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams
+from ovc_api.prepared import built
+
+DECLINED = "ovc.fastlane.declined"  # scope key: this request goes to the FastAPI route
+CASES_PATH = f"{API_V1}/cases"
+CASE_PATH = f"{CASES_PATH}/{{case_id}}"
+JSON = "application/json"
+PAGE_QUERY = frozenset({"limit", "cursor", "sort"})
+# A case id in its canonical form only (any other spelling is the route's to validate).
+_CASE_PATH_RE = re.compile(
+    rf"^{re.escape(API_V1)}/cases/([0-9a-fA-F]{{8}}-(?:[0-9a-fA-F]{{4}}-){{3}}[0-9a-fA-F]{{12}})$"
+)
+# A token's scopes are its role's when it was issued: the role the read is built for. The
+# credential check reads the role the user has now; another role declines the request.
+_ROLE_OF_SCOPES = {frozenset(s.value for s in scopes): role for role, scopes in ROLE_SCOPES.items()}
+
+
+class Declined(Exception):
+    """This request is not the fast path's: the FastAPI route answers it."""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A statement compiled once for psycopg: its SQL, how values become parameters and
+    how a row's values become what SQLAlchemy would have returned."""
+
+    sql: str
+    params: Callable[[dict[str, Any]], dict[str, Any]]
+    names: tuple[str, ...]
+    results: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def of(cls, statement: Any, engine: AsyncEngine) -> Compiled:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise TypeError("a statement with expanding parameters cannot be compiled once")
+        processors = dict(compiled._bind_processors)
+
+        def params(values: dict[str, Any]) -> dict[str, Any]:
+            bound: dict[str, Any] = compiled.construct_params(values)
+            for name, process in processors.items():
+                if name in bound:
+                    bound[name] = process(bound[name])
+            return bound
+
+        columns = compiled._result_columns
+        return cls(
+            sql=compiled.string,
+            params=params,
+            names=tuple(column[0] for column in columns),
+            results=tuple(column[3]._cached_result_processor(dialect, None) for column in columns),
+        )
+
+    def row(self, values: tuple[Any, ...], description: Any) -> FastRow:
+        if not self.names:  # a textual statement: its columns as the driver names them
+            return FastRow(
+                {column.name: value for column, value in zip(description, values, strict=True)}
+            )
+        return FastRow(
+            {
+                name: value if process is None else process(value)
+                for name, process, value in zip(self.names, self.results, values, strict=True)
+            }
+        )
+
+
+class FastRow:
+    """A result row as `service_kit.read_row`'s callers use one: `_mapping` and attributes."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: Mapping[str, Any]) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+async def _driver(connection: AsyncConnection) -> Any:
+    """The psycopg AsyncConnection under the pool's connection."""
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    return raw
+
+
+def _plain_page_query(scope: Scope) -> dict[str, str]:
+    """A list's query string of nothing but `limit`, `cursor` and `sort`, each at most once
+    (anything else, filters included, is the route's)."""
+    raw = scope.get("query_string", b"")
+    if not raw:
+        return {}
+    try:
+        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise Declined from None
+    query = dict(pairs)
+    if len(query) != len(pairs) or not query.keys() <= PAGE_QUERY:
+        raise Declined
+    return query
+
+
+def page_params(query: Mapping[str, str]) -> PageParams:
+    """`limit` and `cursor` as `ovc_api.pagination.page_params` takes them, when valid."""
+    limit = query.get("limit", str(DEFAULT_LIMIT))
+    cursor = query.get("cursor")
+    if not (limit.isascii() and limit.isdigit()) or int(limit) < 1:
+        raise Declined
+    if cursor is not None and len(cursor) > 1000:
+        raise Declined
+    return PageParams(limit=min(int(limit), MAX_LIMIT), cursor=cursor)
+
+
+def _bearer(scope: Scope) -> str | None:
+    """The bearer token as `OAuth2PasswordBearer` reads it (the first Authorization header)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+@dataclass(frozen=True)
+class _Template:
+    """What logs and metrics name a request by (`scope["route"].path`): the FastAPI route's
+    path template."""
+
+    path: str
+
+
+class FastCaseRead(BaseRoute):
+    """`GET /api/v1/cases/{case_id}` and the plain case list `GET /api/v1/cases` (`limit`,
+    `cursor` and `sort` only) for the common request, ahead of the router."""
+
+    path = path_format = CASE_PATH
+
+    def __init__(self, app: FastAPI) -> None:
+        self.fastapi = app
+        self.credential: Compiled | None = None
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["method"] == "GET" and DECLINED not in scope:
+            path = scope["path"]
+            if path == CASES_PATH:
+                return Match.FULL, {"route": _Template(CASES_PATH)}
+            if _CASE_PATH_RE.match(path):
+                return Match.FULL, {"route": _Template(CASE_PATH)}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await self._answer(scope)
+        except Declined:
+            scope[DECLINED] = True
+            await scope["router"].app(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+    def _caller(self, scope: Scope) -> tuple[Principal, dict[str, Any]]:
+        """The caller as its token says, and the credential check's values."""
+        token = _bearer(scope)
+        if token is None or api_key_prefix(token) is not None:
+            raise Declined
+        try:
+            claims = decode_access_token(self.fastapi.state.settings, token)
+        except InvalidToken:
+            raise Declined from None
+        role = _ROLE_OF_SCOPES.get(frozenset(claims.scopes))
+        if role is None or Needed.cases_read not in ROLE_SCOPES[role]:
+            raise Declined
+        client = scope.get("client")
+        principal = Principal.of_person(
+            role,
+            claims.organisation_id,
+            claims.user_id,
+            session_id=claims.session_id,
+            client_ip=client[0] if client else None,
+            request_id=scope.get("state", {}).get("request_id"),
+            read_only=True,
+        )
+        credential = {
+            "org": str(claims.organisation_id),
+            "sync": "off",
+            "user_id": claims.user_id,
+            "session_id": claims.session_id,
+        }
+        return principal, credential
+
+    async def _answer(self, scope: Scope) -> Response:
+        database = self.fastapi.state.database
+        if not database.is_postgres:
+            raise Declined
+        principal, credential_values = self._caller(scope)
+        engine = database.engine
+        if scope["path"] == CASES_PATH:
+            read, values, finish = self._page(scope, principal, engine)
+        else:
+            read, values, finish = self._one(scope, principal, engine)
+        if self.credential is None:
+            self.credential = Compiled.of(_JWT_PRINCIPAL_PG, engine)
+        async with engine.connect() as connection:
+            found, rows = await self._run(
+                connection, [(self.credential, credential_values), (read, values)]
+            )
+            try:
+                credential = found[0]._mapping if found else None
+                if (
+                    credential is None
+                    or not credential["live"]
+                    or principal.role is None
+                    or credential["role"] != principal.role.value
+                    or credential["must_change_password"]
+                ):
+                    raise Declined  # revoked, another role, a temporary password...
+                if any(
+                    row._mapping["organisation_id"] != principal.organisation_id for row in rows
+                ):
+                    raise Declined  # read through a share or a widening: audited otherwise
+                await self.fastapi.state.rate_limiter.check(Request(scope), principal)
+                response = finish(rows)
+            except BaseException:
+                await self._rollback(connection)
+                raise
+            await self._commit(connection)
+        return response
+
+    def _one(
+        self, scope: Scope, principal: Principal, engine: AsyncEngine
+    ) -> tuple[Compiled, dict[str, Any], Callable[[list[FastRow]], Response]]:
+        from ovc_api.cases.queries import CASE_ROWS
+        from ovc_api.cases.service import RESOURCE
+        from ovc_api.service_kit import read_statement
+
+        match = _CASE_PATH_RE.match(scope["path"])
+        try:
+            case_id = uuid.UUID(match.group(1)) if match else None
+        except ValueError:
+            raise Declined from None
+        if case_id is None:
+            raise Declined
+        key, build, values = read_statement(
+            principal,
+            lambda caller: CASE_ROWS.build(caller, CASE_ROWS.shared, True),
+            CASE_ROWS.model,
+            case_id,
+            resource=RESOURCE,
+            shape_key=f"{CASE_ROWS.name}.read",
+            from_record=CASE_ROWS.from_record,
+            postgres=True,
+        )
+
+        def finish(rows: list[FastRow]) -> Response:
+            if not rows:
+                raise Declined  # missing, or not the caller's to see: the route's 404
+            (row,) = rows
+            return Response(
+                CASE_ROWS.dump_one(row), headers={"ETag": etag_of(row)}, media_type=JSON
+            )
+
+        return built(("fastlane", key), lambda: Compiled.of(build(), engine)), values, finish
+
+    def _page(
+        self, scope: Scope, principal: Principal, engine: AsyncEngine
+    ) -> tuple[Compiled, dict[str, Any], Callable[[list[FastRow]], Response]]:
+        from ovc_api.cases.filters import CaseListQuery
+        from ovc_api.cases.queries import CASE_ROWS
+        from ovc_api.cases.routes import SORTS
+        from ovc_api.cases.service import RESOURCE
+        from ovc_api.http_epilogue import page_response, page_statement
+
+        query = _plain_page_query(scope)
+        sort_name = query.get("sort", CaseListQuery.sort)
+        if sort_name not in SORTS:
+            raise Declined
+        sort = SORTS[sort_name]
+        pagination = page_params(query)
+        filters = CaseListQuery(sort=sort_name)  # type: ignore[arg-type]  # checked above
+        try:
+            key, build, values = page_statement(
+                principal,
+                lambda caller: filters.apply(CASE_ROWS.build(caller, False, True), caller),
+                pagination,
+                sort,
+                audit_as=RESOURCE,
+                shape_key=(f"{CASE_ROWS.name}.list", ()),
+                case_id=None,
+                postgres=True,
+            )
+        except ProblemError:
+            raise Declined from None  # a malformed cursor: the route's 422
+        if key is None:
+            raise Declined
+
+        def finish(rows: list[FastRow]) -> Response:
+            request = Request(scope)
+            headers = Response()
+            return page_response(
+                rows, CASE_ROWS.item, CASE_ROWS.page, pagination, sort, request, headers
+            )
+
+        return built(("fastlane", key), lambda: Compiled.of(build(), engine)), values, finish
+
+    async def _run(
+        self, connection: AsyncConnection, statements: list[tuple[Compiled, dict[str, Any]]]
+    ) -> list[Any]:
+        """Run the statements in one round trip (pipeline mode): the rows of each, the
+        transaction left open."""
+        raw = await _driver(connection)
+        # Statement counters (tests, benchmarks) see these statements as any other.
+        listeners = connection.sync_engine.dispatch.before_cursor_execute
+        try:
+            cursors = []
+            async with raw.pipeline():
+                for compiled, values in statements:
+                    cursor = raw.cursor()
+                    params = compiled.params(values)
+                    if listeners:
+                        listeners(None, cursor, compiled.sql, params, None, False)
+                    await cursor.execute(compiled.sql, params)
+                    cursors.append((compiled, cursor))
+            results: list[list[FastRow]] = []
+            for compiled, cursor in cursors:
+                # Only a textual statement's rows need the driver's column descriptions.
+                description = None if compiled.names else cursor.description
+                rows = await cursor.fetchall()
+                results.append([compiled.row(values, description) for values in rows])
+            return results
+        except psycopg.Error as exc:
+            await self._fail(connection, exc)
+            raise AssertionError("unreachable") from exc
+
+    async def _commit(self, connection: AsyncConnection) -> None:
+        raw = await _driver(connection)
+        try:
+            await raw.commit()
+        except psycopg.Error as exc:
+            await self._fail(connection, exc)
+
+    async def _rollback(self, connection: AsyncConnection) -> None:
+        raw = await _driver(connection)
+        try:
+            await raw.rollback()
+        except psycopg.Error as exc:
+            await self._fail(connection, exc)
+
+    async def _fail(self, connection: AsyncConnection, exc: psycopg.Error) -> None:
+        """Raise a driver error as SQLAlchemy would (what `ovc_api.db.database_fault`
+        classifies: 503, or a read run again), the pool's connection invalidated when
+        it is broken."""
+        raw = await _driver(connection)
+        invalidated = bool(raw.broken or raw.closed)
+        if invalidated:
+            await connection.invalidate()
+        raise DBAPIError.instance(
+            None,
+            None,
+            exc,
+            psycopg.Error,
+            hide_parameters=True,
+            connection_invalidated=invalidated,
+            dialect=connection.dialect,
+        ) from exc
+
+
+def install(app: FastAPI) -> None:
+    """Put the fast path ahead of every route (it declines to them what it does not serve)."""
+    app.router.routes.insert(0, FastCaseRead(app))
+    app.router._mark_routes_changed()

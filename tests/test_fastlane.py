@@ -1,0 +1,288 @@
+"""`GET /api/v1/cases/{case_id}` ahead of the router (ovc_api.fastlane): on PostgreSQL a
+person's read of their own organisation's case is the credential check and the audited read
+in one round trip (pipeline mode), answered exactly as the documented route answers; every
+other request is declined to that route, its transaction (read and audit row) rolled back.
+And access tokens are verified once each (ovc_api.auth.tokens), their expiry checked on
+every use."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, text, update
+from sqlmodel import col, select
+
+from ovc_api import fastlane
+from ovc_api.app import create_app
+from ovc_api.audit.models import AuditEvent
+from ovc_api.auth import tokens
+from ovc_api.db import utcnow
+from ovc_api.identity.models import User
+from ovc_api.settings import Settings
+
+from .conftest import Factory, Tenant, system_session
+from .helpers import assert_problem
+
+CASES = "/api/v1/cases"
+postgres_only = pytest.mark.skipif(
+    not os.environ.get("OVC_TEST_DATABASE_URL"), reason="needs PostgreSQL (OVC_TEST_DATABASE_URL)"
+)
+
+
+@contextmanager
+def _statements(app: FastAPI) -> Iterator[list[tuple[bool, str]]]:
+    """(sent by the fast path, statement) of each statement the engine's listeners see."""
+    seen: list[tuple[bool, str]] = []
+
+    def before(*args: Any) -> None:
+        seen.append((args[0] is None, args[2]))
+
+    engine = app.state.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def _declining(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every request goes to the documented FastAPI route."""
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            fastlane.FastCaseRead, "matches", lambda self, scope: (fastlane.Match.NONE, {})
+        )
+        yield
+
+
+async def _events(app: FastAPI, request_id: str) -> list[AuditEvent]:
+    async with system_session(app) as session:
+        statement = select(AuditEvent).where(col(AuditEvent.request_id) == request_id)
+        return list((await session.exec(statement)).all())
+
+
+async def _get(
+    client: httpx.AsyncClient, case_id: Any, headers: dict[str, str]
+) -> tuple[httpx.Response, str]:
+    request_id = f"fast-{uuid.uuid4().hex[:12]}"
+    response = await client.get(
+        f"{CASES}/{case_id}", headers={**headers, "X-Request-ID": request_id}
+    )
+    return response, request_id
+
+
+def _comparable(response: httpx.Response) -> tuple[int, dict[str, str], Any]:
+    varying = {"x-request-id", "ratelimit-remaining", "ratelimit-reset"}
+    headers = {k: v for k, v in response.headers.items() if k not in varying}
+    return response.status_code, headers, response.json()
+
+
+async def test_a_case_read_answers_as_the_documented_route_in_one_audited_round_trip(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant_a: Tenant,
+    factory: Factory,
+    test_database: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manager = tenant_a["case_manager"]
+    case_id = await factory.case(tenant_a.organisation_id, concerns=("neglect", "violence"))
+    with _declining(monkeypatch):
+        documented, _ = await _get(client, case_id, manager.headers)
+    assert documented.status_code == 200, documented.text
+    for _ in range(2):  # the second read runs the statements the first one compiled
+        with _statements(app) as seen:
+            fast, request_id = await _get(client, case_id, manager.headers)
+        assert _comparable(fast) == _comparable(documented)
+        (read,) = await _events(app, request_id)
+        assert (read.action, read.resource_id, read.case_id) == ("case.read", case_id, case_id)
+        assert read.actor_user_id == manager.user_id
+        if test_database.is_postgres:
+            # The credential check that binds the tenant, then the read writing its audit row.
+            assert [fast_path for fast_path, _ in seen] == [True, True], seen
+            assert "set_config" in seen[0][1] and "INSERT INTO audit_events" in seen[1][1]
+        else:
+            assert not any(fast_path for fast_path, _ in seen)  # SQLite keeps its path
+
+
+async def test_declined_reads_roll_back_and_answer_as_before(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    factory: Factory,
+    test_database: Any,
+) -> None:
+    """Another organisation's case, a missing one, a case the caller's role (changed since
+    the token was issued) may not see, a revoked login: the answers of the documented route,
+    and no audit row of the pipeline's read survives."""
+    admin, other = tenant_a["org_admin"], tenant_b["case_manager"]
+    mine = await factory.case(tenant_a.organisation_id)
+    theirs = await factory.case(tenant_b.organisation_id)
+    for case_id in (theirs, uuid.uuid4()):
+        response, request_id = await _get(client, case_id, admin.headers)
+        assert_problem(response, 404)
+        assert await _events(app, request_id) == []
+    # Demoted to caseworker after logging in: an unassigned case is a 404 now.
+    async with system_session(app) as session:
+        await session.exec(
+            update(User).where(col(User.id) == admin.user_id).values(role="caseworker")  # type: ignore[call-overload]
+        )
+    response, request_id = await _get(client, mine, admin.headers)
+    assert_problem(response, 404)
+    assert await _events(app, request_id) == []
+    # A revoked login: 401 as ever, and nothing of the read is left.
+    assert (await client.post("/api/v1/auth/logout", headers=other.headers)).status_code == 204
+    with _statements(app) as seen:
+        response, request_id = await _get(client, theirs, other.headers)
+    assert_problem(response, 401)
+    assert await _events(app, request_id) == []
+    if test_database.is_postgres:
+        assert any(fast_path and "INSERT INTO audit_events" in s for fast_path, s in seen), seen
+
+
+async def test_a_temporary_password_and_a_spent_rate_limit_answer_as_before(
+    app: FastAPI, client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
+) -> None:
+    worker = tenant_a["caseworker"]
+    case_id = await factory.case(tenant_a.organisation_id, assigned_to=worker.user_id)
+    assert (await _get(client, case_id, worker.headers))[0].status_code == 200
+    async with system_session(app) as session:
+        await session.exec(
+            update(User).where(col(User.id) == worker.user_id).values(must_change_password=True)  # type: ignore[call-overload]
+        )
+    response, request_id = await _get(client, case_id, worker.headers)
+    assert_problem(response, 403)
+    assert await _events(app, request_id) == []
+
+
+async def test_the_fast_read_counts_against_the_rate_limit_and_a_429_leaves_no_audit_row(
+    settings: Settings, tenant_a: Tenant, factory: Factory
+) -> None:
+    app = create_app(settings.model_copy(update={"rate_limit": "2/minute"}))
+    manager = tenant_a["case_manager"]
+    case_id = await factory.case(tenant_a.organisation_id)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+    ):
+        answers = [await _get(http, case_id, manager.headers) for _ in range(3)]
+        assert [r.status_code for r, _ in answers] == [200, 200, 429]
+        assert answers[1][0].headers["ratelimit-remaining"] == "0"
+        assert_problem(answers[2][0], 429)
+        assert len(await _events(app, answers[1][1])) == 1
+        assert await _events(app, answers[2][1]) == []
+
+
+@postgres_only
+async def test_a_connection_killed_under_the_fast_read_is_read_again_on_a_fresh_one(
+    settings: Settings, tenant_a: Tenant, factory: Factory
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
+    manager = tenant_a["case_manager"]
+    case_id = await factory.case(tenant_a.organisation_id)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+    ):
+        assert (await _get(http, case_id, manager.headers))[0].status_code == 200
+        async with app.state.database.engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        owner = make_url(settings.migration_database_url).set(drivername="postgresql")
+        conninfo = owner.render_as_string(hide_password=False)
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        response, request_id = await _get(http, case_id, manager.headers)
+        assert response.status_code == 200, response.text
+        assert len(await _events(app, request_id)) == 1
+
+
+def test_a_verified_token_is_verified_once_and_expires_on_time(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    ids = {"user_id": uuid.uuid4(), "organisation_id": uuid.uuid4(), "session_id": uuid.uuid4()}
+    token, _ = tokens.issue_access_token(
+        settings, **ids, scopes=["cases:read"], now=utcnow() - lifetime + timedelta(seconds=30)
+    )
+    claims = tokens.decode_access_token(settings, token)
+    assert claims.user_id == ids["user_id"]
+    calls: list[str] = []
+    real = tokens._decode_access_token
+    monkeypatch.setattr(tokens, "_decode_access_token", lambda s, t: calls.append(t) or real(s, t))
+    assert tokens.decode_access_token(settings, token) == claims
+    assert calls == []  # verified once
+    # Another secret (another deployment's settings) verifies it afresh, and refuses it.
+    with pytest.raises(tokens.InvalidToken):
+        tokens.decode_access_token(settings.model_copy(update={"secret_key": "x" * 48}), token)
+    later = time.time() + 60
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    with pytest.raises(tokens.InvalidToken):
+        tokens.decode_access_token(settings, token)
+
+
+async def test_the_plain_case_list_answers_as_the_documented_route_in_one_round_trip(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant_a: Tenant,
+    factory: Factory,
+    test_database: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = tenant_a["org_admin"]
+    for _ in range(3):
+        await factory.case(tenant_a.organisation_id, concerns=("neglect", "violence"))
+    first = await client.get(CASES, params={"limit": 2}, headers=admin.headers)
+    queries = [
+        {"limit": "2"},
+        {"limit": "2", "cursor": first.json()["next_cursor"]},
+        {"sort": "created_at", "limit": "1"},
+        {},
+        {"limit": "500"},  # clamped to the maximum, as by the route
+    ]
+    for params in queries:
+        with _declining(monkeypatch):
+            documented = await client.get(CASES, params=params, headers=admin.headers)
+        assert documented.status_code == 200, documented.text
+        request_id = f"fast-list-{uuid.uuid4().hex[:12]}"
+        headers = {**admin.headers, "X-Request-ID": request_id}
+        with _statements(app) as seen:
+            fast = await client.get(CASES, params=params, headers=headers)
+        assert _comparable(fast) == _comparable(documented), params
+        (listed,) = await _events(app, request_id)
+        assert listed.action == "case.list" and listed.actor_user_id == admin.user_id
+        assert [str(i) for i in listed.record_ids or []] == [i["id"] for i in fast.json()["items"]]
+        if test_database.is_postgres:
+            assert [fast_path for fast_path, _ in seen] == [True, True], seen
+        else:
+            assert not any(fast_path for fast_path, _ in seen)
+
+
+async def test_filtered_or_invalid_lists_are_the_documented_route_s(
+    app: FastAPI, client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
+) -> None:
+    admin = tenant_a["org_admin"]
+    await factory.case(tenant_a.organisation_id)
+    for params in ({"status": "intake"}, {"limit": "2", "limit ": "3"}):
+        with _statements(app) as seen:
+            response = await client.get(CASES, params=params, headers=admin.headers)
+        assert response.status_code == 200, response.text
+        assert not any(fast_path for fast_path, _ in seen)
+    for params in ({"limit": "0"}, {"limit": "x"}, {"cursor": "garbled"}, {"sort": "name"}):
+        with _statements(app) as seen:
+            assert_problem(await client.get(CASES, params=params, headers=admin.headers), 422)
+        assert not any(fast_path for fast_path, _ in seen), params
