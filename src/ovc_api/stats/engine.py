@@ -13,6 +13,7 @@ once), from which ovc_api.stats.perturbation draws the cell's noise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -668,12 +669,13 @@ async def _medians(
     if _is_postgres(session):
         days = (closed_on - opened_on).label("days")
         closed = select(label, days).where(*_closed(scope, dates))
-        if FAST:  # the same cases' dates, from the narrower case_facts
+        if FAST:  # the same cases' dates, from the narrower case_facts, counted per day
             f = facts_table.c
             closed = select(
                 period_label(period, f.closed_on, is_postgres=True).label("period"),
                 (f.closed_on - f.opened_on).label("days"),
             ).where(scope(CaseFacts), f.closed_on.is_not(None), *dates.on(f.closed_on))
+            return await _medians_of_counts(session, closed.subquery())
         sub = closed.subquery()
         median = func.percentile_cont(0.5).within_group(sub.c.days).label("median")
         grouping = func.grouping(sub.c.period).label("grouping_bits")
@@ -706,6 +708,43 @@ async def _medians(
             for row in await _rows(session, statement):
                 found[row.period] = _float(row.median)
     return found
+
+
+async def _medians_of_counts(session: AsyncSession, sub: Any) -> dict[Any, float | None]:
+    """_medians() from how many cases took each number of days in each period (a hash
+    aggregate of a few thousand groups instead of sorting every closed case): the median as
+    PostgreSQL's percentile_cont(0.5) computes it, in the same double-precision steps."""
+    statement = select(sub.c.period, sub.c.days, func.count().label("n")).group_by(
+        sub.c.period, sub.c.days
+    )
+    periods: dict[Any, dict[int, int]] = {}
+    overall: dict[int, int] = {}
+    for row in await _rows(session, statement):
+        periods.setdefault(row.period, {})[row.days] = int(row.n)
+        overall[row.days] = overall.get(row.days, 0) + int(row.n)
+    found = {period: _median_of_counts(counts) for period, counts in periods.items()}
+    found[None] = _median_of_counts(overall)
+    return found
+
+
+def _median_of_counts(counts: Mapping[int, int]) -> float | None:
+    """percentile_cont(0.5) of a multiset given as {value: how many} (None if empty)."""
+    rows = sum(counts.values())
+    if not rows:
+        return None
+    position = 0.5 * (rows - 1)
+    first, second = math.floor(position), math.ceil(position)
+    values: dict[int, float] = {}
+    seen = 0
+    for value in sorted(counts):
+        later = seen + counts[value]
+        for index in (first, second):
+            if seen <= index < later:
+                values[index] = float(value)
+        seen = later
+    low, high = values[first], values[second]
+    median = low if first == second else low + (high - low) * (position - first)
+    return _float(median)
 
 
 def _float(value: Any) -> float | None:
