@@ -11,6 +11,7 @@ over the whole table), and the statistics must answer the same with the fast sta
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -301,3 +302,37 @@ async def test_the_app_role_only_reads_its_own_facts(
         assert seen == [(a.organisation_id,)]
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE case_facts SET status = 'closed'")
+
+
+async def test_two_transactions_giving_a_child_cases_at_once_both_see_it(
+    world: tuple[FastAPI, httpx.AsyncClient], facts_settings: Settings
+) -> None:
+    """The flags of a key are counted under a lock of the key: a second transaction adding
+    a case to the same child waits for the first to end, then counts its row too."""
+    app, client = world
+    factory = Factory(app, client)
+    org = await factory.organisation()
+    child = await factory.child(org)
+    insert = (
+        "INSERT INTO cases (created_at, updated_at, version, id, organisation_id, child_id,"
+        " referral_source, risk_level, status, opened_on) VALUES (now(), now(), 1,"
+        " gen_random_uuid(), %s, %s, 'community', 'low', 'intake', '2026-01-05')"
+    )
+    with owner(facts_settings) as first, owner(facts_settings) as second:
+        first.execute("BEGIN")
+        first.execute(insert, (org, child))
+        second.execute("BEGIN")
+        waiting = threading.Thread(target=second.execute, args=(insert, (org, child)))
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive()  # waits for the first transaction's lock of the key
+        first.execute("COMMIT")
+        waiting.join(timeout=30)
+        assert not waiting.is_alive()
+        second.execute("COMMIT")
+    assert_exact(facts_settings)
+    with owner(facts_settings) as conn:
+        flags = conn.execute(
+            "SELECT array_agg(child_sole) FROM case_facts WHERE child_id = %s", (child,)
+        ).fetchone()
+    assert flags == ([False, False],)
