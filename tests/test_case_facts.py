@@ -42,7 +42,11 @@ CHILDREN = "/api/v1/children"
 ORACLE = """
     SELECT c.id AS case_id, c.organisation_id, c.child_id, c.opened_on,
            c.record_key - c.record_key % 256 + ch.record_key % 256 AS case_key,
-           ch.record_key AS child_key, c.closed_on, ch.date_of_birth,
+           ch.record_key AS child_key,
+           (date_part('year', c.opened_on) * 12 + date_part('month', c.opened_on) - 1)::int,
+           c.closed_on,
+           (date_part('year', c.closed_on) * 12 + date_part('month', c.closed_on) - 1)::int,
+           ch.date_of_birth,
            CASE WHEN ch.date_of_birth IS NULL OR ch.date_of_birth > c.opened_on THEN NULL
                 ELSE date_part('year', age(c.opened_on, ch.date_of_birth))::int END AS age_years,
            c.assigned_to, c.status, c.risk_level, c.referral_source, ch.province, ch.sex,
@@ -55,8 +59,8 @@ ORACLE = """
     FROM cases c JOIN children ch ON ch.id = c.child_id
 """
 FACTS = """
-    SELECT case_id, organisation_id, child_id, opened_on, case_key, child_key, closed_on,
-           date_of_birth, age_years, assigned_to, status, risk_level, referral_source,
+    SELECT case_id, organisation_id, child_id, opened_on, case_key, child_key, opened_month,
+           closed_on, closed_month, date_of_birth, age_years, assigned_to, status, risk_level, referral_source,
            province, sex, care_arrangement, closure_reason, district, concerns::text[],
            child_sole, case_sole
     FROM case_facts

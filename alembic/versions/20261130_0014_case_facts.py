@@ -57,7 +57,9 @@ COLUMNS = """
     child_key integer NOT NULL,
     child_sole boolean NOT NULL DEFAULT true,
     case_sole boolean NOT NULL DEFAULT true,
+    opened_month integer NOT NULL,
     closed_on date,
+    closed_month integer,
     date_of_birth date,
     age_years integer,
     assigned_to uuid,
@@ -72,17 +74,21 @@ COLUMNS = """
     concerns varchar(40)[] NOT NULL
 """
 NAMES = (
-    "case_id, organisation_id, child_id, opened_on, case_key, child_key, closed_on,"
-    " date_of_birth, age_years, assigned_to, status, risk_level, referral_source, province,"
+    "case_id, organisation_id, child_id, opened_on, case_key, child_key, opened_month,"
+    " closed_on, closed_month, date_of_birth, age_years, assigned_to, status, risk_level, referral_source, province,"
     " sex, care_arrangement, closure_reason, district, concerns"
 )
 # A case's row from the tables (`{where}`: which cases).
+# A date's month as one number (year * 12 + month - 1): its quarter is that divided by 3,
+# its year divided by 12, each labelled by ovc_api.stats.engine after grouping.
+MONTH = "CAST(date_part('year', {day}) * 12 + date_part('month', {day}) - 1 AS integer)"
 # `age_years`: the child's completed years when the case opened, as
 # ovc_api.ages.age_in_years_sql (NULL without a birth date or with one after the opening).
 SOURCE = f"""
     SELECT c.id, c.organisation_id, c.child_id, c.opened_on,
            c.record_key - c.record_key % {KEY_RANGE} + ch.record_key % {KEY_RANGE},
-           ch.record_key, c.closed_on, ch.date_of_birth,
+           ch.record_key, {MONTH.format(day="c.opened_on")}, c.closed_on,
+           {MONTH.format(day="c.closed_on")}, ch.date_of_birth,
            CASE WHEN ch.date_of_birth IS NULL OR ch.date_of_birth > c.opened_on THEN NULL
                 ELSE CAST(date_part('year', age(c.opened_on, ch.date_of_birth)) AS integer)
            END,
@@ -228,7 +234,7 @@ TRIGGERS = {
 TRIGGER_FUNCTION = "ovc_case_facts_{table}()"
 NETWORK_VIEW = (
     "SELECT case_id, organisation_id, child_id, opened_on, case_key, child_key, child_sole,"
-    " case_sole, closed_on, date_of_birth, age_years, NULL::uuid AS assigned_to, status,"
+    " case_sole, opened_month, closed_on, closed_month, date_of_birth, age_years, NULL::uuid AS assigned_to, status,"
     " risk_level, referral_source, province, sex, care_arrangement, closure_reason, district,"
     " concerns FROM public.case_facts"
 )

@@ -14,6 +14,7 @@ once), from which ovc_api.stats.perturbation draws the cell's noise.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,6 +218,36 @@ async def aggregate(
 SOLE_FLAGS = {"child_id": "child_sole", "child_key": "child_sole", "case_key": "case_sole"}
 
 
+# case_facts' months as numbers (year * 12 + month - 1): a period's code is the month's
+# divided by this, labelled after grouping (integers group much faster than to_char's text).
+PERIOD_MONTHS = {Period.month.value: 1, Period.quarter.value: 3, Period.year.value: 12}
+
+
+def period_code(period: Period | str, month: Any) -> Any:
+    """The period of a case_facts month column as a number (see period_label_of_code)."""
+    months = PERIOD_MONTHS[Period(period).value]
+    return month if months == 1 else month.op("/")(literal_column(str(months)))
+
+
+def period_label_of_code(period: str, code: int) -> str:
+    """period_label()'s text of a period_code(): "2026-03", "2026-Q1", "2026"."""
+    if period == Period.month.value:
+        return f"{code // 12:04d}-{code % 12 + 1:02d}"
+    if period == Period.quarter.value:
+        return f"{code // 4:04d}-Q{code % 4 + 1}"
+    return f"{code:04d}"
+
+
+def _labelled(level: Level, key: Key) -> Key:
+    """A key with its period codes (integers) as period_label() writes them."""
+    return tuple(
+        period_label_of_code(name, value)
+        if name in PERIOD_MONTHS and isinstance(value, int)
+        else value
+        for name, value in zip(level, key, strict=True)
+    )
+
+
 @dataclass(frozen=True)
 class _Split:
     """A count as a sum of parts: `every` over all rows (hash aggregation), `others` over
@@ -309,10 +340,9 @@ async def _aggregate_split(
             data = row._mapping
             level = _level_of(keys, int(data["grouping_bits"]))
             sums[level, tuple(data[k] for k in level)] = {n: int(data[n] or 0) for n in parts}
-    for level, key in sums:
-        cube[level][key] = {}
-        if len(cube[level]) > MAX_GROUPS:
-            raise _too_many()
+    cells = Counter(level for level, _ in sums)
+    if any(n > MAX_GROUPS for n in cells.values()):
+        raise _too_many()
     others = {n: p.others for n, p in parts.items() if p.others is not None}
     if others:
         flags = sorted({str(p.flag) for p in parts.values() if p.others is not None})
@@ -324,7 +354,8 @@ async def _aggregate_split(
             for name in others:
                 found[name] += int(data[name] or 0)
     for (level, key), found in sums.items():
-        cube[level][key] = {n: _modulo(found[n], parts[n].modulo) for n in parts}
+        counts = {n: _modulo(found[n], parts[n].modulo) for n in parts}
+        cube[level][_labelled(level, key)] = counts
     return _ordered(cube)
 
 
@@ -456,6 +487,7 @@ def fast_case_facts(
     sole flags with which aggregate() counts distinct children without sorting them all."""
     f = facts_table.c
     dated = f.opened_on if filters.period_of is PeriodOf.opened else f.closed_on
+    month = f.opened_month if filters.period_of is PeriodOf.opened else f.closed_month
     joined, concern = with_concerns()
     expressions: dict[str, Any] = {
         "status": f.status,
@@ -472,7 +504,7 @@ def fast_case_facts(
         "age_band": age_band_of_years_sql(f.age_years),
     }
     for period in PERIODS:
-        expressions[period] = period_label(period, dated, is_postgres=True)
+        expressions[period] = period_code(period, month)  # labelled by _aggregate_split
     network = filters if isinstance(filters, NetworkCaseFilters) else None
     record_keys: list[Any] = [f.case_key, f.child_key] if keyed else []
     statement = select(
@@ -672,10 +704,10 @@ async def _medians(
         if FAST:  # the same cases' dates, from the narrower case_facts, counted per day
             f = facts_table.c
             closed = select(
-                period_label(period, f.closed_on, is_postgres=True).label("period"),
+                period_code(period, f.closed_month).label("period"),
                 (f.closed_on - f.opened_on).label("days"),
             ).where(scope(CaseFacts), f.closed_on.is_not(None), *dates.on(f.closed_on))
-            return await _medians_of_counts(session, closed.subquery())
+            return await _medians_of_counts(session, closed.subquery(), period)
         sub = closed.subquery()
         median = func.percentile_cont(0.5).within_group(sub.c.days).label("median")
         grouping = func.grouping(sub.c.period).label("grouping_bits")
@@ -710,7 +742,9 @@ async def _medians(
     return found
 
 
-async def _medians_of_counts(session: AsyncSession, sub: Any) -> dict[Any, float | None]:
+async def _medians_of_counts(
+    session: AsyncSession, sub: Any, period: Period
+) -> dict[Any, float | None]:
     """_medians() from how many cases took each number of days in each period (a hash
     aggregate of a few thousand groups instead of sorting every closed case): the median as
     PostgreSQL's percentile_cont(0.5) computes it, in the same double-precision steps."""
@@ -720,7 +754,8 @@ async def _medians_of_counts(session: AsyncSession, sub: Any) -> dict[Any, float
     periods: dict[Any, dict[int, int]] = {}
     overall: dict[int, int] = {}
     for row in await _rows(session, statement):
-        periods.setdefault(row.period, {})[row.days] = int(row.n)
+        label = period_label_of_code(period.value, int(row.period))
+        periods.setdefault(label, {})[row.days] = int(row.n)
         overall[row.days] = overall.get(row.days, 0) + int(row.n)
     found = {period: _median_of_counts(counts) for period, counts in periods.items()}
     found[None] = _median_of_counts(overall)
@@ -766,7 +801,7 @@ async def outcome_data(
         # From case_facts: no join of children for the keys, and the sole flags.
         f = facts_table.c
         closed_facts: Any = select(
-            period_label(period, f.closed_on, is_postgres=True).label(key),
+            period_code(period, f.closed_month).label(key),  # labelled by _aggregate_split
             func.coalesce(f.closure_reason, ClosureReason.other.value).label("reason"),
             f.child_id,
             f.child_sole,
