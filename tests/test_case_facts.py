@@ -60,8 +60,9 @@ ORACLE = """
 """
 FACTS = """
     SELECT case_id, organisation_id, child_id, opened_on, case_key, child_key, opened_month,
-           closed_on, closed_month, date_of_birth, age_years, assigned_to, status, risk_level, referral_source,
-           province, sex, care_arrangement, closure_reason, district, concerns::text[],
+           closed_on, closed_month, date_of_birth, age_years, assigned_to, status, risk_level,
+           referral_source, province, sex, care_arrangement, closure_reason, district,
+           concerns::text[],
            child_sole, case_sole
     FROM case_facts
 """

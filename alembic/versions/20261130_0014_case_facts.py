@@ -75,8 +75,8 @@ COLUMNS = """
 """
 NAMES = (
     "case_id, organisation_id, child_id, opened_on, case_key, child_key, opened_month,"
-    " closed_on, closed_month, date_of_birth, age_years, assigned_to, status, risk_level, referral_source, province,"
-    " sex, care_arrangement, closure_reason, district, concerns"
+    " closed_on, closed_month, date_of_birth, age_years, assigned_to, status, risk_level,"
+    " referral_source, province, sex, care_arrangement, closure_reason, district, concerns"
 )
 # A case's row from the tables (`{where}`: which cases).
 # A date's month as one number (year * 12 + month - 1): its quarter is that divided by 3,
@@ -234,9 +234,9 @@ TRIGGERS = {
 TRIGGER_FUNCTION = "ovc_case_facts_{table}()"
 NETWORK_VIEW = (
     "SELECT case_id, organisation_id, child_id, opened_on, case_key, child_key, child_sole,"
-    " case_sole, opened_month, closed_on, closed_month, date_of_birth, age_years, NULL::uuid AS assigned_to, status,"
-    " risk_level, referral_source, province, sex, care_arrangement, closure_reason, district,"
-    " concerns FROM public.case_facts"
+    " case_sole, opened_month, closed_on, closed_month, date_of_birth, age_years,"
+    " NULL::uuid AS assigned_to, status, risk_level, referral_source, province, sex,"
+    " care_arrangement, closure_reason, district, concerns FROM public.case_facts"
 )
 
 
