@@ -170,9 +170,12 @@ async def aggregate(
     if _is_postgres(session):
         await tune(session)
         if FAST and all(name in sub.c for name in SOLE_FLAGS.values()):
+            # case_facts (fast_case_facts and the like): its periods are numbers that only
+            # _aggregate_split labels, so every count must have a split form.
             split = _split(sub, counts)
-            if split is not None:
-                return await _aggregate_split(session, sub, keys, levels, split)
+            if split is None:
+                raise ValueError(f"counts without a split form over case_facts: {counts}")
+            return await _aggregate_split(session, sub, keys, levels, split)
         if len(levels) > 1:
             columns = [sub.c[k] for k in keys]
             sets = [tuple_(*[sub.c[k] for k in level]) for level in levels]
