@@ -36,6 +36,8 @@ DELETABLE_TABLES = (
     "organisation_services",
     "case_concerns",
 )
+# Kept by the database's own triggers (migration 0014): the app only reads them.
+READ_ONLY_TABLES = ("case_facts",)
 # History the app only appends to and reads: never UPDATE, DELETE or TRUNCATE, neither on
 # the table nor on any partition of it (partitions are found at each migrate).
 APPEND_ONLY_TABLES = ("audit_events", "revisions")
@@ -78,6 +80,9 @@ def _grant_app_role(connection: Connection, app_url: str | None) -> None:
         text(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {role}")
     )
     connection.execute(text(f"REVOKE INSERT, UPDATE ON alembic_version FROM {role}"))
+    for table in READ_ONLY_TABLES:
+        if connection.dialect.has_table(connection, table):
+            connection.execute(text(f"REVOKE INSERT, UPDATE ON {table} FROM {role}"))
     connection.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
     for table in DELETABLE_TABLES:
         if connection.dialect.has_table(connection, table):

@@ -81,6 +81,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the API with the plain statements and PostgreSQL's default settings (the "
         "figures before issue 12's fast statements: ovc_api.stats.engine.FAST off)",
     )
+    parser.add_argument(
+        "--ab",
+        action="store_true",
+        help="before/after in one run: the API with the fast statements (engine.FAST) and "
+        "with the plain ones, alternating (fast first on even rounds, plain first on odd), "
+        "instead of the API against raw SQL",
+    )
     return parser.parse_args(argv)
 
 
@@ -482,6 +489,9 @@ async def run(args: argparse.Namespace, db: BenchDatabase) -> list[Measure]:
                 for m in selected:
                     conn = sql_network if m.network else sql_org
                     headers = analyst if m.network else admin
+                    if args.ab:
+                        await run_ab(client, m, headers, args)
+                        continue
                     for i in range(args.warmup + args.repeat):
                         started = time.perf_counter()
                         response = await client.get(m.path, params=m.params, headers=headers)
@@ -497,6 +507,35 @@ async def run(args: argparse.Namespace, db: BenchDatabase) -> list[Measure]:
                             m.sql_ms.append(raw)
                     report_line(m)
     return selected
+
+
+async def run_ab(
+    client: httpx.AsyncClient, m: Measure, headers: dict[str, str], args: argparse.Namespace
+) -> None:
+    """--ab: the same request with engine.FAST on (api_ms) and off (sql_ms), alternating;
+    the two answers must be identical."""
+    settings = dict(engine.STATS_SETTINGS)
+    for i in range(args.warmup + args.repeat):
+        bodies = {}
+        for fast in (True, False) if i % 2 == 0 else (False, True):
+            engine.FAST = fast
+            started = time.perf_counter()
+            response = await client.get(m.path, params=m.params, headers=headers)
+            elapsed = (time.perf_counter() - started) * 1000
+            response.raise_for_status()
+            bodies[fast] = response.json()
+            if i >= args.warmup:
+                (m.api_ms if fast else m.sql_ms).append(elapsed)
+        if bodies[True] != bodies[False]:
+            raise AssertionError(f"{m.name}: the fast and plain answers differ")
+    engine.FAST, engine.STATS_SETTINGS = True, settings
+    fast, plain = median(m.api_ms), median(m.sql_ms)
+    p50 = "ok" if fast <= P50_TARGET_MS else f"ABOVE {P50_TARGET_MS:.0f} ms"
+    print(
+        f"  {m.name:<40} fast p50 {fast:8.1f} ms ({p50})   plain p50 {plain:8.1f} ms"
+        f"  {fast / plain:5.2f}x",
+        flush=True,
+    )
 
 
 def report_line(m: Measure) -> None:
@@ -528,8 +567,10 @@ def main(argv: list[str] | None = None) -> int:
                         "name": m.name,
                         "path": m.path,
                         "params": m.params,
+                        # --ab: api_ms is the fast statements', sql_ms the plain ones'
                         "api_ms": round(median(m.api_ms), 1),
                         "sql_ms": round(median(m.sql_ms), 1),
+                        "ab": args.ab,
                         "ratio": round(median(m.api_ms) / median(m.sql_ms), 2),
                         "p50_within_target": median(m.api_ms) <= P50_TARGET_MS,
                     }
@@ -538,6 +579,10 @@ def main(argv: list[str] | None = None) -> int:
                 indent=2,
             )
         )
+    if args.ab:
+        slow = [m.name for m in results if median(m.api_ms) > P50_TARGET_MS]
+        print(f"\n{len(results) - len(slow)} of {len(results)} at p50 <= {P50_TARGET_MS:.0f} ms")
+        return 0
     above = [m.name for m in results if median(m.api_ms) / median(m.sql_ms) > TARGET]
     slow = [m.name for m in results if median(m.api_ms) > P50_TARGET_MS]
     print(f"\n{len(results) - len(above)} of {len(results)} within {TARGET}x of raw SQL")

@@ -144,3 +144,92 @@ def test_rls_initplans_wrap_every_policy_call_and_downgrade_restores_them(
         assert policies() == bare
     finally:
         engine.dispose()
+
+
+def test_case_facts_are_filled_from_existing_cases_and_downgrade_removes_them(
+    fresh_database,  # type: ignore[no-untyped-def]
+) -> None:
+    """Migration 0014: the facts of the cases that exist (a child with two cases: not sole),
+    exactly as the tables say; downgrade drops the table, its view, functions and triggers
+    (cases are written as before), and upgrading again fills it again."""
+    if not fresh_database.is_postgres:
+        pytest.skip("case_facts is PostgreSQL's")
+    from .test_case_facts import FACTS, ORACLE
+
+    config = alembic_config(fresh_database.owner_url, fresh_database.app_url)
+    command.upgrade(config, "0013_rls_initplans")
+    engine = create_engine(_sync(fresh_database.owner_url))
+    org, children = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
+    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
+
+    def add_case(conn, child: uuid.UUID, concerns: list[str]) -> None:  # type: ignore[no-untyped-def]
+        case = uuid.uuid4()
+        conn.execute(
+            text(
+                "INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
+                f" child_id, referral_source, risk_level, status, opened_on) VALUES ({stamp},"
+                " :id, :org, :child, 'community', 'low', 'intake', '2026-01-05')"
+            ),
+            {"id": case, "org": org, "child": child},
+        )
+        for concern in concerns:
+            conn.execute(
+                text("INSERT INTO case_concerns VALUES (:case, :concern, :org)"),
+                {"case": case, "concern": concern, "org": org},
+            )
+
+    def exact(conn) -> int:  # type: ignore[no-untyped-def]
+        assert conn.execute(text(f"({ORACLE}) EXCEPT ({FACTS})")).all() == []
+        assert conn.execute(text(f"({FACTS}) EXCEPT ({ORACLE})")).all() == []
+        return int(conn.execute(text("SELECT count(*) FROM case_facts")).scalar_one())
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (created_at, updated_at, version, id, name,"
+                    f" short_name, kind, provinces, active) VALUES ({stamp}, :id, 'NGO', 'N',"
+                    " 'ngo', '[]', true)"
+                ),
+                {"id": org},
+            )
+            for child, born in zip(children, ("2015-03-01", None), strict=True):
+                conn.execute(
+                    text(
+                        "INSERT INTO children (created_at, updated_at, version, id,"
+                        " organisation_id, search_text, sex, date_of_birth,"
+                        " birth_date_estimated, birth_registration, disability,"
+                        " schooling_status, care_arrangement, province) VALUES"
+                        f" ({stamp}, :id, :org, 'x', 'female', :born, false, 'registered',"
+                        " 'none', 'enrolled', 'kinship_care', 'kandal')"
+                    ),
+                    {"id": child, "org": org, "born": born},
+                )
+            add_case(conn, children[0], ["neglect", "lack_of_food"])
+            add_case(conn, children[0], [])
+            add_case(conn, children[1], ["violence"])
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert exact(conn) == 3
+            sole = conn.execute(text("SELECT count(*) FROM case_facts WHERE child_sole"))
+            assert sole.scalar_one() == 1
+        command.downgrade(config, "0013_rls_initplans")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            left = conn.execute(
+                text(
+                    "SELECT to_regclass('case_facts'), to_regclass('ovc_network.case_facts'),"
+                    " (SELECT count(*) FROM pg_proc WHERE proname LIKE 'ovc_case_facts%'),"
+                    " (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'ovc_case_facts%')"
+                )
+            ).one()
+            assert tuple(left) == (None, None, 0, 0)
+            add_case(conn, children[1], ["neglect"])  # no trigger left to fail
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert exact(conn) == 4
+    finally:
+        engine.dispose()

@@ -80,3 +80,13 @@ def age_band_sql(born: Any, on: Any, *, is_postgres: bool) -> ColumnElement[str]
         *((age < _const(bound), _const(band.value)) for bound, band in _BANDS),
         else_=_const(AgeBand.age_18_plus.value),
     )
+
+
+def age_band_of_years_sql(age: Any) -> ColumnElement[str]:
+    """`age_band_sql` of an age computed already (`age_in_years_sql`, NULL where the birth
+    date is missing or after the date: the unknown band), as `case_facts.age_years` holds."""
+    return case(
+        (age.is_(None), _const(AgeBand.unknown.value)),
+        *((age < _const(bound), _const(band.value)) for bound, band in _BANDS),
+        else_=_const(AgeBand.age_18_plus.value),
+    )

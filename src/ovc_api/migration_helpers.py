@@ -98,10 +98,14 @@ def disable_tenant_rls(table: str) -> None:
 
 # Indexes Alembic's model comparison cannot express (PostgreSQL operator classes).
 DATABASE_ONLY_INDEXES = frozenset({"ix_children_search_trgm"})
+# Tables that are no model: written only by the database's own triggers (PostgreSQL).
+DATABASE_ONLY_TABLES = frozenset({"case_facts"})
 
 
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Leave database-only indexes out of autogenerate and model comparison."""
+    """Leave database-only indexes and tables out of autogenerate and model comparison."""
+    if type_ == "table" and name in DATABASE_ONLY_TABLES:
+        return False
     return not (type_ == "index" and name in DATABASE_ONLY_INDEXES)

@@ -33,6 +33,7 @@ from ovc_api.reports.schemas import (
     ReportServiceType,
 )
 from ovc_api.services.models import ServiceDelivery
+from ovc_api.stats import engine
 from ovc_api.stats.care import care_figures
 from ovc_api.stats.dimensions import Period
 from ovc_api.stats.engine import (
@@ -44,6 +45,7 @@ from ovc_api.stats.engine import (
     outcome_data,
     service_cube,
 )
+from ovc_api.stats.facts import CaseFacts, facts_table, with_concerns
 from ovc_api.stats.filters import DateRange, ServiceStatsFilters
 from ovc_api.stats.tables import CLOSED_BY_REASON, outcome_table, sorted_keys
 
@@ -112,13 +114,29 @@ async def services_by_type(
 async def _active_by(
     session: AsyncSession, scope: ScopeRule, quarter: DateRange, keys: dict[str, Any]
 ) -> dict[tuple[Any, ...], dict[str, int]]:
-    facts = select(
-        col(Case.child_id).label("child_id"), *[e.label(k) for k, e in keys.items()]
-    ).where(*_active(scope, quarter))
-    if "concern" in keys:
-        facts = facts.join(CaseConcern, col(CaseConcern.case_id) == col(Case.id))
+    if engine.FAST and session.info.get("is_postgres"):
+        # The same cases from case_facts: no join, and the flags of cheap distinct children.
+        f = facts_table.c
+        joined, concern = with_concerns()
+        of_fact = {k: concern if k == "concern" else f[k] for k in keys}
+        closed_on = f.closed_on
+        facts = (
+            select(f.child_id, f.child_sole, f.case_sole, *[e.label(k) for k, e in of_fact.items()])
+            .select_from(joined if "concern" in keys else facts_table)
+            .where(
+                scope(CaseFacts),
+                f.opened_on <= quarter.end,
+                or_(closed_on.is_(None), closed_on >= quarter.start),
+            )
+        )
     else:
-        facts = facts.join(Child, col(Child.id) == col(Case.child_id))
+        facts = select(
+            col(Case.child_id).label("child_id"), *[e.label(k) for k, e in keys.items()]
+        ).where(*_active(scope, quarter))
+        if "concern" in keys:
+            facts = facts.join(CaseConcern, col(CaseConcern.case_id) == col(Case.id))
+        else:
+            facts = facts.join(Child, col(Child.id) == col(Case.child_id))
     counts: dict[str, Count] = {"cases": Rows(), "children": Distinct("child_id")}
     level = tuple(keys)
     return (await aggregate(session, facts, level, counts, [level]))[level]

@@ -13,6 +13,8 @@ once), from which ovc_api.stats.perturbation draws the cell's noise.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +28,7 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
+    or_,
     select,
     text,
     tuple_,
@@ -33,7 +36,7 @@ from sqlalchemy import (
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api.ages import age_band_sql
+from ovc_api.ages import age_band_of_years_sql, age_band_sql
 from ovc_api.cases.models import Case, CaseConcern, ClosureReason
 from ovc_api.children.models import Child
 from ovc_api.errors import Unprocessable
@@ -42,6 +45,7 @@ from ovc_api.identity.models import Organisation
 from ovc_api.services.models import ServiceDelivery, ServiceType
 from ovc_api.sharing.models import Referral, ReferralStatus
 from ovc_api.stats.dimensions import PERIODS, CaseKey, Period, PeriodOf, period_label
+from ovc_api.stats.facts import CaseFacts, facts_table, with_concerns
 from ovc_api.stats.filters import CaseStatsFilters, DateRange, ServiceStatsFilters
 from ovc_api.stats.network_space import NetworkCaseFilters, NetworkServiceFilters
 from ovc_api.stats.perturbation import KEY_RANGE
@@ -165,6 +169,13 @@ async def aggregate(
     statement = None
     if _is_postgres(session):
         await tune(session)
+        if FAST and all(name in sub.c for name in SOLE_FLAGS.values()):
+            # case_facts (fast_case_facts and the like): its periods are numbers that only
+            # _aggregate_split labels, so every count must have a split form.
+            split = _split(sub, counts)
+            if split is None:
+                raise ValueError(f"counts without a split form over case_facts: {counts}")
+            return await _aggregate_split(session, sub, keys, levels, split)
         if len(levels) > 1:
             columns = [sub.c[k] for k in keys]
             sets = [tuple_(*[sub.c[k] for k in level]) for level in levels]
@@ -201,6 +212,158 @@ async def aggregate(
             data = row._mapping
             table[tuple(data[k] for k in level)] = {n: int(data[n] or 0) for n in counts}
     return _ordered(cube)
+
+
+# --- distinct counts without sorting every row (case_facts' flags) -----------------------
+
+# The flag saying that no other row of the facts carries a row's value of a column: then
+# the value is distinct in any table, and counting (or summing) it once is counting the row.
+SOLE_FLAGS = {"child_id": "child_sole", "child_key": "child_sole", "case_key": "case_sole"}
+
+
+# case_facts' months as numbers (year * 12 + month - 1): a period's code is the month's
+# divided by this, labelled after grouping (integers group much faster than to_char's text).
+PERIOD_MONTHS = {Period.month.value: 1, Period.quarter.value: 3, Period.year.value: 12}
+
+
+def period_code(period: Period | str, month: Any) -> Any:
+    """The period of a case_facts month column as a number (see period_label_of_code)."""
+    months = PERIOD_MONTHS[Period(period).value]
+    return month if months == 1 else month.op("/")(literal_column(str(months)))
+
+
+def period_label_of_code(period: str, code: int) -> str:
+    """period_label()'s text of a period_code(): "2026-03", "2026-Q1", "2026"."""
+    if period == Period.month.value:
+        return f"{code // 12:04d}-{code % 12 + 1:02d}"
+    if period == Period.quarter.value:
+        return f"{code // 4:04d}-Q{code % 4 + 1}"
+    return f"{code:04d}"
+
+
+def _labelled(level: Level, key: Key) -> Key:
+    """A key with its period codes (integers) as period_label() writes them."""
+    return tuple(
+        period_label_of_code(name, value)
+        if name in PERIOD_MONTHS and isinstance(value, int)
+        else value
+        for name, value in zip(level, key, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A count as a sum of parts: `every` over all rows (hash aggregation), `others` over
+    the rows of `flags` not set only (a sort, of few rows); `modulo` applied to the sum."""
+
+    every: Any
+    others: Any | None
+    modulo: int | None
+    flag: str | None = None
+
+
+def _split(sub: Any, counts: Mapping[str, Count]) -> dict[str, _Split] | None:
+    """Each count in parts (None if some count has no such form)."""
+    parts: dict[str, _Split] = {}
+    for name, count in counts.items():
+        if isinstance(count, Rows):
+            parts[name] = _Split(func.count(), None, None)
+        elif isinstance(count, Distinct) and count.column in SOLE_FLAGS:
+            column, sole = sub.c[count.column], sub.c[SOLE_FLAGS[count.column]]
+            parts[name] = _Split(
+                func.count().filter(sole),
+                func.count(distinct(column)).filter(~sole),
+                None,
+                sole.name,
+            )
+        elif isinstance(count, KeySum) and not count.each_once:
+            parts[name] = _Split(func.sum(sub.c[count.column]), None, KEY_RANGE)
+        elif isinstance(count, KeySum) and count.column in SOLE_FLAGS:
+            column, sole = sub.c[count.column], sub.c[SOLE_FLAGS[count.column]]
+            parts[name] = _Split(
+                func.sum(column).filter(sole),
+                func.sum(distinct(column)).filter(~sole),
+                KEY_RANGE,
+                sole.name,
+            )
+        else:
+            return None
+    return parts
+
+
+async def _aggregate_split(
+    session: AsyncSession,
+    sub: Any,
+    keys: Sequence[str],
+    levels: Sequence[Level],
+    parts: Mapping[str, _Split],
+) -> Cube:
+    """aggregate() of facts with sole flags: one statement without DISTINCT over every row
+    (hashed), one with it over the rows some flag excludes, their parts added here."""
+    columns = [sub.c[k] for k in keys]
+    sets = func.grouping_sets(*[tuple_(*[sub.c[k] for k in level]) for level in levels])
+    grouping = func.grouping(*columns) if columns else literal_column("0")
+    limit = MAX_GROUPS * len(levels) + 1
+
+    def statement(measures: dict[str, Any]) -> Any:
+        return (
+            select(
+                *columns,
+                grouping.label("grouping_bits"),
+                *[measure.label(name) for name, measure in measures.items()],
+            )
+            .select_from(sub)
+            .group_by(sets)
+            .limit(limit)
+        )
+
+    cube: Cube = {level: {} for level in levels}
+    sums: dict[tuple[Level, Key], dict[str, int]] = {}
+    every = {n: p.every for n, p in parts.items()}
+    if tuple(keys) in levels and len(levels) > 1:
+        # The finest table alone in SQL, a plain GROUP BY (which PostgreSQL runs in parallel
+        # workers, GROUPING SETS never); every coarser table is sums of its cells, as every
+        # part here adds up. The grand total exists even without rows, as GROUPING SETS has it.
+        fine = select(*columns, *[m.label(n) for n, m in every.items()]).select_from(sub)
+        rows = await _rows(session, fine.group_by(*columns).limit(MAX_GROUPS + 1))
+        if len(rows) > MAX_GROUPS:
+            raise _too_many()
+        if () in levels:
+            sums[(), ()] = dict.fromkeys(parts, 0)
+        for row in rows:
+            data = row._mapping
+            found = {n: int(data[n] or 0) for n in parts}
+            for level in levels:
+                key = tuple(data[k] for k in level)
+                total = sums.setdefault((level, key), dict.fromkeys(parts, 0))
+                for name, value in found.items():
+                    total[name] += value
+    else:
+        for row in await _rows(session, statement(every)):
+            data = row._mapping
+            level = _level_of(keys, int(data["grouping_bits"]))
+            sums[level, tuple(data[k] for k in level)] = {n: int(data[n] or 0) for n in parts}
+    cells = Counter(level for level, _ in sums)
+    if any(n > MAX_GROUPS for n in cells.values()):
+        raise _too_many()
+    others = {n: p.others for n, p in parts.items() if p.others is not None}
+    if others:
+        flags = sorted({str(p.flag) for p in parts.values() if p.others is not None})
+        rest = statement(others).where(or_(*[~sub.c[flag] for flag in flags]))
+        for row in await _rows(session, rest):
+            data = row._mapping
+            level = _level_of(keys, int(data["grouping_bits"]))
+            found = sums[level, tuple(data[k] for k in level)]  # a subset of every row's cells
+            for name in others:
+                found[name] += int(data[name] or 0)
+    for (level, key), found in sums.items():
+        counts = {n: _modulo(found[n], parts[n].modulo) for n in parts}
+        cube[level][_labelled(level, key)] = counts
+    return _ordered(cube)
+
+
+def _modulo(value: int, modulo: int | None) -> int:
+    return value if modulo is None else value % modulo
 
 
 _count_rows: Count = Rows()
@@ -244,6 +407,8 @@ def case_facts(
     """One row per counted case (per case and concern when grouped by concern); keyed: with
     the case's and the child's record keys. with_concern: only cases with a concern (one of
     the filtered ones, if filtered), as grouping by concern counts."""
+    if FAST and is_postgres:
+        return fast_case_facts(scope, keys, filters, keyed=keyed, with_concern=with_concern)
     dated = col(Case.opened_on) if filters.period_of is PeriodOf.opened else col(Case.closed_on)
     child_fields = {
         "province": filters.province,
@@ -309,6 +474,71 @@ def case_facts(
     clauses += _in(col(Case.assigned_to), filters.assigned_to)
     for name, values in child_fields.items():
         clauses += _in(expressions[name], values)
+    return statement.where(*clauses)
+
+
+def fast_case_facts(
+    scope: ScopeRule,
+    keys: Sequence[str],
+    filters: CaseStatsFilters,
+    *,
+    keyed: bool = False,
+    with_concern: bool = False,
+) -> Any:
+    """case_facts() read from `case_facts` (PostgreSQL): the same rows, no join of children
+    or concerns (a case's concerns are an array, unnested when grouped by concern), and the
+    sole flags with which aggregate() counts distinct children without sorting them all."""
+    f = facts_table.c
+    dated = f.opened_on if filters.period_of is PeriodOf.opened else f.closed_on
+    month = f.opened_month if filters.period_of is PeriodOf.opened else f.closed_month
+    joined, concern = with_concerns()
+    expressions: dict[str, Any] = {
+        "status": f.status,
+        "risk_level": f.risk_level,
+        "referral_source": f.referral_source,
+        "assigned_to": f.assigned_to,
+        "concern": concern,
+        "province": f.province,
+        "district": f.district,
+        "sex": f.sex,
+        "care_arrangement": f.care_arrangement,
+        "closure_reason": f.closure_reason,
+        "organisation_kind": col(Organisation.kind),
+        "age_band": age_band_of_years_sql(f.age_years),
+    }
+    for period in PERIODS:
+        expressions[period] = period_code(period, month)  # labelled by _aggregate_split
+    network = filters if isinstance(filters, NetworkCaseFilters) else None
+    record_keys: list[Any] = [f.case_key, f.child_key] if keyed else []
+    statement = select(
+        f.case_id,
+        f.child_id,
+        f.child_sole,
+        f.case_sole,
+        *record_keys,
+        *[expressions[k].label(k) for k in keys],
+    ).select_from(joined if CaseKey.concern in keys else facts_table)
+    clauses: list[Any] = [scope(CaseFacts)]
+    if "organisation_kind" in keys or (network and network.organisation_kind is not None):
+        statement = statement.join(Organisation, col(Organisation.id) == f.organisation_id)
+    if network is not None:
+        clauses += _in(expressions["closure_reason"], network.closure_reason)
+        clauses += _in(expressions["organisation_kind"], network.organisation_kind)
+    if CaseKey.concern in keys:
+        clauses += _in(concern, filters.concern)
+    elif filters.concern is not None:
+        clauses.append(f.concerns.overlap(list(filters.concern)))
+    elif with_concern:
+        clauses.append(func.cardinality(f.concerns) > 0)
+    if filters.period_of is PeriodOf.closed:
+        clauses.append(dated.is_not(None))
+    clauses += filters.dates.on(dated)
+    clauses += _in(f.status, filters.status)
+    clauses += _in(f.risk_level, filters.risk_level)
+    clauses += _in(f.referral_source, filters.referral_source)
+    clauses += _in(f.assigned_to, filters.assigned_to)
+    for name in ("province", "district", "sex", "age_band", "care_arrangement"):
+        clauses += _in(expressions[name], getattr(filters, name))
     return statement.where(*clauses)
 
 
@@ -473,7 +703,15 @@ async def _medians(
     label = period_label(period, closed_on, is_postgres=_is_postgres(session)).label("period")
     if _is_postgres(session):
         days = (closed_on - opened_on).label("days")
-        sub = select(label, days).where(*_closed(scope, dates)).subquery()
+        closed = select(label, days).where(*_closed(scope, dates))
+        if FAST:  # the same cases' dates, from the narrower case_facts, counted per day
+            f = facts_table.c
+            closed = select(
+                period_code(period, f.closed_month).label("period"),
+                (f.closed_on - f.opened_on).label("days"),
+            ).where(scope(CaseFacts), f.closed_on.is_not(None), *dates.on(f.closed_on))
+            return await _medians_of_counts(session, closed.subquery(), period)
+        sub = closed.subquery()
         median = func.percentile_cont(0.5).within_group(sub.c.days).label("median")
         grouping = func.grouping(sub.c.period).label("grouping_bits")
         statement = select(sub.c.period, grouping, median).group_by(
@@ -507,6 +745,46 @@ async def _medians(
     return found
 
 
+async def _medians_of_counts(
+    session: AsyncSession, sub: Any, period: Period
+) -> dict[Any, float | None]:
+    """_medians() from how many cases took each number of days in each period (a hash
+    aggregate of a few thousand groups instead of sorting every closed case): the median as
+    PostgreSQL's percentile_cont(0.5) computes it, in the same double-precision steps."""
+    statement = select(sub.c.period, sub.c.days, func.count().label("n")).group_by(
+        sub.c.period, sub.c.days
+    )
+    periods: dict[Any, dict[int, int]] = {}
+    overall: dict[int, int] = {}
+    for row in await _rows(session, statement):
+        label = period_label_of_code(period.value, int(row.period))
+        periods.setdefault(label, {})[row.days] = int(row.n)
+        overall[row.days] = overall.get(row.days, 0) + int(row.n)
+    found = {period: _median_of_counts(counts) for period, counts in periods.items()}
+    found[None] = _median_of_counts(overall)
+    return found
+
+
+def _median_of_counts(counts: Mapping[int, int]) -> float | None:
+    """percentile_cont(0.5) of a multiset given as {value: how many} (None if empty)."""
+    rows = sum(counts.values())
+    if not rows:
+        return None
+    position = 0.5 * (rows - 1)
+    first, second = math.floor(position), math.ceil(position)
+    values: dict[int, float] = {}
+    seen = 0
+    for value in sorted(counts):
+        later = seen + counts[value]
+        for index in (first, second):
+            if seen <= index < later:
+                values[index] = float(value)
+        seen = later
+    low, high = values[first], values[second]
+    median = low if first == second else low + (high - low) * (position - first)
+    return _float(median)
+
+
 def _float(value: Any) -> float | None:
     return None if value is None else round(float(value), 1)
 
@@ -522,20 +800,33 @@ async def outcome_data(
     """keyed: every count with its cell key (cases, children and referrals' record keys)."""
     is_postgres = _is_postgres(session)
     key = period.value
-    closed_on = col(Case.closed_on)
-    reason = func.coalesce(col(Case.closure_reason), ClosureReason.other.value)
-    closed_facts: Any = select(
-        period_label(period, closed_on, is_postgres=is_postgres).label(key),
-        reason.label("reason"),
-        col(Case.child_id).label("child_id"),
-    )
-    if keyed:
-        closed_facts = closed_facts.add_columns(
-            _case_key().label("case_key"), col(Child.record_key).label("child_key")
-        ).join(Child, col(Child.id) == col(Case.child_id))
+    if FAST and is_postgres:
+        # From case_facts: no join of children for the keys, and the sole flags.
+        f = facts_table.c
+        closed_facts: Any = select(
+            period_code(period, f.closed_month).label(key),  # labelled by _aggregate_split
+            func.coalesce(f.closure_reason, ClosureReason.other.value).label("reason"),
+            f.child_id,
+            f.child_sole,
+            f.case_sole,
+            *([f.case_key, f.child_key] if keyed else []),
+        ).where(scope(CaseFacts), f.closed_on.is_not(None), *dates.on(f.closed_on))
+    else:
+        closed_on = col(Case.closed_on)
+        reason = func.coalesce(col(Case.closure_reason), ClosureReason.other.value)
+        closed_facts = select(
+            period_label(period, closed_on, is_postgres=is_postgres).label(key),
+            reason.label("reason"),
+            col(Case.child_id).label("child_id"),
+        )
+        if keyed:
+            closed_facts = closed_facts.add_columns(
+                _case_key().label("case_key"), col(Child.record_key).label("child_key")
+            ).join(Child, col(Child.id) == col(Case.child_id))
+        closed_facts = closed_facts.where(*_closed(scope, dates))
     closures = await aggregate(
         session,
-        closed_facts.where(*_closed(scope, dates)),
+        closed_facts,
         (key, "reason"),
         {"cases": _count_rows, "children": _distinct("child_id")},
         [(key, "reason"), (key,), ("reason",), ()],
