@@ -250,18 +250,29 @@ def audited_read(
     columns taken from the record (audit column -> record column: `case_id` -> `id` for a
     case itself, -> `case_id` for a record of a case)."""
     found = statement.cte("found")
-    columns: list[ColumnElement[Any]]
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
-    names = list(values)
-    columns = [_expression(values[name], table.c[name].type).label(name) for name in names]
-    names.append("resource_id")
-    columns.append(found.c.id)
-    for name, column in from_record.items():
-        names.append(name)
-        columns.append(found.c[column])
+    names, columns = _record_audit_columns(values, found, from_record)
     own = select(*columns).where(found.c.organisation_id == owner)
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
     logged = insert(table).from_select(names, own).cte("logged")
     return select(found).add_cte(logged)
+
+
+def _record_audit_columns(
+    values: dict[str, Any], record: Any, from_record: Mapping[str, str]
+) -> tuple[list[str], list[ColumnElement[Any]]]:
+    """The audit row's column names and expressions for one record (a CTE's row): `values`,
+    then `resource_id` and the columns `from_record` takes (audit column -> record column)."""
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    names = list(values)
+    columns: list[ColumnElement[Any]] = [
+        _expression(values[name], table.c[name].type).label(name) for name in names
+    ]
+    names.append("resource_id")
+    columns.append(record.c.id)
+    for name, column in from_record.items():
+        names.append(name)
+        columns.append(record.c[column])
+    return names, columns
 
 
 def write_values(
@@ -292,13 +303,7 @@ def logged_write(
     Data-modifying CTEs run exactly once and to completion, in the statement's (the
     request's) transaction; add them to the statement with `add_cte`."""
     table = AuditEvent.__table__  # type: ignore[attr-defined]
-    names = list(values)
-    columns = [_expression(values[name], table.c[name].type).label(name) for name in names]
-    names.append("resource_id")
-    columns.append(written.c.id)
-    for name, column in from_record.items():
-        names.append(name)
-        columns.append(written.c[column])
+    names, columns = _record_audit_columns(values, written, from_record)
     ctes = [insert(table).from_select(names, select(*columns)).cte("logged")]
     if event is not None:
         events = Event.__table__  # type: ignore[attr-defined]
