@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import event
+
+T = TypeVar("T")
 
 PROBLEM = "application/problem+json"
 
@@ -24,3 +30,25 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def error_locs(body: dict[str, Any]) -> list[list[Any]]:
     return [error["loc"] for error in body.get("errors") or []]
+
+
+@contextmanager
+def recorded(app: FastAPI, record: Callable[[tuple[Any, ...]], T]) -> Iterator[list[T]]:
+    """What `record` makes of each statement the app's engine sends (the arguments of its
+    `before_cursor_execute` listeners), in order, while the block runs."""
+    seen: list[T] = []
+
+    def before(*args: Any) -> None:
+        seen.append(record(args))
+
+    engine = app.state.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def recorded_statements(app: FastAPI) -> AbstractContextManager[list[str]]:
+    """The SQL of each statement the app's engine sends while the block runs."""
+    return recorded(app, lambda args: str(args[2]))

@@ -4,19 +4,16 @@ reopening, corrections with history, filters and pagination, the access log and 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from ovc_api.clock import local_today
 
 from .conftest import Actor, Factory, Tenant
-from .helpers import assert_problem, error_locs
+from .helpers import assert_problem, error_locs, recorded_statements
 
 CASES = "/api/v1/cases"
 WORKFLOW = ("assessment", "case_plan", "implementation", "review")
@@ -887,21 +884,6 @@ async def test_search_by_the_childs_name_in_khmer_and_latin(
         assert await _ids(client, manager, q=q, sort="created_at") == expected, q
 
 
-@contextmanager
-def _count_queries(app: FastAPI) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = app.state.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 async def test_the_list_costs_the_same_queries_for_any_page_size(
     app: FastAPI, client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
 ) -> None:
@@ -909,9 +891,9 @@ async def test_the_list_costs_the_same_queries_for_any_page_size(
     manager = tenant_a["case_manager"]
     for _ in range(6):
         await factory.case(org, concerns=("neglect", "violence"))
-    with _count_queries(app) as small:
+    with recorded_statements(app) as small:
         one = await client.get(CASES, params={"limit": 1}, headers=manager.headers)
-    with _count_queries(app) as large:
+    with recorded_statements(app) as large:
         six = await client.get(CASES, params={"limit": 6}, headers=manager.headers)
     assert (len(one.json()["items"]), len(six.json()["items"])) == (1, 6)
     assert six.json()["items"][0]["concerns"] == ["neglect", "violence"]

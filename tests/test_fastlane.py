@@ -11,7 +11,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text, update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 
 from ovc_api import fastlane
@@ -31,7 +31,7 @@ from ovc_api.identity.models import User
 from ovc_api.settings import Settings
 
 from .conftest import Factory, Tenant, system_session
-from .helpers import assert_problem
+from .helpers import assert_problem, recorded
 
 CASES = "/api/v1/cases"
 postgres_only = pytest.mark.skipif(
@@ -39,20 +39,9 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-@contextmanager
-def _statements(app: FastAPI) -> Iterator[list[tuple[bool, str]]]:
+def _statements(app: FastAPI) -> AbstractContextManager[list[tuple[bool, str]]]:
     """(sent by the fast path, statement) of each statement the engine's listeners see."""
-    seen: list[tuple[bool, str]] = []
-
-    def before(*args: Any) -> None:
-        seen.append((args[0] is None, args[2]))
-
-    engine = app.state.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+    return recorded(app, lambda args: (args[0] is None, str(args[2])))
 
 
 @contextmanager

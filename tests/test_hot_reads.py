@@ -7,8 +7,7 @@ its audit row must name that caller and exactly the ids it returned, in order.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from types import SimpleNamespace
@@ -17,7 +16,6 @@ from typing import Any, cast
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 from sqlmodel import col, select
 
 from ovc_api.audit.models import AuditEvent
@@ -25,6 +23,7 @@ from ovc_api.concurrency import etag_of
 from ovc_api.filtering import ListFilters
 
 from .conftest import Factory, Tenant, system_session
+from .helpers import recorded_statements
 
 CASES = "/api/v1/cases"
 CHILDREN = "/api/v1/children"
@@ -133,21 +132,6 @@ def test_only_values_other_than_the_defaults_count_as_filters() -> None:
 # answer is the JSON the ORM path gave for the same rows.
 
 
-@contextmanager
-def _statements(app: FastAPI) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def before(*args: Any) -> None:
-        seen.append(args[2])
-
-    engine = app.state.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 @dataclass
 class Kind:
     path: str
@@ -237,7 +221,7 @@ async def test_hot_list_and_read_cost_one_statement_with_their_audit_and_answer_
     for round_ in range(2):  # the second round runs the statements the first one built
         request_id = f"hot-{name}-{round_}-{uuid.uuid4().hex[:8]}"
         headers = {**admin.headers, "X-Request-ID": request_id}
-        with _statements(app) as seen:
+        with recorded_statements(app) as seen:
             listed = await client.get(kind.path, headers=headers)
         assert listed.status_code == 200, listed.text
         items = listed.json()["items"]
@@ -253,7 +237,7 @@ async def test_hot_list_and_read_cost_one_statement_with_their_audit_and_answer_
         record_id = items[0]["id"]
         request_id = f"hot-{name}-one-{round_}-{uuid.uuid4().hex[:8]}"
         headers = {**admin.headers, "X-Request-ID": request_id}
-        with _statements(app) as seen:
+        with recorded_statements(app) as seen:
             one = await client.get(f"{kind.path}/{record_id}", headers=headers)
         assert one.status_code == 200, one.text
         if name != "families":  # a household's read adds its members and children
@@ -348,7 +332,7 @@ async def test_the_work_list_reads_its_case_sections_and_audits_them_in_one_stat
     for round_ in range(2):  # the second round runs the statement the first one built
         request_id = f"hot-tasks-{round_}-{uuid.uuid4().hex[:8]}"
         headers = {**manager.headers, "X-Request-ID": request_id}
-        with _statements(app) as seen:
+        with recorded_statements(app) as seen:
             got = await client.get(
                 "/api/v1/tasks", params={"scope": "organisation"}, headers=headers
             )

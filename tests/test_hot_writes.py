@@ -12,15 +12,12 @@ same requests, and write the same audit and event rows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
 from sqlmodel import col, select
 
 from ovc_api.audit.models import AuditEvent
@@ -28,24 +25,9 @@ from ovc_api.concurrency import etag_of
 from ovc_api.outbox import Event
 
 from .conftest import Factory, Tenant, system_session
-from .helpers import assert_problem, error_locs
+from .helpers import assert_problem, error_locs, recorded_statements
 
 CASES = "/api/v1/cases"
-
-
-@contextmanager
-def _statements(app: FastAPI) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def before(*args: Any) -> None:
-        seen.append(args[2])
-
-    engine = app.state.database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def _kinds() -> dict[str, tuple[str, Any, Any, dict[str, Any]]]:
@@ -170,7 +152,7 @@ async def test_a_create_is_one_statement_and_answers_and_records_as_the_session_
         headers = {**worker.headers, "X-Request-ID": request_id}
         if key is not None:
             headers["Idempotency-Key"] = key
-        with _statements(app) as seen:
+        with recorded_statements(app) as seen:
             created = await client.post(url, json=body, headers=headers)
         assert created.status_code == 201, created.text
         answer = created.json()
