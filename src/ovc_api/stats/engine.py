@@ -21,12 +21,14 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Float,
     and_,
     cast,
     distinct,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -49,6 +51,13 @@ from ovc_api.stats.facts import CaseFacts, facts_table, with_concerns
 from ovc_api.stats.filters import CaseStatsFilters, DateRange, ServiceStatsFilters
 from ovc_api.stats.network_space import NetworkCaseFilters, NetworkServiceFilters
 from ovc_api.stats.perturbation import KEY_RANGE
+from ovc_api.stats.service_facts import (
+    PERIOD_STARTS,
+    SET_KEYS,
+    ServiceFacts,
+    service_facts_table,
+    set_of,
+)
 from ovc_api.stats.suppression import Cube, Key, Level
 
 ScopeRule = Callable[[Any], ColumnElement[bool]]
@@ -652,6 +661,18 @@ async def service_cube(
     *,
     keyed: bool = False,
 ) -> Cube:
+    if FAST and _is_postgres(session):
+        kinds = filters.organisation_kind if isinstance(filters, NetworkServiceFilters) else None
+        values = {name: getattr(filters, name) for name in SET_KEYS}
+        fast = await fast_service_cube(
+            session,
+            scope,
+            keys,
+            levels,
+            ServiceQuery(filters.dates, values, kinds, SERVICE_COUNTS, keyed),
+        )
+        if fast is not None:
+            return fast
     facts = service_facts(scope, keys, filters, is_postgres=_is_postgres(session), keyed=keyed)
     counts = {
         "services": _count_rows,
@@ -664,6 +685,152 @@ async def service_cube(
         "families": _key_sum("family_key", each_once=True),
     }
     return await aggregate(session, facts, keys, counts, levels, cell_keys if keyed else None)
+
+
+@dataclass(frozen=True)
+class ServiceQuery:
+    """What fast_service_cube() counts: the date range, the values each of type, province
+    and district must have (None: any), the organisation kinds, the counts (of
+    SERVICE_COUNTS) and whether with their cell keys."""
+
+    dates: DateRange
+    values: Mapping[str, Sequence[str] | None]
+    kinds: Sequence[str] | None
+    counts: Sequence[str]
+    keyed: bool
+
+
+def _service_label(key: str, value: Any) -> Any:
+    """period_label()'s text of a period's first day ("2026-03", "2026-Q1", "2026")."""
+    if key not in PERIOD_STARTS or value is None:
+        return value
+    if key == Period.month.value:
+        return f"{value.year:04d}-{value.month:02d}"
+    if key == Period.quarter.value:
+        return f"{value.year:04d}-Q{(value.month - 1) // 3 + 1}"
+    return f"{value.year:04d}"
+
+
+async def fast_service_cube(
+    session: AsyncSession,
+    scope: ScopeRule,
+    keys: Sequence[str],
+    levels: Sequence[Level],
+    query: ServiceQuery,
+) -> Cube | None:
+    """service_cube() from `service_facts` (PostgreSQL), or None where it cannot be exact
+    (a filter of several values on a key some table is not grouped by).
+
+    A cell's distinct children are the cell's rows that are their child's first in it: a
+    row whose previous delivery to the child with the same values of the level's keys (and
+    of the single-valued filters' keys; the organisation is in every partition, so the
+    organisation kind needs none) is missing or before the later of `from` and the start of
+    the row's period, counted with count(*) FILTER in one plain GROUP BY of the finest
+    table (each level its own filter; every coarser table is sums of the finest cells); the
+    shared rows (a child of several organisations, a shared key) apart, with DISTINCT, in a
+    second statement over those few rows. Families the same; cell keys the same sums."""
+    f = service_facts_table.c
+    single: set[str] = set()
+    clauses: list[Any] = [scope(ServiceFacts), *query.dates.on(f.delivered_on)]
+    for name, values in query.values.items():
+        if values is None:
+            continue
+        clauses.append(f[name].in_(list(values)))
+        if len(set(values)) == 1:
+            single.add(name)
+        elif not all(name in level for level in levels):
+            return None
+    expressions: dict[str, Any] = {name: f[name] for name in SET_KEYS}
+    expressions.update({period: f[start] for period, start in PERIOD_STARTS.items()})
+    expressions["organisation_kind"] = col(Organisation.kind)
+    source: Any = service_facts_table
+    if "organisation_kind" in keys or query.kinds is not None:
+        source = source.join(Organisation, col(Organisation.id) == f.organisation_id)
+        clauses += _in(col(Organisation.kind), query.kinds)
+    keys = [key for key in keys if any(key in level for level in levels)]
+    columns = [expressions[k].label(k) for k in keys]
+    who = {"children": "child", "families": "family"}
+    distinct_counts = [name for name in query.counts if name in who]
+
+    def first(person: str, level: Level) -> Any:
+        prev = f[f"{person}_prev_{set_of(single.union(level))}"]
+        bounds: list[Any] = []
+        if query.dates.start is not None:
+            bounds.append(literal(query.dates.start, Date))
+        bounds += [f[PERIOD_STARTS[k]] for k in level if k in PERIOD_STARTS]
+        if not bounds:
+            return and_(~f[f"{person}_shared"], prev.is_(None))
+        bound = bounds[0] if len(bounds) == 1 else func.greatest(*bounds)
+        return and_(~f[f"{person}_shared"], or_(prev.is_(None), prev < bound))
+
+    measures: dict[str, Any] = {}
+    if "services" in query.counts:
+        measures["services"] = func.count()
+        if query.keyed:
+            measures["services" + KEY_SUFFIX] = func.sum(f.service_key)
+    labels: dict[tuple[Level, str], str] = {}  # (level, count) -> its level's measure
+    for i, level in enumerate(levels):
+        for name in distinct_counts:
+            person = who[name]
+            condition = first(person, level)
+            label = f"{name}_{i}"
+            measures[label] = func.count().filter(condition)
+            labels[level, name] = label
+            if query.keyed:
+                measures[label + KEY_SUFFIX] = func.sum(f[f"{person}_key"]).filter(condition)
+                labels[level, name + KEY_SUFFIX] = label + KEY_SUFFIX
+    names = list(query.counts) + (
+        [name + KEY_SUFFIX for name in query.counts] if query.keyed else []
+    )
+    await tune(session)
+    fine = select(*columns, *[m.label(n) for n, m in measures.items()]).select_from(source)
+    fine = fine.where(*clauses)
+    if columns:
+        fine = fine.group_by(*[expressions[k] for k in keys]).limit(MAX_GROUPS + 1)
+    rows = await _rows(session, fine)
+    if len(rows) > MAX_GROUPS:
+        raise _too_many()
+    sums: dict[tuple[Level, Key], dict[str, int]] = {}
+    if () in levels:
+        sums[(), ()] = dict.fromkeys(names, 0)
+    for row in rows:
+        data = row._mapping
+        for level in levels:
+            total = sums.setdefault((level, tuple(data[k] for k in level)), dict.fromkeys(names, 0))
+            for name in names:
+                total[name] += int(data[labels.get((level, name), name)] or 0)
+    if distinct_counts:
+        shared: dict[str, Any] = {}
+        for name in distinct_counts:
+            person = who[name]
+            flag = f[f"{person}_shared"]
+            shared[name] = func.count(distinct(f[f"{person}_id"])).filter(flag)
+            if query.keyed:
+                shared[name + KEY_SUFFIX] = func.sum(distinct(f[f"{person}_key"])).filter(flag)
+        flags = or_(*[f[f"{who[name]}_shared"] for name in distinct_counts])
+        rest = select(*columns).select_from(source).where(*clauses, flags)
+        if columns:
+            grouping = func.grouping(*[expressions[k] for k in keys]).label("grouping_bits")
+            sets = [tuple_(*[expressions[k] for k in level]) for level in levels]
+            rest = rest.add_columns(grouping).group_by(func.grouping_sets(*sets))
+        rest = rest.add_columns(*[m.label(n) for n, m in shared.items()])
+        for row in await _rows(session, rest):
+            data = row._mapping
+            level = _level_of(keys, int(data["grouping_bits"])) if columns else ()
+            found = sums.get((level, tuple(data[k] for k in level)))
+            if found is None:  # a table without rows (the shared statement's empty total)
+                continue
+            for name in shared:
+                found[name] += int(data[name] or 0)
+    cube: Cube = {level: {} for level in levels}
+    for (level, key), found in sums.items():
+        if len(cube[level]) >= MAX_GROUPS:
+            raise _too_many()
+        labelled = tuple(_service_label(k, v) for k, v in zip(level, key, strict=True))
+        cube[level][labelled] = {
+            n: v % KEY_RANGE if n.endswith(KEY_SUFFIX) else v for n, v in found.items()
+        }
+    return _ordered(cube)
 
 
 # --- outcomes ---------------------------------------------------------------------------
@@ -789,6 +956,44 @@ def _float(value: Any) -> float | None:
     return None if value is None else round(float(value), 1)
 
 
+async def _outcome_services(
+    session: AsyncSession, scope: ScopeRule, period: Period, dates: DateRange, *, keyed: bool
+) -> Cube:
+    """The children given a birth certificate or school enrolment service, per period and
+    type and per type (from service_facts on PostgreSQL)."""
+    is_postgres = _is_postgres(session)
+    key = period.value
+    levels: list[Level] = [(key, "service_type"), ("service_type",)]
+    if FAST and is_postgres:
+        values = {"service_type": list(SERVICE_OUTCOMES), "province": None, "district": None}
+        query = ServiceQuery(dates, values, None, ("children",), keyed)
+        fast = await fast_service_cube(session, scope, (key, "service_type"), levels, query)
+        if fast is not None:
+            return fast
+    delivered = col(ServiceDelivery.delivered_on)
+    served: Any = select(
+        period_label(period, delivered, is_postgres=is_postgres).label(key),
+        col(ServiceDelivery.service_type).label("service_type"),
+        col(ServiceDelivery.child_id).label("child_id"),
+    )
+    if keyed:
+        served = served.add_columns(col(Child.record_key).label("child_key")).outerjoin(
+            Child, col(Child.id) == col(ServiceDelivery.child_id)
+        )
+    return await aggregate(
+        session,
+        served.where(
+            scope(ServiceDelivery),
+            col(ServiceDelivery.service_type).in_(list(SERVICE_OUTCOMES)),
+            *dates.on(delivered),
+        ),
+        (key, "service_type"),
+        {"children": _distinct("child_id")},
+        levels,
+        {"children": _key_sum("child_key", each_once=True)} if keyed else None,
+    )
+
+
 async def outcome_data(
     session: AsyncSession,
     scope: ScopeRule,
@@ -837,28 +1042,7 @@ async def outcome_data(
         if keyed
         else None,
     )
-    delivered = col(ServiceDelivery.delivered_on)
-    served: Any = select(
-        period_label(period, delivered, is_postgres=is_postgres).label(key),
-        col(ServiceDelivery.service_type).label("service_type"),
-        col(ServiceDelivery.child_id).label("child_id"),
-    )
-    if keyed:
-        served = served.add_columns(col(Child.record_key).label("child_key")).outerjoin(
-            Child, col(Child.id) == col(ServiceDelivery.child_id)
-        )
-    services = await aggregate(
-        session,
-        served.where(
-            scope(ServiceDelivery),
-            col(ServiceDelivery.service_type).in_(list(SERVICE_OUTCOMES)),
-            *dates.on(delivered),
-        ),
-        (key, "service_type"),
-        {"children": _distinct("child_id")},
-        [(key, "service_type"), ("service_type",)],
-        {"children": _key_sum("child_key", each_once=True)} if keyed else None,
-    )
+    services = await _outcome_services(session, scope, period, dates, keyed=keyed)
     data = OutcomeData(closures=closures, services=services)
     status = col(Referral.status)
     events: dict[str, tuple[Any, list[Any]]] = {
