@@ -394,9 +394,47 @@ def load(db: BenchDatabase, generator: Generator, orgs: list[Org]) -> None:
             conn.commit()
 
 
+def fill_facts(db: BenchDatabase) -> None:
+    """The facts tables the triggers would have kept, had the load not skipped them
+    (session_replication_role = replica): case_facts as migration 0014 fills it,
+    service_facts by its own rebuild function (migration 0015)."""
+    import importlib.util
+
+    versions = Path(__file__).resolve().parent.parent / "alembic" / "versions"
+    spec = importlib.util.spec_from_file_location("m0014", versions / "20261130_0014_case_facts.py")
+    with db.owner_connection() as conn:
+        if conn.execute("SELECT to_regclass('case_facts')").fetchone() != (None,):
+            assert spec is not None and spec.loader is not None
+            m0014 = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(m0014)
+            conn.execute("SET session_replication_role = replica")
+            conn.execute("DELETE FROM case_facts")
+            conn.execute(
+                f"""
+                INSERT INTO case_facts ({m0014.NAMES}, child_sole, case_sole)
+                SELECT *, count(*) OVER (PARTITION BY child_key) = 1,
+                       count(*) OVER (PARTITION BY case_key) = 1
+                FROM ({m0014.SOURCE.replace("{where}", "true")}) AS s({m0014.NAMES})
+                ORDER BY organisation_id, opened_on
+                """
+            )
+        rebuild_service_facts(conn)
+        conn.commit()
+
+
+def rebuild_service_facts(conn: Connection[tuple[object, ...]]) -> None:
+    """service_facts again from the deliveries (after a load that skipped its triggers)."""
+    if conn.execute("SELECT to_regprocedure('ovc_service_facts_rebuild()')").fetchone() != (None,):
+        conn.execute("SELECT ovc_service_facts_rebuild()")
+
+
 def vacuum_analyze(db: BenchDatabase) -> None:
     with db.owner_connection(autocommit=True) as conn:
-        for table in ("organisations", "users", "children", "cases", "case_concerns"):
+        tables = ["organisations", "users", "children", "cases", "case_concerns"]
+        for table in ("case_facts", "service_facts"):
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,):
+                tables.append(table)
+        for table in tables:
             conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
 
 
@@ -455,6 +493,9 @@ def generate(args: argparse.Namespace) -> int:
     step = time.monotonic()
     load(db, generator, orgs)
     print(f"loaded {args.cases:,} cases in {time.monotonic() - step:.1f} s")
+    step = time.monotonic()
+    fill_facts(db)
+    print(f"facts tables filled in {time.monotonic() - step:.1f} s")
     step = time.monotonic()
     vacuum_analyze(db)
     print(f"VACUUM ANALYZE in {time.monotonic() - step:.1f} s")

@@ -169,12 +169,14 @@ def ensure_data(args: argparse.Namespace, db: BenchDatabase) -> None:
             started = time.monotonic()
             for statement in EXTRAS_SQL:
                 conn.execute(statement)
+            generate.rebuild_service_facts(conn)  # loaded without its triggers
             conn.execute(f"COMMENT ON TABLE service_deliveries IS '{EXTRAS}'")
             conn.commit()
             print(f"added households, services, referrals in {time.monotonic() - started:.0f} s")
             conn.autocommit = True
-            for table in ("families", "service_deliveries", "referrals"):
-                conn.execute(f"VACUUM (ANALYZE) {table}")
+            for table in ("families", "service_deliveries", "referrals", "service_facts"):
+                if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,):
+                    conn.execute(f"VACUUM (ANALYZE) {table}")
         network = conn.execute(
             "SELECT id FROM organisations WHERE short_name = 'NETWORK'"
         ).fetchone()

@@ -233,3 +233,106 @@ def test_case_facts_are_filled_from_existing_cases_and_downgrade_removes_them(
             assert exact(conn) == 4
     finally:
         engine.dispose()
+
+
+def test_service_facts_are_filled_from_existing_deliveries_and_downgrade_removes_them(
+    fresh_database,  # type: ignore[no-untyped-def]
+) -> None:
+    """Migration 0015: the facts of the services that exist (a child served twice, one by a
+    second organisation: shared; a family-only delivery), exactly as the tables say;
+    downgrade drops the table, its view, functions and triggers (services are written as
+    before), and upgrading again fills it again."""
+    if not fresh_database.is_postgres:
+        pytest.skip("service_facts is PostgreSQL's")
+    from .test_service_facts import FACTS, ORACLE
+
+    config = alembic_config(fresh_database.owner_url, fresh_database.app_url)
+    command.upgrade(config, "0014_case_facts")
+    engine = create_engine(_sync(fresh_database.owner_url))
+    orgs, child, family = [uuid.uuid4(), uuid.uuid4()], uuid.uuid4(), uuid.uuid4()
+    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
+
+    def serve(conn, org: uuid.UUID, child_id, family_id, day: str) -> None:  # type: ignore[no-untyped-def]
+        conn.execute(
+            text(
+                "INSERT INTO service_deliveries (created_at, updated_at, version, id,"
+                " organisation_id, child_id, family_id, service_type, delivered_on, province)"
+                f" VALUES ({stamp}, :id, :org, :child, :family, 'counselling', :day, 'kandal')"
+            ),
+            {"id": uuid.uuid4(), "org": org, "child": child_id, "family": family_id, "day": day},
+        )
+
+    def exact(conn) -> int:  # type: ignore[no-untyped-def]
+        assert conn.execute(text(f"({ORACLE}) EXCEPT ({FACTS})")).all() == []
+        assert conn.execute(text(f"({FACTS}) EXCEPT ({ORACLE})")).all() == []
+        return int(conn.execute(text("SELECT count(*) FROM service_facts")).scalar_one())
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            for org in orgs:
+                conn.execute(
+                    text(
+                        "INSERT INTO organisations (created_at, updated_at, version, id, name,"
+                        f" short_name, kind, provinces, active) VALUES ({stamp}, :id, :short,"
+                        " :short, 'ngo', '[]', true)"
+                    ),
+                    {"id": org, "short": org.hex[:8]},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO children (created_at, updated_at, version, id, organisation_id,"
+                    " search_text, sex, birth_date_estimated, birth_registration, disability,"
+                    " schooling_status, care_arrangement, province) VALUES"
+                    f" ({stamp}, :id, :org, 'x', 'female', false, 'registered', 'none',"
+                    " 'enrolled', 'kinship_care', 'kandal')"
+                ),
+                {"id": child, "org": orgs[0]},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO families (created_at, updated_at, version, id, organisation_id,"
+                    " name, id_poor_status, income_sources, province) VALUES"
+                    f" ({stamp}, :id, :org, 'Household', 'unknown', '[]', 'kandal')"
+                ),
+                {"id": family, "org": orgs[0]},
+            )
+            serve(conn, orgs[0], child, family, "2026-01-05")
+            serve(conn, orgs[0], child, None, "2026-02-05")
+            serve(conn, orgs[0], None, family, "2026-03-05")
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert exact(conn) == 3
+            previous = conn.execute(
+                text(
+                    "SELECT array_agg(child_prev__::text ORDER BY delivered_on) FROM service_facts"
+                )
+            ).scalar_one()
+            assert previous == [None, "2026-01-05", "infinity"]
+            serve(conn, orgs[1], child, None, "2026-04-01")  # a second organisation's
+            assert exact(conn) == 4
+            shared = conn.execute(
+                text("SELECT count(*) FROM service_facts WHERE child_shared")
+            ).scalar_one()
+            assert shared == 3
+        command.downgrade(config, "0014_case_facts")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            left = conn.execute(
+                text(
+                    "SELECT to_regclass('service_facts'), to_regclass('ovc_network.service_facts'),"
+                    " to_regclass('service_summary'), to_regclass('ovc_network.service_summary'),"
+                    " (SELECT count(*) FROM pg_proc WHERE proname LIKE 'ovc_service_facts%'),"
+                    " (SELECT count(*) FROM pg_proc WHERE proname LIKE 'ovc_service_summary%'),"
+                    " (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'ovc_service_%')"
+                )
+            ).one()
+            assert tuple(left) == (None, None, None, None, 0, 0, 0)
+            serve(conn, orgs[0], child, family, "2026-05-01")  # no trigger left to fail
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert exact(conn) == 5
+    finally:
+        engine.dispose()

@@ -67,7 +67,7 @@ def _previous(who: str) -> str:
     return ", ".join(
         f"CASE WHEN s.{who}_id IS NULL THEN 'infinity'::date ELSE lag(s.delivered_on) OVER"
         f" (PARTITION BY {partition(keys)}"
-        f" ORDER BY s.delivered_on, s.id) END AS {who}_prev_{name}"
+        f" ORDER BY s.delivered_on, s.id) END::text AS {who}_prev_{name}"
         for name, keys in SETS.items()
     )
 
@@ -97,13 +97,39 @@ ORACLE = f"""
           FROM service_deliveries d LEFT JOIN children ch ON ch.id = d.child_id
           LEFT JOIN families fa ON fa.id = d.family_id) k ON k.id = s.id
 """
-PREVIOUS = ", ".join(f"{who}_prev_{name}" for who in ("child", "family") for name in SETS)
+# As text: psycopg reads no 'infinity' date (a difference would not show).
+PREVIOUS = ", ".join(f"{who}_prev_{name}::text" for who in ("child", "family") for name in SETS)
 FACTS = f"""
     SELECT service_id, organisation_id, child_id, family_id, delivered_on, month_start,
            quarter_start, year_start, service_key, child_key, family_key, child_shared,
            family_shared, {PREVIOUS}, service_type, province, district
     FROM service_facts
 """
+# service_summary's cells (its rows of changes summed) and the same recounted from the facts.
+SUMMARY_MODES = {"q": "{prev} < quarter_start", "y": "{prev} < year_start", "a": "false"}
+SUMMARY_PARTS = ["count(*)", "sum(service_key)"]
+for _who in ("child", "family"):
+    for _set in ("_", "t", "p", "tp"):
+        for _before in SUMMARY_MODES.values():
+            _prev = f"{_who}_prev_{_set}"
+            _first = f"NOT {_who}_shared AND ({_prev} IS NULL OR {_before.format(prev=_prev)})"
+            SUMMARY_PARTS += [
+                f"count(*) FILTER (WHERE {_first})",
+                f"coalesce(sum({_who}_key) FILTER (WHERE {_first}), 0)",
+            ]
+CELL = "organisation_id, service_type, province, quarter_start, year_start"
+SUMMARY_ORACLE = f"SELECT {CELL}, {', '.join(SUMMARY_PARTS)} FROM service_facts GROUP BY {CELL}"
+SUMMARY_COLUMNS = ["services", "service_key"] + [
+    f"{who}_{name}_{mode}{suffix}"
+    for who in ("child", "family")
+    for name in ("_", "t", "p", "tp")
+    for mode in SUMMARY_MODES
+    for suffix in ("", "_key")
+]
+SUMMARY = (
+    f"SELECT {CELL}, {', '.join(f'sum({c})' for c in SUMMARY_COLUMNS)} FROM service_summary"
+    f" GROUP BY {CELL} HAVING sum(services) <> 0"
+)
 STATISTICS = [
     ("/api/v1/stats/services", {}),
     ("/api/v1/stats/services", {"group_by": "service_type,quarter"}),
@@ -140,7 +166,9 @@ def assert_exact(settings: Settings) -> int:
         missing = conn.execute(f"({ORACLE}) EXCEPT ({FACTS})").fetchall()
         extra = conn.execute(f"({FACTS}) EXCEPT ({ORACLE})").fetchall()
         count = conn.execute("SELECT count(*) FROM service_facts").fetchone()
-    assert (missing, extra) == ([], [])
+        assert (missing, extra) == ([], [])
+        missing = conn.execute(f"({SUMMARY_ORACLE}) EXCEPT ({SUMMARY})").fetchall()
+        extra = conn.execute(f"({SUMMARY}) EXCEPT ({SUMMARY_ORACLE})").fetchall()
     assert count is not None
     return int(count[0])
 
@@ -293,6 +321,14 @@ async def test_direct_writes_shared_children_and_keys_keep_the_facts_exact(
     assert shared == (False,)
     for tenant in (a, b):
         await assert_fast_is_plain(client, tenant["org_admin"].headers, monkeypatch)
+    # The summary's rows of changes merged: one row per cell, the same sums.
+    with owner(facts_settings) as conn:
+        conn.execute("SELECT ovc_service_summary_compact()")
+        counted = conn.execute(
+            f"SELECT (SELECT count(*) FROM service_summary), (SELECT count(*) FROM ({SUMMARY}) s)"
+        ).fetchone()
+    assert counted is not None and counted[0] == counted[1]
+    assert_exact(facts_settings)
 
 
 async def test_the_app_role_only_reads_its_own_facts(
@@ -318,8 +354,12 @@ async def test_the_app_role_only_reads_its_own_facts(
             conn.execute("UPDATE service_facts SET child_shared = true")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM service_facts")
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("SELECT ovc_service_facts_rebuild()")
+        for function in ("ovc_service_facts_rebuild()", "ovc_service_summary_compact()"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"SELECT {function}")
+        for statement in ("DELETE FROM service_summary", "UPDATE service_summary SET services = 0"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
 
 
 async def test_two_transactions_serving_a_child_at_once_both_see_it(

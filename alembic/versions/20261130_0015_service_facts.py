@@ -172,6 +172,84 @@ def _recount(who: str) -> str:
 NO_PREVIOUS = ", ".join(
     f"CASE WHEN s.{c.split('_')[0]}_id IS NULL THEN 'infinity'::date END" for c in PREV_COLUMNS
 )
+# --- the network's summary: service_facts summed per organisation, type, province, quarter --
+# Network statistics group by type, province, organisation kind and quarter or year, over
+# a whole quarter, a whole year or all time; each of their first-row conditions is then one
+# of three per set of keys (see ovc_api.stats.engine): the previous delivery before the
+# row's quarter (`q`), before its year (`y`), or none (`a`). `service_summary` holds those
+# counts and their key sums per cell, as rows of changes: a statement-level trigger on
+# service_facts inserts the difference each statement makes (no row is updated, so writers
+# never wait for each other), and readers sum the rows of a cell.
+# `ovc_service_summary_compact()` merges each cell's rows into one.
+SUMMARY_SETS = {
+    "_": (),
+    "t": ("service_type",),
+    "p": ("province",),
+    "tp": ("service_type", "province"),
+}
+MODES = {
+    "q": "{prev} < quarter_start",
+    "y": "{prev} < year_start",
+    "a": "false",
+}
+CELL = ("organisation_id", "service_type", "province", "quarter_start", "year_start")
+
+
+def _summary_measures() -> dict[str, str]:
+    """Each column of the summary: what one service_facts row adds to it."""
+    measures = {"services": "1", "service_key": "service_key"}
+    for who in WHO:
+        for name in SUMMARY_SETS:
+            prev = f"{who}_prev_{name}"
+            for mode, before in MODES.items():
+                first = f"NOT {who}_shared AND ({prev} IS NULL OR {before.format(prev=prev)})"
+                column = f"{who}_{name}_{mode}"
+                measures[column] = f"CASE WHEN {first} THEN 1 ELSE 0 END"
+                measures[f"{column}_key"] = f"CASE WHEN {first} THEN {who}_key ELSE 0 END"
+    return measures
+
+
+SUMMARY_MEASURES = _summary_measures()
+SUMMARY_COLUMNS = (
+    "organisation_id uuid NOT NULL, service_type varchar(40) NOT NULL,"
+    " province varchar(32) NOT NULL, quarter_start date NOT NULL, year_start date NOT NULL, "
+    + ", ".join(f"{name} bigint NOT NULL" for name in SUMMARY_MEASURES)
+)
+
+
+def _summed(rows: str, sign: str) -> str:
+    """The summary's columns of a set of service_facts rows, per cell, times `sign`."""
+    measures = ", ".join(f"{sign} * ({m}) AS {n}" for n, m in SUMMARY_MEASURES.items())
+    return f"SELECT {', '.join(CELL)}, {measures} FROM {rows}"
+
+
+SUMMARY_INSERT = (
+    f"INSERT INTO public.service_summary ({', '.join(CELL)}, {', '.join(SUMMARY_MEASURES)})"
+)
+SUMMARY_TOTALS = ", ".join(f"sum({n})" for n in SUMMARY_MEASURES)
+SUMMARY_NONZERO = " OR ".join(f"sum({n}) <> 0" for n in SUMMARY_MEASURES)
+
+
+def _summary_change(parts: list[tuple[str, str]]) -> str:
+    """The trigger body inserting the difference of the transition tables `parts`."""
+    rows = " UNION ALL ".join(_summed(table, sign) for table, sign in parts)
+    return f"""
+        BEGIN
+            {SUMMARY_INSERT}
+            SELECT {", ".join(CELL)}, {SUMMARY_TOTALS} FROM ({rows}) AS d
+            GROUP BY {", ".join(CELL)} HAVING {SUMMARY_NONZERO};
+            RETURN NULL;
+        END
+    """
+
+
+SUMMARY_TRIGGERS = {
+    # event: (transition tables, rows of the difference)
+    "INSERT": ("NEW TABLE AS n", [("n", "1")]),
+    "UPDATE": ("OLD TABLE AS o NEW TABLE AS n", [("n", "1"), ("o", "-1")]),
+    "DELETE": ("OLD TABLE AS o", [("o", "-1")]),
+}
+
 DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp"
 LOCKS = {"child": CHILD_LOCK, "family": FAMILY_LOCK}
 FUNCTIONS = {
@@ -249,6 +327,25 @@ FUNCTIONS = {
             ORDER BY organisation_id, delivered_on;
             {_shared("child")}
             {_shared("family")}
+            DELETE FROM public.service_summary;
+            {SUMMARY_INSERT}
+            SELECT {", ".join(CELL)}, {SUMMARY_TOTALS}
+            FROM ({_summed("public.service_facts", "1")}) AS d
+            GROUP BY {", ".join(CELL)};
+            PERFORM set_config('ovc.system', previous, true);
+        END
+    """,
+    # Each cell's rows of changes merged into one (any time: the rows it merges are those
+    # its statement sees; a concurrent writer's rows stay as they are).
+    "ovc_service_summary_compact()": f"""
+        DECLARE
+            previous text := coalesce(current_setting('ovc.system', true), '');
+        BEGIN
+            PERFORM set_config('ovc.system', 'on', true);
+            WITH gone AS (DELETE FROM public.service_summary RETURNING *)
+            {SUMMARY_INSERT}
+            SELECT {", ".join(CELL)}, {SUMMARY_TOTALS} FROM gone
+            GROUP BY {", ".join(CELL)} HAVING {SUMMARY_NONZERO};
             PERFORM set_config('ovc.system', previous, true);
         END
     """,
@@ -320,20 +417,15 @@ TRIGGERS = {
     ),
 }
 TRIGGER_FUNCTION = "ovc_service_facts_{table}()"
-# The keys of shared rows as the network's views of children and families have them (none
-# for an inactive member's child served by an active one), as the plain statements join them.
-NETWORK_KEY = (
-    "CASE WHEN {who}_shared THEN (SELECT x.record_key FROM ovc_network.{table} x"
-    " WHERE x.id = {who}_id) ELSE {who}_key END AS {who}_key"
-)
 NETWORK_VIEW = (
     f"SELECT service_id, organisation_id, child_id, family_id, delivered_on, month_start,"
-    f" quarter_start, year_start, service_key,"
-    f" {NETWORK_KEY.format(who='child', table='children')},"
-    f" {NETWORK_KEY.format(who='family', table='families')}, child_shared,"
+    f" quarter_start, year_start, service_key, child_key, family_key, child_shared,"
     f" family_shared, {', '.join(PREV_COLUMNS)}, service_type, province, district"
     f" FROM public.service_facts WHERE {ACTIVE} AND {NETWORK_ONLY}"
 )
+
+
+NETWORK_SUMMARY = f"SELECT * FROM public.service_summary WHERE {ACTIVE} AND {NETWORK_ONLY}"
 
 
 def upgrade() -> None:
@@ -342,6 +434,7 @@ def upgrade() -> None:
         return
     quoted_owner = bind.exec_driver_sql("SELECT quote_ident(current_user)").scalar_one()
     op.execute(f"CREATE TABLE service_facts ({COLUMNS})")
+    op.execute(f"CREATE TABLE service_summary ({SUMMARY_COLUMNS})")
     for signature, body in FUNCTIONS.items():
         op.execute(
             f"CREATE FUNCTION {signature} RETURNS void LANGUAGE plpgsql {DEFINER} AS $$ {body} $$"
@@ -367,11 +460,24 @@ def upgrade() -> None:
         "WHERE child_shared OR family_shared"
     )
     op.execute("ANALYZE service_facts")
-    enable_tenant_rls("service_facts", once_per_statement=True)
-    op.execute(
-        f"CREATE POLICY owner_reads_network_facts ON service_facts FOR SELECT "
-        f"TO {quoted_owner} USING (true)"
-    )
+    op.execute("CREATE INDEX ix_service_summary_cell ON service_summary (organisation_id)")
+    op.execute("ANALYZE service_summary")
+    for table in ("service_facts", "service_summary"):
+        enable_tenant_rls(table, once_per_statement=True)
+        op.execute(
+            f"CREATE POLICY owner_reads_network_facts ON {table} FOR SELECT "
+            f"TO {quoted_owner} USING (true)"
+        )
+    for event, (tables, parts) in SUMMARY_TRIGGERS.items():
+        function = f"ovc_service_summary_{event.lower()}()"
+        op.execute(
+            f"CREATE FUNCTION {function} RETURNS trigger LANGUAGE plpgsql {DEFINER} AS $$ "
+            f"{_summary_change(parts)} $$"
+        )
+        op.execute(
+            f"CREATE TRIGGER ovc_service_summary_{event.lower()} AFTER {event} ON service_facts"
+            f" REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION {function}"
+        )
     for table, (body, events) in TRIGGERS.items():
         function = TRIGGER_FUNCTION.format(table=table)
         op.execute(
@@ -385,6 +491,9 @@ def upgrade() -> None:
     if bind.exec_driver_sql("SELECT to_regnamespace('ovc_network')").scalar():
         op.execute(
             f"CREATE VIEW ovc_network.service_facts WITH (security_barrier) AS {NETWORK_VIEW}"
+        )
+        op.execute(
+            f"CREATE VIEW ovc_network.service_summary WITH (security_barrier) AS {NETWORK_SUMMARY}"
         )
 
 
@@ -402,7 +511,11 @@ def _rest(event: str) -> str:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("DROP VIEW IF EXISTS ovc_network.service_summary")
     op.execute("DROP VIEW IF EXISTS ovc_network.service_facts")
+    for event in SUMMARY_TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS ovc_service_summary_{event.lower()} ON service_facts")
+        op.execute(f"DROP FUNCTION IF EXISTS ovc_service_summary_{event.lower()}()")
     for table, (_, events) in TRIGGERS.items():
         for i in range(len(events)):
             op.execute(f"DROP TRIGGER IF EXISTS ovc_service_facts_{i} ON {table}")
@@ -410,3 +523,4 @@ def downgrade() -> None:
     for signature in reversed(list(FUNCTIONS)):
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
     op.execute("DROP TABLE IF EXISTS service_facts")
+    op.execute("DROP TABLE IF EXISTS service_summary")

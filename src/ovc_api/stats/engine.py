@@ -17,6 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -54,8 +55,11 @@ from ovc_api.stats.perturbation import KEY_RANGE
 from ovc_api.stats.service_facts import (
     PERIOD_STARTS,
     SET_KEYS,
+    SUMMARY_KEYS,
     ServiceFacts,
+    ServiceSummary,
     service_facts_table,
+    service_summary_table,
     set_of,
 )
 from ovc_api.stats.suppression import Cube, Key, Level
@@ -711,6 +715,32 @@ def _service_label(key: str, value: Any) -> Any:
     return f"{value.year:04d}"
 
 
+def _summary_mode(level: Level, dates: DateRange) -> str | None:
+    """Which of service_summary's first-row conditions a level's cells count under `dates`
+    (None: none of them): the previous delivery before the row's quarter (q), its year
+    (y), or none (a), i.e. before the later of `from` and the start of the row's period."""
+    start, end = dates.start, dates.end
+    if start is not None and (start.day != 1 or start.month % 3 != 1):
+        return None  # not a quarter's first day
+    after = None if end is None else end + timedelta(days=1)
+    if after is not None and (after.day != 1 or after.month % 3 != 1):
+        return None  # not a quarter's last day
+    one_quarter = start is not None and end is not None and end < start + timedelta(days=93)
+    one_year = start is not None and end is not None and start.month == 1
+    one_year = one_year and end is not None and start is not None and end.year == start.year
+    if Period.month.value in level:
+        return None
+    if Period.quarter.value in level:
+        return "q"  # every row's quarter starts on or after `from`
+    if Period.year.value in level:
+        if start is None or start.month == 1:
+            return "y"  # every row's year starts on or after `from`
+        return "q" if one_quarter else None
+    if start is None:
+        return "a"
+    return "q" if one_quarter else "y" if one_year else None
+
+
 async def fast_service_cube(
     session: AsyncSession,
     scope: ScopeRule,
@@ -728,7 +758,11 @@ async def fast_service_cube(
     the row's period, counted with count(*) FILTER in one plain GROUP BY of the finest
     table (each level its own filter; every coarser table is sums of the finest cells); the
     shared rows (a child of several organisations, a shared key) apart, with DISTINCT, in a
-    second statement over those few rows. Families the same; cell keys the same sums."""
+    second statement over those few rows. Families the same; cell keys the same sums.
+
+    Where every table is one of `service_summary`'s (keys type, province, organisation
+    kind, quarter or year; whole quarters; see _summary_mode), the finest table is summed
+    from its few rows per organisation, type, province and quarter instead."""
     f = service_facts_table.c
     single: set[str] = set()
     clauses: list[Any] = [scope(ServiceFacts), *query.dates.on(f.delivered_on)]
@@ -744,13 +778,19 @@ async def fast_service_cube(
     expressions.update({period: f[start] for period, start in PERIOD_STARTS.items()})
     expressions["organisation_kind"] = col(Organisation.kind)
     source: Any = service_facts_table
+    kind_clauses: list[Any] = []
     if "organisation_kind" in keys or query.kinds is not None:
         source = source.join(Organisation, col(Organisation.id) == f.organisation_id)
-        clauses += _in(col(Organisation.kind), query.kinds)
+        kind_clauses = _in(col(Organisation.kind), query.kinds)
+    clauses += kind_clauses
     keys = [key for key in keys if any(key in level for level in levels)]
     columns = [expressions[k].label(k) for k in keys]
     who = {"children": "child", "families": "family"}
+    records: dict[str, Any] = {"child": Child, "family": Family}
     distinct_counts = [name for name in query.counts if name in who]
+    modes = {level: _summary_mode(level, query.dates) for level in levels}
+    summary = set(keys) <= set(SUMMARY_KEYS) and query.values.get("district") is None
+    summary = summary and all(mode is not None for mode in modes.values())
 
     def first(person: str, level: Level) -> Any:
         prev = f[f"{person}_prev_{set_of(single.union(level))}"]
@@ -763,30 +803,64 @@ async def fast_service_cube(
         bound = bounds[0] if len(bounds) == 1 else func.greatest(*bounds)
         return and_(~f[f"{person}_shared"], or_(prev.is_(None), prev < bound))
 
-    measures: dict[str, Any] = {}
-    if "services" in query.counts:
-        measures["services"] = func.count()
-        if query.keyed:
-            measures["services" + KEY_SUFFIX] = func.sum(f.service_key)
+    measures: dict[str, Any] = {}  # label -> measure of the finest table
     labels: dict[tuple[Level, str], str] = {}  # (level, count) -> its level's measure
-    for i, level in enumerate(levels):
-        for name in distinct_counts:
-            person = who[name]
-            condition = first(person, level)
-            label = f"{name}_{i}"
-            measures[label] = func.count().filter(condition)
-            labels[level, name] = label
-            if query.keyed:
-                measures[label + KEY_SUFFIX] = func.sum(f[f"{person}_key"]).filter(condition)
+    if summary:
+        s = service_summary_table.c
+        fine_source: Any = service_summary_table
+        if kind_clauses or "organisation_kind" in keys:
+            fine_source = fine_source.join(Organisation, col(Organisation.id) == s.organisation_id)
+        fine_expressions = {
+            "service_type": s.service_type,
+            "province": s.province,
+            "quarter": s.quarter_start,
+            "year": s.year_start,
+            "organisation_kind": col(Organisation.kind),
+        }
+        fine_clauses = [scope(ServiceSummary), *kind_clauses]
+        fine_clauses += [s[k].in_(list(v)) for k, v in query.values.items() if v is not None]
+        if query.dates.start is not None:
+            fine_clauses.append(s.quarter_start >= query.dates.start)
+        if query.dates.end is not None:
+            fine_clauses.append(s.quarter_start <= query.dates.end)
+        measures["_rows"] = func.sum(s.services)
+        measures["services" + KEY_SUFFIX] = func.sum(s.service_key)
+        for i, level in enumerate(levels):
+            for name in distinct_counts:
+                column = f"{who[name]}_{set_of(single.union(level))}_{modes[level]}"
+                label = f"{name}_{i}"
+                measures[label] = func.sum(s[column])
+                measures[label + KEY_SUFFIX] = func.sum(s[column + KEY_SUFFIX])
+                labels[level, name] = label
                 labels[level, name + KEY_SUFFIX] = label + KEY_SUFFIX
+    else:
+        fine_source, fine_expressions, fine_clauses = source, expressions, clauses
+        measures["_rows"] = func.count()
+        measures["services" + KEY_SUFFIX] = func.sum(f.service_key)
+        for i, level in enumerate(levels):
+            for name in distinct_counts:
+                person = who[name]
+                condition = first(person, level)
+                label = f"{name}_{i}"
+                measures[label] = func.count().filter(condition)
+                measures[label + KEY_SUFFIX] = func.sum(f[f"{person}_key"]).filter(condition)
+                labels[level, name] = label
+                labels[level, name + KEY_SUFFIX] = label + KEY_SUFFIX
+    labels.update({(level, "services"): "_rows" for level in levels})
     names = list(query.counts) + (
         [name + KEY_SUFFIX for name in query.counts] if query.keyed else []
     )
+    if not query.keyed:
+        measures = {n: m for n, m in measures.items() if not n.endswith(KEY_SUFFIX)}
     await tune(session)
-    fine = select(*columns, *[m.label(n) for n, m in measures.items()]).select_from(source)
-    fine = fine.where(*clauses)
-    if columns:
-        fine = fine.group_by(*[expressions[k] for k in keys]).limit(MAX_GROUPS + 1)
+    fine_columns: list[Any] = [fine_expressions[k].label(k) for k in keys]
+    fine = select(*fine_columns, *[m.label(n) for n, m in measures.items()])
+    fine = fine.select_from(fine_source).where(*fine_clauses)
+    if fine_columns:
+        fine = fine.group_by(*[fine_expressions[k] for k in keys])
+        if summary:  # cells whose rows of changes add up to no delivery are none
+            fine = fine.having(func.sum(service_summary_table.c.services) != 0)
+        fine = fine.limit(MAX_GROUPS + 1)
     rows = await _rows(session, fine)
     if len(rows) > MAX_GROUPS:
         raise _too_many()
@@ -806,9 +880,17 @@ async def fast_service_cube(
             flag = f[f"{person}_shared"]
             shared[name] = func.count(distinct(f[f"{person}_id"])).filter(flag)
             if query.keyed:
-                shared[name + KEY_SUFFIX] = func.sum(distinct(f[f"{person}_key"])).filter(flag)
+                record_key = col(records[person].record_key)
+                shared[name + KEY_SUFFIX] = func.sum(distinct(record_key)).filter(flag)
         flags = or_(*[f[f"{who[name]}_shared"] for name in distinct_counts])
-        rest = select(*columns).select_from(source).where(*clauses, flags)
+        joined = source
+        if query.keyed:
+            # The keys as the plain statements read them, through the network's views of
+            # children and families (none for an inactive member's, served by another).
+            for name in distinct_counts:
+                model = records[who[name]]
+                joined = joined.outerjoin(model, col(model.id) == f[f"{who[name]}_id"])
+        rest = select(*columns).select_from(joined).where(*clauses, flags)
         if columns:
             grouping = func.grouping(*[expressions[k] for k in keys]).label("grouping_bits")
             sets = [tuple_(*[expressions[k] for k in level]) for level in levels]

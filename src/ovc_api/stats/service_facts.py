@@ -56,3 +56,38 @@ class ServiceFacts:
 def set_of(keys: set[str] | frozenset[str]) -> str:
     """The name of the set of grouping keys among `keys` ("_" for none)."""
     return "".join(SET_LETTERS[k] for k in SET_KEYS if k in keys) or "_"
+
+
+# `service_summary` (migration 0015): service_facts summed per organisation, type, province
+# and quarter, as rows of changes (a cell is the sum of its rows). Per child (family) and
+# set of the keys type and province, the first rows of the three conditions network
+# statistics need: the previous delivery before the row's quarter (q), before its year (y),
+# or none at all (a); and the key sums of the same rows.
+SUMMARY_SETS = ("_", "t", "p", "tp")
+MODES = ("q", "y", "a")
+SUMMARY_KEYS = ("service_type", "province", "organisation_kind", "quarter", "year")
+
+service_summary_table = Table(
+    "service_summary",
+    MetaData(),
+    Column("organisation_id", Uuid, nullable=False),
+    Column("service_type", String(40), nullable=False),
+    Column("province", String(32), nullable=False),
+    Column("quarter_start", Date, nullable=False),
+    Column("year_start", Date, nullable=False),
+    Column("services", Integer, nullable=False),
+    Column("service_key", Integer, nullable=False),
+    *[
+        Column(f"{who}_{name}_{mode}{suffix}", Integer, nullable=False)
+        for who in ("child", "family")
+        for name in SUMMARY_SETS
+        for mode in MODES
+        for suffix in ("", "_key")
+    ],
+)
+
+
+class ServiceSummary:
+    """The summary's columns as attributes, for scope rules written against models."""
+
+    organisation_id = service_summary_table.c.organisation_id
