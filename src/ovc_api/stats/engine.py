@@ -741,6 +741,64 @@ def _summary_mode(level: Level, dates: DateRange) -> str | None:
     return "q" if one_quarter else "y" if one_year else None
 
 
+async def _add_shared(
+    session: AsyncSession,
+    sums: dict[tuple[Level, Key], dict[str, int]],
+    keys: Sequence[str],
+    levels: Sequence[Level],
+    query: ServiceQuery,
+    facts: tuple[Any, dict[str, Any], list[Any]],
+) -> None:
+    """fast_service_cube()'s shared rows (a child or family served by several
+    organisations, or sharing a record key) counted into `sums` the sorting way: few rows,
+    found through their partial index. Their keys as the plain statements read them,
+    through the network's views of children and families (none for an inactive member's
+    child served by another), one look-up per row."""
+    source, expressions, clauses = facts
+    f = service_facts_table.c
+    who = {"children": "child", "families": "family"}
+    records: dict[str, Any] = {"child": Child, "family": Family}
+    counted = [name for name in query.counts if name in who]
+    seen: list[Any] = []
+    if query.keyed:
+        for name in counted:
+            model = records[who[name]]
+            look_up = select(col(model.record_key)).where(col(model.id) == f[f"{who[name]}_id"])
+            seen.append(look_up.scalar_subquery().label(f"{who[name]}_seen_key"))
+    flags = or_(*[f[f"{who[name]}_shared"] for name in counted])
+    rows = (
+        select(
+            *[expressions[k].label(k) for k in keys],
+            *[f[f"{who[name]}_{part}"] for name in counted for part in ("id", "shared")],
+            *seen,
+        )
+        .select_from(source)
+        .where(*clauses, flags)
+        .subquery("shared")
+    )
+    measures: dict[str, Any] = {}
+    for name in counted:
+        flag = rows.c[f"{who[name]}_shared"]
+        measures[name] = func.count(distinct(rows.c[f"{who[name]}_id"])).filter(flag)
+        if query.keyed:
+            key = rows.c[f"{who[name]}_seen_key"]
+            measures[name + KEY_SUFFIX] = func.sum(distinct(key)).filter(flag)
+    columns = [rows.c[k] for k in keys]
+    statement = select(*columns, *[m.label(n) for n, m in measures.items()])
+    if columns:
+        grouping = func.grouping(*columns).label("grouping_bits")
+        sets = [tuple_(*[rows.c[k] for k in level]) for level in levels]
+        statement = statement.add_columns(grouping).group_by(func.grouping_sets(*sets))
+    for row in await _rows(session, statement):
+        data = row._mapping
+        level = _level_of(keys, int(data["grouping_bits"])) if columns else ()
+        found = sums.get((level, tuple(data[k] for k in level)))
+        if found is None:  # a table without rows (the shared statement's empty total)
+            continue
+        for name in measures:
+            found[name] += int(data[name] or 0)
+
+
 async def fast_service_cube(
     session: AsyncSession,
     scope: ScopeRule,
@@ -784,9 +842,7 @@ async def fast_service_cube(
         kind_clauses = _in(col(Organisation.kind), query.kinds)
     clauses += kind_clauses
     keys = [key for key in keys if any(key in level for level in levels)]
-    columns = [expressions[k].label(k) for k in keys]
     who = {"children": "child", "families": "family"}
-    records: dict[str, Any] = {"child": Child, "family": Family}
     distinct_counts = [name for name in query.counts if name in who]
     modes = {level: _summary_mode(level, query.dates) for level in levels}
     summary = set(keys) <= set(SUMMARY_KEYS) and query.values.get("district") is None
@@ -874,36 +930,7 @@ async def fast_service_cube(
             for name in names:
                 total[name] += int(data[labels.get((level, name), name)] or 0)
     if distinct_counts:
-        shared: dict[str, Any] = {}
-        for name in distinct_counts:
-            person = who[name]
-            flag = f[f"{person}_shared"]
-            shared[name] = func.count(distinct(f[f"{person}_id"])).filter(flag)
-            if query.keyed:
-                record_key = col(records[person].record_key)
-                shared[name + KEY_SUFFIX] = func.sum(distinct(record_key)).filter(flag)
-        flags = or_(*[f[f"{who[name]}_shared"] for name in distinct_counts])
-        joined = source
-        if query.keyed:
-            # The keys as the plain statements read them, through the network's views of
-            # children and families (none for an inactive member's, served by another).
-            for name in distinct_counts:
-                model = records[who[name]]
-                joined = joined.outerjoin(model, col(model.id) == f[f"{who[name]}_id"])
-        rest = select(*columns).select_from(joined).where(*clauses, flags)
-        if columns:
-            grouping = func.grouping(*[expressions[k] for k in keys]).label("grouping_bits")
-            sets = [tuple_(*[expressions[k] for k in level]) for level in levels]
-            rest = rest.add_columns(grouping).group_by(func.grouping_sets(*sets))
-        rest = rest.add_columns(*[m.label(n) for n, m in shared.items()])
-        for row in await _rows(session, rest):
-            data = row._mapping
-            level = _level_of(keys, int(data["grouping_bits"])) if columns else ()
-            found = sums.get((level, tuple(data[k] for k in level)))
-            if found is None:  # a table without rows (the shared statement's empty total)
-                continue
-            for name in shared:
-                found[name] += int(data[name] or 0)
+        await _add_shared(session, sums, keys, levels, query, (source, expressions, clauses))
     cube: Cube = {level: {} for level in levels}
     for (level, key), found in sums.items():
         if len(cube[level]) >= MAX_GROUPS:
