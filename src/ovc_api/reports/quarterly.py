@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import distinct, exists, func, literal_column, or_, select, union
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,6 +47,7 @@ from ovc_api.stats.engine import (
 )
 from ovc_api.stats.facts import CaseFacts, facts_table, with_concerns
 from ovc_api.stats.filters import DateRange, ServiceStatsFilters
+from ovc_api.stats.service_facts import ServiceFacts, service_facts_table
 from ovc_api.stats.tables import CLOSED_BY_REASON, outcome_table, sorted_keys
 
 
@@ -86,6 +87,8 @@ async def supported(
     session: AsyncSession, scope: ScopeRule, quarter: DateRange, column: str
 ) -> int:
     """Distinct children (or families) with an active case or a service in the quarter."""
+    if engine.FAST and session.info.get("is_postgres"):
+        return await _supported_fast(session, scope, quarter, column)
     of_cases = select(getattr(Case, column).label("id")).where(*_active(scope, quarter))
     served = getattr(ServiceDelivery, column)
     of_services = select(served.label("id")).where(
@@ -95,6 +98,52 @@ async def supported(
     # UNION keeps each id once already: counting the non-null ones is counting distinct ids.
     row = await _one(session, select(func.count(both.c.id)))
     return int(row[0])
+
+
+async def _supported_fast(
+    session: AsyncSession, scope: ScopeRule, quarter: DateRange, column: str
+) -> int:
+    """supported() as the active cases' distinct ids plus the served ids without an active
+    case (each set counted once, without sorting the union of both): the children of the
+    cases from case_facts (sole rows counted, the others' ids sorted), the families of the
+    cases hashed; the quarter's services from service_facts, each looked up in the cases."""
+    await engine.tune(session)
+    if column == "child_id":
+        f = facts_table.c
+        active = [
+            scope(CaseFacts),
+            f.opened_on <= quarter.end,
+            or_(f.closed_on.is_(None), f.closed_on >= quarter.start),
+        ]
+        row = await _one(
+            session,
+            select(
+                func.count().filter(f.child_sole),
+                func.count(distinct(f.child_id)).filter(~f.child_sole),
+            ).where(*active),
+        )
+        of_cases = int(row[0] or 0) + int(row[1] or 0)
+    else:
+        ids: Any = select(col(Case.family_id).label("id")).where(
+            *_active(scope, quarter), col(Case.family_id).is_not(None)
+        )
+        grouped = ids.group_by(col(Case.family_id)).subquery()
+        of_cases = int((await _one(session, select(func.count()).select_from(grouped)))[0])
+    s = service_facts_table.c
+    served = s[column]
+    in_case = exists(
+        select(literal_column("1")).where(getattr(Case, column) == served, *_active(scope, quarter))
+    )
+    row = await _one(
+        session,
+        select(func.count(distinct(served))).where(
+            scope(ServiceFacts),
+            *quarter.on(s.delivered_on),
+            served.is_not(None),
+            ~in_case,
+        ),
+    )
+    return of_cases + int(row[0] or 0)
 
 
 async def services_by_type(
