@@ -177,9 +177,9 @@ NO_PREVIOUS = ", ".join(
 # a whole quarter, a whole year or all time; each of their first-row conditions is then one
 # of three per set of keys (see ovc_api.stats.engine): the previous delivery before the
 # row's quarter (`q`), before its year (`y`), or none (`a`). `service_summary` holds those
-# counts and their key sums per cell, as rows of changes: a statement-level trigger on
-# service_facts inserts the difference each statement makes (no row is updated, so writers
-# never wait for each other), and readers sum the rows of a cell.
+# counts and their key sums per cell, as rows of changes: a row trigger on service_facts
+# inserts the difference each changed row makes (no row is updated, so writers never wait
+# for each other), and readers sum the rows of a cell.
 # `ovc_service_summary_compact()` merges each cell's rows into one.
 SUMMARY_SETS = {
     "_": (),
@@ -230,26 +230,34 @@ SUMMARY_TOTALS = ", ".join(f"sum({n})" for n in SUMMARY_MEASURES)
 SUMMARY_NONZERO = " OR ".join(f"sum({n}) <> 0" for n in SUMMARY_MEASURES)
 
 
-def _summary_change(parts: list[tuple[str, str]]) -> str:
-    """The trigger body inserting the difference of the transition tables `parts`."""
-    rows = " UNION ALL ".join(_summed(table, sign) for table, sign in parts)
+def _summary_change() -> str:
+    """The row trigger's body: the summary's change of one service_facts row's change (a
+    row of differences per cell it leaves or enters; none where nothing it counts moved)."""
+
+    def of(record: str, sign: str) -> str:
+        return _summed(f"(SELECT {record}.*) AS r", sign)
+
+    def insert(rows: str) -> str:
+        return (
+            f"{SUMMARY_INSERT} SELECT {', '.join(CELL)}, {SUMMARY_TOTALS} FROM ({rows}) AS d"
+            f" GROUP BY {', '.join(CELL)} HAVING {SUMMARY_NONZERO};"
+        )
+
     return f"""
         BEGIN
-            {SUMMARY_INSERT}
-            SELECT {", ".join(CELL)}, {SUMMARY_TOTALS} FROM ({rows}) AS d
-            GROUP BY {", ".join(CELL)} HAVING {SUMMARY_NONZERO};
+            IF TG_OP = 'INSERT' THEN
+                {insert(of("NEW", "1"))}
+            ELSIF TG_OP = 'DELETE' THEN
+                {insert(of("OLD", "-1"))}
+            ELSE
+                {insert(of("NEW", "1") + " UNION ALL " + of("OLD", "-1"))}
+            END IF;
             RETURN NULL;
         END
     """
 
 
-SUMMARY_TRIGGERS = {
-    # event: (transition tables, rows of the difference)
-    "INSERT": ("NEW TABLE AS n", [("n", "1")]),
-    "UPDATE": ("OLD TABLE AS o NEW TABLE AS n", [("n", "1"), ("o", "-1")]),
-    "DELETE": ("OLD TABLE AS o", [("o", "-1")]),
-}
-
+SUMMARY_FUNCTION = "ovc_service_summary_change()"
 DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp"
 LOCKS = {"child": CHILD_LOCK, "family": FAMILY_LOCK}
 FUNCTIONS = {
@@ -468,16 +476,14 @@ def upgrade() -> None:
             f"CREATE POLICY owner_reads_network_facts ON {table} FOR SELECT "
             f"TO {quoted_owner} USING (true)"
         )
-    for event, (tables, parts) in SUMMARY_TRIGGERS.items():
-        function = f"ovc_service_summary_{event.lower()}()"
-        op.execute(
-            f"CREATE FUNCTION {function} RETURNS trigger LANGUAGE plpgsql {DEFINER} AS $$ "
-            f"{_summary_change(parts)} $$"
-        )
-        op.execute(
-            f"CREATE TRIGGER ovc_service_summary_{event.lower()} AFTER {event} ON service_facts"
-            f" REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION {function}"
-        )
+    op.execute(
+        f"CREATE FUNCTION {SUMMARY_FUNCTION} RETURNS trigger LANGUAGE plpgsql {DEFINER} AS $$ "
+        f"{_summary_change()} $$"
+    )
+    op.execute(
+        "CREATE TRIGGER ovc_service_summary_change AFTER INSERT OR UPDATE OR DELETE"
+        f" ON service_facts FOR EACH ROW EXECUTE FUNCTION {SUMMARY_FUNCTION}"
+    )
     for table, (body, events) in TRIGGERS.items():
         function = TRIGGER_FUNCTION.format(table=table)
         op.execute(
@@ -513,9 +519,8 @@ def downgrade() -> None:
         return
     op.execute("DROP VIEW IF EXISTS ovc_network.service_summary")
     op.execute("DROP VIEW IF EXISTS ovc_network.service_facts")
-    for event in SUMMARY_TRIGGERS:
-        op.execute(f"DROP TRIGGER IF EXISTS ovc_service_summary_{event.lower()} ON service_facts")
-        op.execute(f"DROP FUNCTION IF EXISTS ovc_service_summary_{event.lower()}()")
+    op.execute("DROP TRIGGER IF EXISTS ovc_service_summary_change ON service_facts")
+    op.execute(f"DROP FUNCTION IF EXISTS {SUMMARY_FUNCTION}")
     for table, (_, events) in TRIGGERS.items():
         for i in range(len(events)):
             op.execute(f"DROP TRIGGER IF EXISTS ovc_service_facts_{i} ON {table}")
