@@ -7,6 +7,9 @@ sharing a record key) the table must equal what the tables say, recomputed here 
 scratch (the oracle: the cases joined to their children and concerns, the flags counted
 over the whole table), and the statistics must answer the same with the fast statements
 (`engine.FAST`, which read it) and the plain ones (which read the tables).
+
+`case_rollups` (migration 0016), kept by a trigger on `case_facts`, is checked with it: its
+slots summed equal `case_facts` grouped again here by each grain.
 """
 
 from __future__ import annotations
@@ -66,6 +69,42 @@ FACTS = """
            child_sole, case_sole
     FROM case_facts
 """
+# case_rollups' sums (over the slots) and the same sums from case_facts (grains of 0016).
+ONE = """count(*) AS cases, count(*) FILTER (WHERE child_sole) AS sole_children,
+    sum(case_key::bigint) AS case_keys,
+    coalesce(sum(case_key::bigint) FILTER (WHERE case_sole), 0) AS sole_case_keys,
+    coalesce(sum(child_key::bigint) FILTER (WHERE child_sole), 0) AS sole_child_keys"""
+BAND = """CASE WHEN age_years IS NULL THEN 'unknown' WHEN age_years < 5 THEN '0-4'
+    WHEN age_years < 10 THEN '5-9' WHEN age_years < 15 THEN '10-14'
+    WHEN age_years < 18 THEN '15-17' ELSE '18+' END"""
+ROLLUP_ORACLE = f"""
+    SELECT 1, organisation_id, opened_month, province::text, NULL::text, NULL::text,
+           NULL::text, {ONE}
+    FROM case_facts GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT 2, organisation_id, opened_month, NULL, concern::text, {BAND}, NULL, {ONE}
+    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 5, 6
+    UNION ALL
+    SELECT 3, organisation_id, opened_month, NULL, NULL, {BAND}, NULL, {ONE}
+    FROM case_facts WHERE cardinality(concerns) > 0 GROUP BY 1, 2, 3, 6
+    UNION ALL
+    SELECT 4, organisation_id, closed_month, NULL, NULL, NULL,
+           coalesce(closure_reason, 'other'), {ONE}
+    FROM case_facts WHERE closed_month IS NOT NULL GROUP BY 1, 2, 3, 7
+"""
+ROLLUPS = """
+    SELECT grain::int, organisation_id, month, province::text, concern::text, age_band::text,
+           reason::text, sum(cases), sum(sole_children), sum(case_keys), sum(sole_case_keys),
+           sum(sole_child_keys)
+    FROM case_rollups GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(cases) <> 0
+"""
+# A group whose cases cancelled out over the slots has nothing left in its other sums.
+EMPTIED = """
+    SELECT 1 FROM case_rollups GROUP BY grain, organisation_id, month, province, concern,
+           age_band, reason
+    HAVING sum(cases) = 0 AND (sum(sole_children), sum(case_keys), sum(sole_case_keys),
+                               sum(sole_child_keys)) <> (0, 0, 0, 0)
+"""
 STATISTICS = [
     ("/api/v1/stats/cases", {}),
     ("/api/v1/stats/cases", {"group_by": "province,quarter"}),
@@ -73,6 +112,10 @@ STATISTICS = [
     ("/api/v1/stats/cases", {"group_by": "status,risk_level"}),
     ("/api/v1/stats/outcomes", {}),
     ("/api/v1/reports/quarterly", {"year": 2026, "quarter": 1}),
+    # Whole months: from case_rollups.
+    ("/api/v1/stats/cases", {"group_by": "province,month", "from": "2025-01-01"}),
+    ("/api/v1/stats/cases", {"group_by": "concern,age_band,quarter", "to": "2026-12-31"}),
+    ("/api/v1/stats/outcomes", {"group_by": "month", "from": "2025-01-01", "to": "2026-12-31"}),
 ]
 
 
@@ -98,12 +141,17 @@ def owner(settings: Settings) -> psycopg.Connection[Any]:
 
 
 def assert_exact(settings: Settings) -> int:
-    """case_facts is the oracle's rows, row for row; the number of rows."""
+    """case_facts is the oracle's rows, row for row, and case_rollups its sums; the number
+    of rows."""
     with owner(settings) as conn:
         missing = conn.execute(f"({ORACLE}) EXCEPT ({FACTS})").fetchall()
         extra = conn.execute(f"({FACTS}) EXCEPT ({ORACLE})").fetchall()
         count = conn.execute("SELECT count(*) FROM case_facts").fetchone()
+        rollups_missing = conn.execute(f"({ROLLUP_ORACLE}) EXCEPT ({ROLLUPS})").fetchall()
+        rollups_extra = conn.execute(f"({ROLLUPS}) EXCEPT ({ROLLUP_ORACLE})").fetchall()
+        emptied = conn.execute(EMPTIED).fetchall()
     assert (missing, extra) == ([], [])
+    assert (rollups_missing, rollups_extra, emptied) == ([], [], [])
     assert count is not None
     return int(count[0])
 
