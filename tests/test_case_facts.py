@@ -78,30 +78,42 @@ BAND = """CASE WHEN age_years IS NULL THEN 'unknown' WHEN age_years < 5 THEN '0-
     WHEN age_years < 10 THEN '5-9' WHEN age_years < 15 THEN '10-14'
     WHEN age_years < 18 THEN '15-17' ELSE '18+' END"""
 ROLLUP_ORACLE = f"""
-    SELECT 1, organisation_id, opened_month, province::text, NULL::text, NULL::text,
-           NULL::text, {ONE}
+    SELECT 1, organisation_id, opened_month, NULL::int, province::text, NULL::text,
+           NULL::text, NULL::text, NULL::text, {ONE}
+    FROM case_facts GROUP BY 1, 2, 3, 5
+    UNION ALL
+    SELECT 2, organisation_id, opened_month, NULL, NULL, NULL, concern::text, {BAND}, NULL,
+           {ONE}
+    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 7, 8
+    UNION ALL
+    SELECT 3, organisation_id, opened_month, NULL, NULL, NULL, NULL, {BAND}, NULL, {ONE}
+    FROM case_facts WHERE cardinality(concerns) > 0 GROUP BY 1, 2, 3, 8
+    UNION ALL
+    SELECT 4, organisation_id, closed_month, NULL, NULL, NULL, NULL, NULL,
+           coalesce(closure_reason, 'other'), {ONE}
+    FROM case_facts WHERE closed_month IS NOT NULL GROUP BY 1, 2, 3, 9
+    UNION ALL
+    SELECT 5, organisation_id, opened_month, closed_month, NULL, NULL, NULL, NULL, NULL, {ONE}
     FROM case_facts GROUP BY 1, 2, 3, 4
     UNION ALL
-    SELECT 2, organisation_id, opened_month, NULL, concern::text, {BAND}, NULL, {ONE}
-    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 5, 6
+    SELECT 6, organisation_id, opened_month, closed_month, NULL, NULL, concern::text, NULL,
+           NULL, {ONE}
+    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 4, 7
     UNION ALL
-    SELECT 3, organisation_id, opened_month, NULL, NULL, {BAND}, NULL, {ONE}
-    FROM case_facts WHERE cardinality(concerns) > 0 GROUP BY 1, 2, 3, 6
-    UNION ALL
-    SELECT 4, organisation_id, closed_month, NULL, NULL, NULL,
-           coalesce(closure_reason, 'other'), {ONE}
-    FROM case_facts WHERE closed_month IS NOT NULL GROUP BY 1, 2, 3, 7
+    SELECT 7, organisation_id, opened_month, closed_month, province::text, district::text,
+           NULL, NULL, NULL, {ONE}
+    FROM case_facts GROUP BY 1, 2, 3, 4, 5, 6
 """
 ROLLUPS = """
-    SELECT grain::int, organisation_id, month, province::text, concern::text, age_band::text,
-           reason::text, sum(cases), sum(sole_children), sum(case_keys), sum(sole_case_keys),
-           sum(sole_child_keys)
-    FROM case_rollups GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(cases) <> 0
+    SELECT grain::int, organisation_id, month, until, province::text, district::text,
+           concern::text, age_band::text, reason::text, sum(cases), sum(sole_children),
+           sum(case_keys), sum(sole_case_keys), sum(sole_child_keys)
+    FROM case_rollups GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(cases) <> 0
 """
 # A group whose cases cancelled out over the slots has nothing left in its other sums.
 EMPTIED = """
-    SELECT 1 FROM case_rollups GROUP BY grain, organisation_id, month, province, concern,
-           age_band, reason
+    SELECT 1 FROM case_rollups GROUP BY grain, organisation_id, month, until, province,
+           district, concern, age_band, reason
     HAVING sum(cases) = 0 AND (sum(sole_children), sum(case_keys), sum(sole_case_keys),
                                sum(sole_child_keys)) <> (0, 0, 0, 0)
 """

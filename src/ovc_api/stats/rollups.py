@@ -30,6 +30,7 @@ rollups_table = Table(
     Column("grain", SmallInteger, nullable=False),
     Column("organisation_id", Uuid, nullable=False),
     Column("month", Integer, nullable=False),
+    Column("until", Integer),
     Column("slot", SmallInteger, nullable=False),
     Column("cases", BigInteger, nullable=False),
     Column("sole_children", BigInteger, nullable=False),
@@ -37,6 +38,7 @@ rollups_table = Table(
     Column("sole_case_keys", BigInteger, nullable=False),
     Column("sole_child_keys", BigInteger, nullable=False),
     Column("province", String(32)),
+    Column("district", String(100)),
     Column("concern", String(40)),
     Column("age_band", String(16)),
     Column("reason", String(40)),
@@ -52,6 +54,8 @@ class CaseRollups:
 
 # The grains (migration 0016) and the group keys each holds besides the periods.
 OPENED, CONCERN, WITH_CONCERN, CLOSED = 1, 2, 3, 4
+# Month opened x month closed (`until`): alone, by concern, by province and district.
+SPANS, SPANS_BY_CONCERN, SPANS_BY_DISTRICT = 5, 6, 7
 GRAIN_KEYS = {
     OPENED: frozenset({"province"}),
     CONCERN: frozenset({"concern", "age_band"}),
