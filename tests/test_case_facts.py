@@ -78,41 +78,46 @@ BAND = """CASE WHEN age_years IS NULL THEN 'unknown' WHEN age_years < 5 THEN '0-
     WHEN age_years < 10 THEN '5-9' WHEN age_years < 15 THEN '10-14'
     WHEN age_years < 18 THEN '15-17' ELSE '18+' END"""
 ROLLUP_ORACLE = f"""
-    SELECT 1, organisation_id, opened_month, NULL::int, province::text, NULL::text,
-           NULL::text, NULL::text, NULL::text, {ONE}
-    FROM case_facts GROUP BY 1, 2, 3, 5
+    SELECT 1, organisation_id, opened_month, NULL::int, NULL::int, province::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, {ONE}
+    FROM case_facts GROUP BY 1, 2, 3, 6
     UNION ALL
-    SELECT 2, organisation_id, opened_month, NULL, NULL, NULL, concern::text, {BAND}, NULL,
-           {ONE}
-    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 7, 8
+    SELECT 2, organisation_id, opened_month, NULL, NULL, NULL, NULL, concern::text, {BAND},
+           NULL, {ONE}
+    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 8, 9
     UNION ALL
-    SELECT 3, organisation_id, opened_month, NULL, NULL, NULL, NULL, {BAND}, NULL, {ONE}
-    FROM case_facts WHERE cardinality(concerns) > 0 GROUP BY 1, 2, 3, 8
+    SELECT 3, organisation_id, opened_month, NULL, NULL, NULL, NULL, NULL, {BAND}, NULL, {ONE}
+    FROM case_facts WHERE cardinality(concerns) > 0 GROUP BY 1, 2, 3, 9
     UNION ALL
-    SELECT 4, organisation_id, closed_month, NULL, NULL, NULL, NULL, NULL,
+    SELECT 4, organisation_id, closed_month, NULL, NULL, NULL, NULL, NULL, NULL,
            coalesce(closure_reason, 'other'), {ONE}
-    FROM case_facts WHERE closed_month IS NOT NULL GROUP BY 1, 2, 3, 9
+    FROM case_facts WHERE closed_month IS NOT NULL GROUP BY 1, 2, 3, 10
     UNION ALL
-    SELECT 5, organisation_id, opened_month, closed_month, NULL, NULL, NULL, NULL, NULL, {ONE}
+    SELECT 5, organisation_id, opened_month, closed_month, NULL, NULL, NULL, NULL, NULL, NULL,
+           {ONE}
     FROM case_facts GROUP BY 1, 2, 3, 4
     UNION ALL
-    SELECT 6, organisation_id, opened_month, closed_month, NULL, NULL, concern::text, NULL,
-           NULL, {ONE}
-    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 4, 7
+    SELECT 6, organisation_id, opened_month, closed_month, NULL, NULL, NULL, concern::text,
+           NULL, NULL, {ONE}
+    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 4, 8
     UNION ALL
-    SELECT 7, organisation_id, opened_month, closed_month, province::text, district::text,
+    SELECT 7, organisation_id, opened_month, closed_month, NULL, province::text,
+           district::text, NULL, NULL, NULL, {ONE}
+    FROM case_facts GROUP BY 1, 2, 3, 4, 6, 7
+    UNION ALL
+    SELECT 8, organisation_id, closed_month / 3 * 3, NULL, closed_on - opened_on, NULL, NULL,
            NULL, NULL, NULL, {ONE}
-    FROM case_facts GROUP BY 1, 2, 3, 4, 5, 6
+    FROM case_facts WHERE closed_month IS NOT NULL GROUP BY 1, 2, 3, 5
 """
 ROLLUPS = """
-    SELECT grain::int, organisation_id, month, until, province::text, district::text,
+    SELECT grain::int, organisation_id, month, until, days, province::text, district::text,
            concern::text, age_band::text, reason::text, sum(cases), sum(sole_children),
            sum(case_keys), sum(sole_case_keys), sum(sole_child_keys)
-    FROM case_rollups GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(cases) <> 0
+    FROM case_rollups GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 HAVING sum(cases) <> 0
 """
 # A group whose cases cancelled out over the slots has nothing left in its other sums.
 EMPTIED = """
-    SELECT 1 FROM case_rollups GROUP BY grain, organisation_id, month, until, province,
+    SELECT 1 FROM case_rollups GROUP BY grain, organisation_id, month, until, days, province,
            district, concern, age_band, reason
     HAVING sum(cases) = 0 AND (sum(sole_children), sum(case_keys), sum(sole_case_keys),
                                sum(sole_child_keys)) <> (0, 0, 0, 0)

@@ -203,6 +203,7 @@ ORGANISATION = [
     ("/api/v1/stats/cases", {"group_by": "concern,age_band", "age_band": ["5-9", "10-14"]}),
     ("/api/v1/stats/cases", {"group_by": "concern,quarter", "concern": ["neglect"]}),
     ("/api/v1/stats/outcomes", {"from": "2025-01-01", "to": "2026-06-30"}),
+    ("/api/v1/stats/outcomes", {"group_by": "year", "from": "2025-02-01", "to": "2026-03-31"}),
 ]
 # Requests answered from case_rollups (the rest of ORGANISATION and NETWORK are not, or
 # not only: a filter or a bound it cannot apply).

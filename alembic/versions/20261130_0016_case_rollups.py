@@ -15,7 +15,10 @@ the sums the statistics need:
 - grains 5, 6, 7: month opened x month closed (`until`, NULL while open), alone, x concern
   (a row per case and concern), x the child's province and district: the cases active in
   a quarter (the quarterly report's) are those opened by its last month and not closed
-  before its first.
+  before its first;
+- grain 8: quarter closed (as its first month) x days from opening to closure, the closed
+  cases: the medians of days to closure by quarter or year (a median needs every value,
+  but per organisation and quarter the values are a few hundred distinct numbers).
 
 Measures (all additive): `cases`; `sole_children` (rows whose `child_sole` is set: each such
 child is counted once in any table); `case_keys` (every row's case key), `sole_case_keys`
@@ -55,7 +58,7 @@ depends_on: str | Sequence[str] | None = None
 SLOTS = 8
 ACTIVE = "organisation_id IN (SELECT id FROM public.organisations WHERE active)"
 DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp"
-GROUP = "grain, organisation_id, month, until, province, district, concern, age_band, reason"
+GROUP = "grain, organisation_id, month, until, days, province, district, concern, age_band, reason"
 MEASURES = "cases, sole_children, case_keys, sole_case_keys, sole_child_keys"
 # ovc_api.ages.age_band_of_years_sql when this was written (the bands of AgeBand).
 BAND = """CASE WHEN f.age_years IS NULL THEN 'unknown' WHEN f.age_years < 5 THEN '0-4'
@@ -67,42 +70,48 @@ ONE = """1, CASE WHEN f.child_sole THEN 1 ELSE 0 END, f.case_key::bigint,
     CASE WHEN f.child_sole THEN f.child_key ELSE 0 END::bigint"""
 # The rollup rows of the facts `{facts}` (one per fact row and grain it counts in).
 ROWS = f"""
-    SELECT 1, f.organisation_id, f.opened_month, NULL::integer, f.province, NULL, NULL, NULL,
-           NULL, {ONE}
+    SELECT 1, f.organisation_id, f.opened_month, NULL::integer, NULL::integer, f.province,
+           NULL, NULL, NULL, NULL, {ONE}
     FROM {{facts}}
     UNION ALL
-    SELECT 2, f.organisation_id, f.opened_month, NULL, NULL, NULL, c.concern, {BAND}, NULL,
-           {ONE}
+    SELECT 2, f.organisation_id, f.opened_month, NULL, NULL, NULL, NULL, c.concern, {BAND},
+           NULL, {ONE}
     FROM {{facts}} CROSS JOIN LATERAL unnest(f.concerns) AS c(concern)
     UNION ALL
-    SELECT 3, f.organisation_id, f.opened_month, NULL, NULL, NULL, NULL, {BAND}, NULL, {ONE}
+    SELECT 3, f.organisation_id, f.opened_month, NULL, NULL, NULL, NULL, NULL, {BAND}, NULL,
+           {ONE}
     FROM {{facts}} WHERE cardinality(f.concerns) > 0
     UNION ALL
-    SELECT 4, f.organisation_id, f.closed_month, NULL, NULL, NULL, NULL, NULL,
+    SELECT 4, f.organisation_id, f.closed_month, NULL, NULL, NULL, NULL, NULL, NULL,
            coalesce(f.closure_reason, 'other'), {ONE}
     FROM {{facts}} WHERE f.closed_month IS NOT NULL
     UNION ALL
     SELECT 5, f.organisation_id, f.opened_month, f.closed_month, NULL, NULL, NULL, NULL, NULL,
-           {ONE}
+           NULL, {ONE}
     FROM {{facts}}
     UNION ALL
-    SELECT 6, f.organisation_id, f.opened_month, f.closed_month, NULL, NULL, c.concern, NULL,
-           NULL, {ONE}
+    SELECT 6, f.organisation_id, f.opened_month, f.closed_month, NULL, NULL, NULL, c.concern,
+           NULL, NULL, {ONE}
     FROM {{facts}} CROSS JOIN LATERAL unnest(f.concerns) AS c(concern)
     UNION ALL
-    SELECT 7, f.organisation_id, f.opened_month, f.closed_month, f.province, f.district, NULL,
-           NULL, NULL, {ONE}
+    SELECT 7, f.organisation_id, f.opened_month, f.closed_month, NULL, f.province, f.district,
+           NULL, NULL, NULL, {ONE}
     FROM {{facts}}
+    UNION ALL
+    SELECT 8, f.organisation_id, f.closed_month - f.closed_month % 3, NULL,
+           f.closed_on - f.opened_on, NULL, NULL, NULL, NULL, NULL, {ONE}
+    FROM {{facts}} WHERE f.closed_month IS NOT NULL
 """
-TYPED = f"""SELECT grain::smallint, organisation_id, month, until, province::varchar(32),
-    district::varchar(100), concern::varchar(40), age_band::varchar(16), reason::varchar(40),
-    {MEASURES}
+TYPED = f"""SELECT grain::smallint, organisation_id, month, until, days,
+    province::varchar(32), district::varchar(100), concern::varchar(40),
+    age_band::varchar(16), reason::varchar(40), {MEASURES}
     FROM ({ROWS}) AS s({GROUP}, {MEASURES})"""
 COLUMNS = """
     grain smallint NOT NULL,
     organisation_id uuid NOT NULL,
     month integer NOT NULL,
     until integer,
+    days integer,
     slot smallint NOT NULL DEFAULT 0,
     cases bigint NOT NULL,
     sole_children bigint NOT NULL,
@@ -156,6 +165,8 @@ USED = (
     "concerns",
     "age_years",
     "closure_reason",
+    "closed_on",
+    "opened_on",
     "case_key",
     "child_key",
     "child_sole",
@@ -211,7 +222,7 @@ def upgrade() -> None:
         )
     op.execute(
         "CREATE VIEW ovc_network.case_rollups WITH (security_barrier) AS "
-        f"SELECT grain, organisation_id, month, until, slot, {MEASURES}, province, district,"
+        f"SELECT grain, organisation_id, month, until, days, slot, {MEASURES}, province, district,"
         f" concern, age_band, reason FROM public.case_rollups WHERE {ACTIVE}"
     )
     # The medians of days to closure: the closed cases' dates from the index alone.

@@ -31,6 +31,7 @@ rollups_table = Table(
     Column("organisation_id", Uuid, nullable=False),
     Column("month", Integer, nullable=False),
     Column("until", Integer),
+    Column("days", Integer),
     Column("slot", SmallInteger, nullable=False),
     Column("cases", BigInteger, nullable=False),
     Column("sole_children", BigInteger, nullable=False),
@@ -56,6 +57,8 @@ class CaseRollups:
 OPENED, CONCERN, WITH_CONCERN, CLOSED = 1, 2, 3, 4
 # Month opened x month closed (`until`): alone, by concern, by province and district.
 SPANS, SPANS_BY_CONCERN, SPANS_BY_DISTRICT = 5, 6, 7
+# Quarter closed (its first month) x days from opening to closure.
+CLOSED_DAYS = 8
 GRAIN_KEYS = {
     OPENED: frozenset({"province"}),
     CONCERN: frozenset({"concern", "age_band"}),
@@ -93,6 +96,17 @@ def months(dates: DateRange) -> tuple[int | None, int | None] | None:
         None if start is None else month_of(start),
         None if end is None else month_of(end),
     )
+
+
+def quarters(dates: DateRange) -> tuple[int | None, int | None] | None:
+    """The range as whole quarters (their first and last months), or None."""
+    bounds = months(dates)
+    if bounds is None:
+        return None
+    first, last = bounds
+    if (first is not None and first % 3) or (last is not None and last % 3 != 2):
+        return None
+    return bounds
 
 
 @dataclass(frozen=True)
