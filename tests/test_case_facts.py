@@ -406,3 +406,53 @@ async def test_two_transactions_giving_a_child_cases_at_once_both_see_it(
             "SELECT array_agg(child_sole) FROM case_facts WHERE child_id = %s", (child,)
         ).fetchone()
     assert flags == ([False, False],)
+
+
+async def test_writers_of_one_organisation_and_month_do_not_queue_on_its_rollups(
+    world: tuple[FastAPI, httpx.AsyncClient], facts_settings: Settings
+) -> None:
+    """case_rollups: two transactions adding cases of the same organisation, month,
+    province and concern add to the rows of their own slots (backend process ids apart),
+    so neither waits for the other; the sums are exact after both commit, and after one of
+    two writers of one slot rolls back."""
+    app, client = world
+    factory = Factory(app, client)
+    org = await factory.organisation()
+    children = [await factory.child(org) for _ in range(3)]
+    insert = (
+        "WITH c AS (INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
+        " child_id, referral_source, risk_level, status, opened_on) VALUES (now(), now(), 1,"
+        " gen_random_uuid(), %s, %s, 'community', 'low', 'intake', '2026-02-05') RETURNING id)"
+        " INSERT INTO case_concerns SELECT id, 'neglect', %s FROM c"
+    )
+    connections = [owner(facts_settings) for _ in range(9)]
+    try:
+        slots: dict[int, psycopg.Connection[Any]] = {}
+        for conn in connections:
+            row = conn.execute("SELECT pg_backend_pid() % 8").fetchone()
+            assert row is not None
+            slots.setdefault(int(row[0]), conn)
+        first, second = list(slots.values())[:2]  # nine backends: two slots at least
+        first.execute("BEGIN")
+        first.execute(insert, (org, children[0], org))
+        second.execute("BEGIN")
+        writing = threading.Thread(target=second.execute, args=(insert, (org, children[1], org)))
+        writing.start()
+        writing.join(timeout=10)
+        assert not writing.is_alive()  # did not wait for the first transaction
+        second.execute("COMMIT")
+        first.execute("COMMIT")
+        assert_exact(facts_settings)
+        first.execute("BEGIN")
+        first.execute(insert, (org, children[2], org))
+        first.execute("ROLLBACK")
+    finally:
+        for conn in connections:
+            conn.close()
+    assert_exact(facts_settings)
+    with owner(facts_settings) as conn:
+        row = conn.execute(
+            "SELECT sum(cases) FROM case_rollups WHERE organisation_id = %s AND grain = 2",
+            (org,),
+        ).fetchone()
+    assert row == (2,)
