@@ -125,16 +125,27 @@ COLUMNS = """
     reason varchar(40)
 """
 ADDED = ", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in MEASURES.split(", "))
+SIGNED = ", ".join(f"sum(sign * {m})" for m in MEASURES.split(", "))
 FUNCTIONS = {
-    # A fact row's contribution, times p_sign (1: add it, -1: take it away), to the rows of
-    # this backend's slot.
-    "ovc_case_rollups_add(p public.case_facts, p_sign integer)": f"""
+    # What a fact row's change (p_old to p_new, either NULL for an insert or a delete) adds
+    # to the rows of this backend's slot: the new row's contributions less the old one's,
+    # so the groups of a grain the change does not touch (a concern added leaves the
+    # province's, the closure's and the spans' rows) are not written at all.
+    "ovc_case_rollups_apply(p_old public.case_facts, p_new public.case_facts)": f"""
         BEGIN
             INSERT INTO public.case_rollups AS r ({GROUP}, slot, {MEASURES})
-            SELECT {GROUP}, pg_backend_pid() % {SLOTS}, p_sign * cases,
-                   p_sign * sole_children, p_sign * case_keys, p_sign * sole_case_keys,
-                   p_sign * sole_child_keys
-            FROM ({TYPED.replace("{facts}", "(SELECT (p).*) AS f")}) AS one
+            SELECT {GROUP}, pg_backend_pid() % {SLOTS}, {SIGNED}
+            FROM (
+                SELECT 1 AS sign, n.*
+                FROM ({TYPED.replace("{facts}", "(SELECT (p_new).*) AS f")}) AS n
+                WHERE p_new.case_id IS NOT NULL
+                UNION ALL
+                SELECT -1, o.*
+                FROM ({TYPED.replace("{facts}", "(SELECT (p_old).*) AS f")}) AS o
+                WHERE p_old.case_id IS NOT NULL
+            ) AS change
+            GROUP BY {GROUP}
+            HAVING ({SIGNED}) <> (0, 0, 0, 0, 0)
             ON CONFLICT ({GROUP}, slot) DO UPDATE SET {ADDED};
         END
     """,
@@ -145,11 +156,12 @@ TRIGGER_BODY = """
         previous text := coalesce(current_setting('ovc.system', true), '');
     BEGIN
         PERFORM set_config('ovc.system', 'on', true);
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN
-            PERFORM public.ovc_case_rollups_add(OLD, -1);
-        END IF;
-        IF TG_OP IN ('UPDATE', 'INSERT') THEN
-            PERFORM public.ovc_case_rollups_add(NEW, 1);
+        IF TG_OP = 'INSERT' THEN
+            PERFORM public.ovc_case_rollups_apply(NULL, NEW);
+        ELSIF TG_OP = 'UPDATE' THEN
+            PERFORM public.ovc_case_rollups_apply(OLD, NEW);
+        ELSE
+            PERFORM public.ovc_case_rollups_apply(OLD, NULL);
         END IF;
         PERFORM set_config('ovc.system', previous, true);
         RETURN NULL;
