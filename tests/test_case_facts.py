@@ -111,14 +111,14 @@ ROLLUP_ORACLE = f"""
 """
 ROLLUPS = """
     SELECT grain::int, organisation_id, month, until, days, province::text, district::text,
-           concern::text, age_band::text, reason::text, sum(cases), sum(sole_children),
+           concern::text, age_band::text, closure_reason::text, sum(cases), sum(sole_children),
            sum(case_keys), sum(sole_case_keys), sum(sole_child_keys)
     FROM case_rollups GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 HAVING sum(cases) <> 0
 """
 # A group whose cases cancelled out over the slots has nothing left in its other sums.
 EMPTIED = """
     SELECT 1 FROM case_rollups GROUP BY grain, organisation_id, month, until, days, province,
-           district, concern, age_band, reason
+           district, concern, age_band, closure_reason
     HAVING sum(cases) = 0 AND (sum(sole_children), sum(case_keys), sum(sole_case_keys),
                                sum(sole_child_keys)) <> (0, 0, 0, 0)
 """

@@ -58,7 +58,10 @@ depends_on: str | Sequence[str] | None = None
 SLOTS = 8
 ACTIVE = "organisation_id IN (SELECT id FROM public.organisations WHERE active)"
 DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp"
-GROUP = "grain, organisation_id, month, until, days, province, district, concern, age_band, reason"
+GROUP = (
+    "grain, organisation_id, month, until, days, province, district, concern, age_band,"
+    " closure_reason"
+)
 MEASURES = "cases, sole_children, case_keys, sole_case_keys, sole_child_keys"
 # ovc_api.ages.age_band_of_years_sql when this was written (the bands of AgeBand).
 BAND = """CASE WHEN f.age_years IS NULL THEN 'unknown' WHEN f.age_years < 5 THEN '0-4'
@@ -104,7 +107,7 @@ ROWS = f"""
 """
 TYPED = f"""SELECT grain::smallint, organisation_id, month, until, days,
     province::varchar(32), district::varchar(100), concern::varchar(40),
-    age_band::varchar(16), reason::varchar(40), {MEASURES}
+    age_band::varchar(16), closure_reason::varchar(40), {MEASURES}
     FROM ({ROWS}) AS s({GROUP}, {MEASURES})"""
 COLUMNS = """
     grain smallint NOT NULL,
@@ -122,7 +125,7 @@ COLUMNS = """
     district varchar(100),
     concern varchar(40),
     age_band varchar(16),
-    reason varchar(40)
+    closure_reason varchar(40)
 """
 ADDED = ", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in MEASURES.split(", "))
 SIGNED = ", ".join(f"sum(sign * {m})" for m in MEASURES.split(", "))
@@ -235,7 +238,7 @@ def upgrade() -> None:
     op.execute(
         "CREATE VIEW ovc_network.case_rollups WITH (security_barrier) AS "
         f"SELECT grain, organisation_id, month, until, days, slot, {MEASURES}, province, district,"
-        f" concern, age_band, reason FROM public.case_rollups WHERE {ACTIVE}"
+        f" concern, age_band, closure_reason FROM public.case_rollups WHERE {ACTIVE}"
     )
     # The medians of days to closure: the closed cases' dates from the index alone.
     op.execute(

@@ -618,7 +618,7 @@ def rollup_facts(
         "province": r.province,
         "concern": r.concern,
         "age_band": r.age_band,
-        "reason": r.reason,
+        "reason": r.closure_reason,
         "organisation_kind": col(Organisation.kind),
     }
     for period in PERIODS:

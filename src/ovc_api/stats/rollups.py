@@ -42,7 +42,7 @@ rollups_table = Table(
     Column("district", String(100)),
     Column("concern", String(40)),
     Column("age_band", String(16)),
-    Column("reason", String(40)),
+    Column("closure_reason", String(40)),
 )
 
 
