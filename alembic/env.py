@@ -36,8 +36,8 @@ DELETABLE_TABLES = (
     "organisation_services",
     "case_concerns",
 )
-# Kept by the database's own triggers (migrations 0014, 0015): the app only reads them.
-READ_ONLY_TABLES = ("case_facts", "service_facts", "service_summary")
+# Kept by the database's own triggers (migrations 0014-0016): the app only reads them.
+READ_ONLY_TABLES = ("case_facts", "service_facts", "service_summary", "case_rollups")
 # History the app only appends to and reads: never UPDATE, DELETE or TRUNCATE, neither on
 # the table nor on any partition of it (partitions are found at each migrate).
 APPEND_ONLY_TABLES = ("audit_events", "revisions")

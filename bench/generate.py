@@ -41,7 +41,7 @@ from _common import (
 )
 
 from ovc_api.auth.passwords import PasswordHasher
-from ovc_api.db import run_migrations
+from ovc_api.db import alembic_config, run_migrations
 from ovc_api.demo.tables import DISTRICTS, FAMILY_NAMES, GIVEN_NAMES, VILLAGES
 from ovc_api.settings import Settings
 from ovc_api.text import search_key
@@ -151,13 +151,28 @@ def create_database(db: BenchDatabase) -> None:
             )
 
 
-def migrate(db: BenchDatabase) -> None:
+# The last revision before the tables kept by triggers (case_facts, 0014; service_facts and
+# service_summary, 0015; case_rollups, 0016): the load's COPY runs with
+# session_replication_role = replica, which fires no trigger, so those tables are empty
+# after it. Their migrations fill them from what is there: migrating down to this revision
+# and up again does.
+BEFORE_TRIGGER_KEPT = "0013_rls_initplans"
+
+
+def migrate(db: BenchDatabase, *, refill: bool = False) -> None:
     settings = Settings(
         database_url=db.app_url,
         migration_database_url=db.owner_url,
         secret_key="bench-migrations-only-" + "x" * 32,
         data_dir=Path("/tmp/ovc-bench"),
     )
+    if refill:
+        from alembic import command
+
+        command.downgrade(
+            alembic_config(settings.migration_database_url, settings.database_url),
+            BEFORE_TRIGGER_KEPT,
+        )
     run_migrations(settings)
 
 
@@ -394,34 +409,6 @@ def load(db: BenchDatabase, generator: Generator, orgs: list[Org]) -> None:
             conn.commit()
 
 
-def fill_facts(db: BenchDatabase) -> None:
-    """The facts tables the triggers would have kept, had the load not skipped them
-    (session_replication_role = replica): case_facts as migration 0014 fills it,
-    service_facts by its own rebuild function (migration 0015)."""
-    import importlib.util
-
-    versions = Path(__file__).resolve().parent.parent / "alembic" / "versions"
-    spec = importlib.util.spec_from_file_location("m0014", versions / "20261130_0014_case_facts.py")
-    with db.owner_connection() as conn:
-        if conn.execute("SELECT to_regclass('case_facts')").fetchone() != (None,):
-            assert spec is not None and spec.loader is not None
-            m0014 = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(m0014)
-            conn.execute("SET session_replication_role = replica")
-            conn.execute("DELETE FROM case_facts")
-            conn.execute(
-                f"""
-                INSERT INTO case_facts ({m0014.NAMES}, child_sole, case_sole)
-                SELECT *, count(*) OVER (PARTITION BY child_key) = 1,
-                       count(*) OVER (PARTITION BY case_key) = 1
-                FROM ({m0014.SOURCE.replace("{where}", "true")}) AS s({m0014.NAMES})
-                ORDER BY organisation_id, opened_on
-                """
-            )
-        rebuild_service_facts(conn)
-        conn.commit()
-
-
 def rebuild_service_facts(conn: Connection[tuple[object, ...]]) -> None:
     """service_facts again from the deliveries (after a load that skipped its triggers)."""
     if conn.execute("SELECT to_regprocedure('ovc_service_facts_rebuild()')").fetchone() != (None,):
@@ -431,7 +418,7 @@ def rebuild_service_facts(conn: Connection[tuple[object, ...]]) -> None:
 def vacuum_analyze(db: BenchDatabase) -> None:
     with db.owner_connection(autocommit=True) as conn:
         tables = ["organisations", "users", "children", "cases", "case_concerns"]
-        for table in ("case_facts", "service_facts"):
+        for table in ("case_facts", "service_facts", "service_summary", "case_rollups"):
             if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,):
                 tables.append(table)
         for table in tables:
@@ -494,8 +481,8 @@ def generate(args: argparse.Namespace) -> int:
     load(db, generator, orgs)
     print(f"loaded {args.cases:,} cases in {time.monotonic() - step:.1f} s")
     step = time.monotonic()
-    fill_facts(db)
-    print(f"facts tables filled in {time.monotonic() - step:.1f} s")
+    migrate(db, refill=True)
+    print(f"filled the tables kept by triggers in {time.monotonic() - step:.1f} s")
     step = time.monotonic()
     vacuum_analyze(db)
     print(f"VACUUM ANALYZE in {time.monotonic() - step:.1f} s")

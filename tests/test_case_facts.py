@@ -7,6 +7,9 @@ sharing a record key) the table must equal what the tables say, recomputed here 
 scratch (the oracle: the cases joined to their children and concerns, the flags counted
 over the whole table), and the statistics must answer the same with the fast statements
 (`engine.FAST`, which read it) and the plain ones (which read the tables).
+
+`case_rollups` (migration 0016), kept by a trigger on `case_facts`, is checked with it: its
+slots summed equal `case_facts` grouped again here by each grain.
 """
 
 from __future__ import annotations
@@ -66,6 +69,59 @@ FACTS = """
            child_sole, case_sole
     FROM case_facts
 """
+# case_rollups' sums (over the slots) and the same sums from case_facts (grains of 0016).
+ONE = """count(*) AS cases, count(*) FILTER (WHERE child_sole) AS sole_children,
+    sum(case_key::bigint) AS case_keys,
+    coalesce(sum(case_key::bigint) FILTER (WHERE case_sole), 0) AS sole_case_keys,
+    coalesce(sum(child_key::bigint) FILTER (WHERE child_sole), 0) AS sole_child_keys"""
+BAND = """CASE WHEN age_years IS NULL THEN 'unknown' WHEN age_years < 5 THEN '0-4'
+    WHEN age_years < 10 THEN '5-9' WHEN age_years < 15 THEN '10-14'
+    WHEN age_years < 18 THEN '15-17' ELSE '18+' END"""
+ROLLUP_ORACLE = f"""
+    SELECT 1, organisation_id, opened_month, NULL::int, NULL::int, province::text,
+           NULL::text, NULL::text, NULL::text, NULL::text, {ONE}
+    FROM case_facts GROUP BY 1, 2, 3, 6
+    UNION ALL
+    SELECT 2, organisation_id, opened_month, NULL, NULL, NULL, NULL, concern::text, {BAND},
+           NULL, {ONE}
+    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 8, 9
+    UNION ALL
+    SELECT 3, organisation_id, opened_month, NULL, NULL, NULL, NULL, NULL, {BAND}, NULL, {ONE}
+    FROM case_facts WHERE cardinality(concerns) > 0 GROUP BY 1, 2, 3, 9
+    UNION ALL
+    SELECT 4, organisation_id, closed_month, NULL, NULL, NULL, NULL, NULL, NULL,
+           coalesce(closure_reason, 'other'), {ONE}
+    FROM case_facts WHERE closed_month IS NOT NULL GROUP BY 1, 2, 3, 10
+    UNION ALL
+    SELECT 5, organisation_id, opened_month, closed_month, NULL, NULL, NULL, NULL, NULL, NULL,
+           {ONE}
+    FROM case_facts GROUP BY 1, 2, 3, 4
+    UNION ALL
+    SELECT 6, organisation_id, opened_month, closed_month, NULL, NULL, NULL, concern::text,
+           NULL, NULL, {ONE}
+    FROM case_facts CROSS JOIN unnest(concerns) AS c(concern) GROUP BY 1, 2, 3, 4, 8
+    UNION ALL
+    SELECT 7, organisation_id, opened_month, closed_month, NULL, province::text,
+           district::text, NULL, NULL, NULL, {ONE}
+    FROM case_facts GROUP BY 1, 2, 3, 4, 6, 7
+    UNION ALL
+    SELECT 8, organisation_id, closed_month / 3 * 3, NULL, closed_on - opened_on, NULL, NULL,
+           NULL, NULL, NULL, {ONE}
+    FROM case_facts WHERE closed_month IS NOT NULL GROUP BY 1, 2, 3, 5
+"""
+ROLLUPS = """
+    SELECT grain::int, organisation_id, month, until, days, province::text, district::text,
+           concern::text, age_band::text, closure_reason::text, sum(cases), sum(sole_children),
+           sum(case_keys), sum(sole_case_keys), sum(sole_child_keys)
+    FROM case_rollups GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 HAVING sum(cases) <> 0
+"""
+# A group whose cases cancelled out over the slots has nothing left in its other sums.
+EMPTIED = """
+    SELECT 1 FROM case_rollups GROUP BY grain, organisation_id, month, until, days, province,
+           district, concern, age_band, closure_reason
+    HAVING sum(cases) = 0 AND (sum(sole_children), sum(case_keys), sum(sole_case_keys),
+                               sum(sole_child_keys)) <> (0, 0, 0, 0)
+"""
 STATISTICS = [
     ("/api/v1/stats/cases", {}),
     ("/api/v1/stats/cases", {"group_by": "province,quarter"}),
@@ -73,6 +129,10 @@ STATISTICS = [
     ("/api/v1/stats/cases", {"group_by": "status,risk_level"}),
     ("/api/v1/stats/outcomes", {}),
     ("/api/v1/reports/quarterly", {"year": 2026, "quarter": 1}),
+    # Whole months: from case_rollups.
+    ("/api/v1/stats/cases", {"group_by": "province,month", "from": "2025-01-01"}),
+    ("/api/v1/stats/cases", {"group_by": "concern,age_band,quarter", "to": "2026-12-31"}),
+    ("/api/v1/stats/outcomes", {"group_by": "month", "from": "2025-01-01", "to": "2026-12-31"}),
 ]
 
 
@@ -98,12 +158,17 @@ def owner(settings: Settings) -> psycopg.Connection[Any]:
 
 
 def assert_exact(settings: Settings) -> int:
-    """case_facts is the oracle's rows, row for row; the number of rows."""
+    """case_facts is the oracle's rows, row for row, and case_rollups its sums; the number
+    of rows."""
     with owner(settings) as conn:
         missing = conn.execute(f"({ORACLE}) EXCEPT ({FACTS})").fetchall()
         extra = conn.execute(f"({FACTS}) EXCEPT ({ORACLE})").fetchall()
         count = conn.execute("SELECT count(*) FROM case_facts").fetchone()
+        rollups_missing = conn.execute(f"({ROLLUP_ORACLE}) EXCEPT ({ROLLUPS})").fetchall()
+        rollups_extra = conn.execute(f"({ROLLUPS}) EXCEPT ({ROLLUP_ORACLE})").fetchall()
+        emptied = conn.execute(EMPTIED).fetchall()
     assert (missing, extra) == ([], [])
+    assert (rollups_missing, rollups_extra, emptied) == ([], [], [])
     assert count is not None
     return int(count[0])
 
@@ -341,3 +406,63 @@ async def test_two_transactions_giving_a_child_cases_at_once_both_see_it(
             "SELECT array_agg(child_sole) FROM case_facts WHERE child_id = %s", (child,)
         ).fetchone()
     assert flags == ([False, False],)
+
+
+async def test_writers_of_one_organisation_and_month_do_not_queue_on_its_rollups(
+    world: tuple[FastAPI, httpx.AsyncClient], facts_settings: Settings
+) -> None:
+    """case_rollups: two transactions adding cases of the same organisation, month,
+    province and concern add to the rows of their own slots (backend process ids apart),
+    so neither waits for the other; the sums are exact after both commit, and after a
+    writer rolls back."""
+    app, client = world
+    factory = Factory(app, client)
+    org = await factory.organisation()
+    children = [await factory.child(org) for _ in range(3)]
+    insert = (
+        "WITH c AS (INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
+        " child_id, referral_source, risk_level, status, opened_on) VALUES (now(), now(), 1,"
+        " gen_random_uuid(), %s, %s, 'community', 'low', 'intake', '2026-02-05') RETURNING id)"
+        " INSERT INTO case_concerns SELECT id, 'neglect', %s FROM c"
+    )
+
+    def slot(conn: psycopg.Connection[Any]) -> int:
+        row = conn.execute("SELECT pg_backend_pid() % 8").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # Two backends of different slots (a new connection is tried until one differs; the
+    # server is shared, so never many at once).
+    first, second = owner(facts_settings), owner(facts_settings)
+    connections = [first, second]
+    try:
+        for _ in range(50):
+            if slot(first) != slot(second):
+                break
+            second.close()
+            second = owner(facts_settings)
+            connections.append(second)
+        assert slot(first) != slot(second)
+        first.execute("BEGIN")
+        first.execute(insert, (org, children[0], org))
+        second.execute("BEGIN")
+        writing = threading.Thread(target=second.execute, args=(insert, (org, children[1], org)))
+        writing.start()
+        writing.join(timeout=10)
+        assert not writing.is_alive()  # did not wait for the first transaction
+        second.execute("COMMIT")
+        first.execute("COMMIT")
+        assert_exact(facts_settings)
+        first.execute("BEGIN")
+        first.execute(insert, (org, children[2], org))
+        first.execute("ROLLBACK")
+    finally:
+        for conn in connections:
+            conn.close()
+    assert_exact(facts_settings)
+    with owner(facts_settings) as conn:
+        row = conn.execute(
+            "SELECT sum(cases) FROM case_rollups WHERE organisation_id = %s AND grain = 2",
+            (org,),
+        ).fetchone()
+    assert row == (2,)

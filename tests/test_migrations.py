@@ -336,3 +336,98 @@ def test_service_facts_are_filled_from_existing_deliveries_and_downgrade_removes
             assert exact(conn) == 5
     finally:
         engine.dispose()
+
+
+def test_case_rollups_are_filled_from_the_facts_and_downgrade_removes_them(
+    fresh_database,  # type: ignore[no-untyped-def]
+) -> None:
+    """Migration 0016: the rollups of the cases that exist (a child with two cases: its
+    rows not sole), exactly as case_facts grouped again says; downgrade to 0014 drops the
+    table, its view, functions, trigger and index (case_facts is kept as it was, writes go
+    on), and upgrading again fills it again."""
+    if not fresh_database.is_postgres:
+        pytest.skip("case_rollups is PostgreSQL's")
+    from .test_case_facts import EMPTIED, ROLLUP_ORACLE, ROLLUPS
+
+    config = alembic_config(fresh_database.owner_url, fresh_database.app_url)
+    command.upgrade(config, "0014_case_facts")
+    engine = create_engine(_sync(fresh_database.owner_url))
+    org, children = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
+    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
+
+    def add_case(conn, child: uuid.UUID, concerns: list[str], closed: str | None) -> None:  # type: ignore[no-untyped-def]
+        case = uuid.uuid4()
+        conn.execute(
+            text(
+                "INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
+                f" child_id, referral_source, risk_level, status, opened_on, closed_on) VALUES"
+                f" ({stamp}, :id, :org, :child, 'community', 'low', 'intake', '2026-01-05',"
+                " :closed)"
+            ),
+            {"id": case, "org": org, "child": child, "closed": closed},
+        )
+        for concern in concerns:
+            conn.execute(
+                text("INSERT INTO case_concerns VALUES (:case, :concern, :org)"),
+                {"case": case, "concern": concern, "org": org},
+            )
+
+    def exact(conn) -> int:  # type: ignore[no-untyped-def]
+        assert conn.execute(text(f"({ROLLUP_ORACLE}) EXCEPT ({ROLLUPS})")).all() == []
+        assert conn.execute(text(f"({ROLLUPS}) EXCEPT ({ROLLUP_ORACLE})")).all() == []
+        assert conn.execute(text(EMPTIED)).all() == []
+        return int(
+            conn.execute(text("SELECT sum(cases) FROM case_rollups WHERE grain = 1")).scalar_one()
+        )
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (created_at, updated_at, version, id, name,"
+                    f" short_name, kind, provinces, active) VALUES ({stamp}, :id, 'NGO', 'N',"
+                    " 'ngo', '[]', true)"
+                ),
+                {"id": org},
+            )
+            for child, born in zip(children, ("2015-03-01", None), strict=True):
+                conn.execute(
+                    text(
+                        "INSERT INTO children (created_at, updated_at, version, id,"
+                        " organisation_id, search_text, sex, date_of_birth,"
+                        " birth_date_estimated, birth_registration, disability,"
+                        " schooling_status, care_arrangement, province) VALUES"
+                        f" ({stamp}, :id, :org, 'x', 'female', :born, false, 'registered',"
+                        " 'none', 'enrolled', 'kinship_care', 'kandal')"
+                    ),
+                    {"id": child, "org": org, "born": born},
+                )
+            add_case(conn, children[0], ["neglect", "lack_of_food"], "2026-04-02")
+            add_case(conn, children[0], [], None)
+            add_case(conn, children[1], ["violence"], None)
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert exact(conn) == 3
+        command.downgrade(config, "0014_case_facts")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            left = conn.execute(
+                text(
+                    "SELECT to_regclass('case_rollups'), to_regclass('ovc_network.case_rollups'),"
+                    " to_regclass('ix_case_facts_closed'),"
+                    " (SELECT count(*) FROM pg_proc WHERE proname LIKE 'ovc_case_rollups%'),"
+                    " (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'ovc_case_rollups%')"
+                )
+            ).one()
+            assert tuple(left) == (None, None, None, 0, 0)
+            add_case(conn, children[1], ["neglect"], "2026-02-01")  # no trigger left to fail
+            facts = conn.execute(text("SELECT count(*) FROM case_facts")).scalar_one()
+            assert facts == 4
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert exact(conn) == 4
+    finally:
+        engine.dispose()

@@ -99,7 +99,7 @@ def disable_tenant_rls(table: str) -> None:
 # Indexes Alembic's model comparison cannot express (PostgreSQL operator classes).
 DATABASE_ONLY_INDEXES = frozenset({"ix_children_search_trgm"})
 # Tables that are no model: written only by the database's own triggers (PostgreSQL).
-DATABASE_ONLY_TABLES = frozenset({"case_facts", "service_facts", "service_summary"})
+DATABASE_ONLY_TABLES = frozenset({"case_facts", "service_facts", "service_summary", "case_rollups"})
 
 
 def include_object(

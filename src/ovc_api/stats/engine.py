@@ -52,6 +52,15 @@ from ovc_api.stats.facts import CaseFacts, facts_table, with_concerns
 from ovc_api.stats.filters import CaseStatsFilters, DateRange, ServiceStatsFilters
 from ovc_api.stats.network_space import NetworkCaseFilters, NetworkServiceFilters
 from ovc_api.stats.perturbation import KEY_RANGE
+from ovc_api.stats.rollups import (
+    CLOSED,
+    CLOSED_DAYS,
+    CaseRollups,
+    case_plan,
+    months,
+    quarters,
+    rollups_table,
+)
 from ovc_api.stats.service_facts import (
     PERIOD_STARTS,
     SET_KEYS,
@@ -168,10 +177,12 @@ async def aggregate(
     counts: Mapping[str, Count],
     levels: Sequence[Level],
     cell_keys: Mapping[str, Count] | None = None,
+    rolled: Any | None = None,
 ) -> Cube:
     """Group the facts by each level (a sub-tuple of `keys`): {level: {key: {count: n}}}.
 
     `cell_keys`: per count name, the measure of its cell key, stored as name + KEY_SUFFIX.
+    `rolled`: the same facts of case_facts pre-grouped (rollup_facts()), to sum instead.
     """
     keys = [key for key in keys if any(key in level for level in levels)]  # grouped ones
     sub = facts.subquery("facts")
@@ -188,7 +199,10 @@ async def aggregate(
             split = _split(sub, counts)
             if split is None:
                 raise ValueError(f"counts without a split form over case_facts: {counts}")
-            return await _aggregate_split(session, sub, keys, levels, split)
+            if rolled is not None and any(p.rolled is None for p in split.values()):
+                raise ValueError(f"counts without a rolled-up form: {counts}")
+            pre = None if rolled is None else rolled.subquery("rolled")
+            return await _aggregate_split(session, sub, keys, levels, split, pre)
         if len(levels) > 1:
             columns = [sub.c[k] for k in keys]
             sets = [tuple_(*[sub.c[k] for k in level]) for level in levels]
@@ -273,6 +287,7 @@ class _Split:
     others: Any | None
     modulo: int | None
     flag: str | None = None
+    rolled: str | None = None  # the case_rollups measure summing `every` (None: none does)
 
 
 def _split(sub: Any, counts: Mapping[str, Count]) -> dict[str, _Split] | None:
@@ -280,7 +295,7 @@ def _split(sub: Any, counts: Mapping[str, Count]) -> dict[str, _Split] | None:
     parts: dict[str, _Split] = {}
     for name, count in counts.items():
         if isinstance(count, Rows):
-            parts[name] = _Split(func.count(), None, None)
+            parts[name] = _Split(func.count(), None, None, rolled="cases")
         elif isinstance(count, Distinct) and count.column in SOLE_FLAGS:
             column, sole = sub.c[count.column], sub.c[SOLE_FLAGS[count.column]]
             parts[name] = _Split(
@@ -288,9 +303,11 @@ def _split(sub: Any, counts: Mapping[str, Count]) -> dict[str, _Split] | None:
                 func.count(distinct(column)).filter(~sole),
                 None,
                 sole.name,
+                "sole_children" if count.column == "child_id" else None,
             )
         elif isinstance(count, KeySum) and not count.each_once:
-            parts[name] = _Split(func.sum(sub.c[count.column]), None, KEY_RANGE)
+            rolled = "case_keys" if count.column == "case_key" else None
+            parts[name] = _Split(func.sum(sub.c[count.column]), None, KEY_RANGE, None, rolled)
         elif isinstance(count, KeySum) and count.column in SOLE_FLAGS:
             column, sole = sub.c[count.column], sub.c[SOLE_FLAGS[count.column]]
             parts[name] = _Split(
@@ -298,6 +315,7 @@ def _split(sub: Any, counts: Mapping[str, Count]) -> dict[str, _Split] | None:
                 func.sum(distinct(column)).filter(~sole),
                 KEY_RANGE,
                 sole.name,
+                {"case_key": "sole_case_keys", "child_key": "sole_child_keys"}[count.column],
             )
         else:
             return None
@@ -310,9 +328,13 @@ async def _aggregate_split(
     keys: Sequence[str],
     levels: Sequence[Level],
     parts: Mapping[str, _Split],
+    rolled: Any | None = None,
 ) -> Cube:
     """aggregate() of facts with sole flags: one statement without DISTINCT over every row
-    (hashed), one with it over the rows some flag excludes, their parts added here."""
+    (hashed), one with it over the rows some flag excludes, their parts added here.
+
+    rolled: the same facts pre-grouped (rollup_facts(): the group keys and case_rollups'
+    measures), whose sums replace the statement over every row."""
     columns = [sub.c[k] for k in keys]
     sets = func.grouping_sets(*[tuple_(*[sub.c[k] for k in level]) for level in levels])
     grouping = func.grouping(*columns) if columns else literal_column("0")
@@ -333,7 +355,11 @@ async def _aggregate_split(
     cube: Cube = {level: {} for level in levels}
     sums: dict[tuple[Level, Key], dict[str, int]] = {}
     every = {n: p.every for n, p in parts.items()}
-    if tuple(keys) in levels and len(levels) > 1:
+    if rolled is not None:
+        # Few rows: the finest groups summed in SQL (a group whose rows cancelled out, as
+        # slots' sums may, is no group), every level added up here.
+        sums.update(await _rolled_sums(session, rolled, keys, levels, parts))
+    elif tuple(keys) in levels and len(levels) > 1:
         # The finest table alone in SQL, a plain GROUP BY (which PostgreSQL runs in parallel
         # workers, GROUPING SETS never); every coarser table is sums of its cells, as every
         # part here adds up. The grand total exists even without rows, as GROUPING SETS has it.
@@ -366,13 +392,48 @@ async def _aggregate_split(
         for row in await _rows(session, rest):
             data = row._mapping
             level = _level_of(keys, int(data["grouping_bits"]))
-            found = sums[level, tuple(data[k] for k in level)]  # a subset of every row's cells
+            # A subset of every row's cells (unless a write committed between the two
+            # statements: then counted as it is now rather than failing).
+            found = sums.setdefault((level, tuple(data[k] for k in level)), dict.fromkeys(parts, 0))
             for name in others:
                 found[name] += int(data[name] or 0)
     for (level, key), found in sums.items():
         counts = {n: _modulo(found[n], parts[n].modulo) for n in parts}
         cube[level][_labelled(level, key)] = counts
     return _ordered(cube)
+
+
+async def _rolled_sums(
+    session: AsyncSession,
+    rolled: Any,
+    keys: Sequence[str],
+    levels: Sequence[Level],
+    parts: Mapping[str, _Split],
+) -> dict[tuple[Level, Key], dict[str, int]]:
+    """Each level's cells' `every` parts, from the pre-grouped facts grouped by all keys."""
+    columns = [rolled.c[k] for k in keys]
+    measures = {n: func.sum(rolled.c[str(p.rolled)]) for n, p in parts.items()}
+    fine = (
+        select(*columns, *[m.label(n) for n, m in measures.items()])
+        .select_from(rolled)
+        .group_by(*columns)
+        .having(func.sum(rolled.c.cases) != 0)
+        .limit(MAX_GROUPS + 1)
+    )
+    rows = await _rows(session, fine)
+    if len(rows) > MAX_GROUPS:
+        raise _too_many()
+    sums: dict[tuple[Level, Key], dict[str, int]] = {}
+    if () in levels:
+        sums[(), ()] = dict.fromkeys(parts, 0)
+    for row in rows:
+        data = row._mapping
+        found = {n: int(data[n] or 0) for n in parts}
+        for level in levels:
+            total = sums.setdefault((level, tuple(data[k] for k in level)), dict.fromkeys(parts, 0))
+            for name, value in found.items():
+                total[name] += value
+    return sums
 
 
 def _modulo(value: int, modulo: int | None) -> int:
@@ -555,6 +616,50 @@ def fast_case_facts(
     return statement.where(*clauses)
 
 
+def rollup_facts(
+    scope: ScopeRule,
+    grain: int,
+    keys: Sequence[str],
+    dates: DateRange,
+    filters: CaseStatsFilters | None = None,
+) -> Any:
+    """The rows of `case_rollups` of one grain (ovc_api.stats.rollups) that hold the facts
+    fast_case_facts() (or outcome_data()'s closures) reads: the same group keys, labelled
+    alike, and the measures to sum. `dates` must be whole months (rollups.months)."""
+    r = rollups_table.c
+    expressions: dict[str, Any] = {
+        "province": r.province,
+        "concern": r.concern,
+        "age_band": r.age_band,
+        "reason": r.closure_reason,
+        "organisation_kind": col(Organisation.kind),
+    }
+    for period in PERIODS:
+        expressions[period] = period_code(period, r.month)
+    statement = select(
+        *[expressions[k].label(k) for k in keys],
+        r.cases,
+        r.sole_children,
+        r.case_keys,
+        r.sole_case_keys,
+        r.sole_child_keys,
+    ).select_from(rollups_table)
+    kinds = filters.organisation_kind if isinstance(filters, NetworkCaseFilters) else None
+    if "organisation_kind" in keys or kinds is not None:
+        statement = statement.join(Organisation, col(Organisation.id) == r.organisation_id)
+    bounds = months(dates)
+    if bounds is None:
+        raise ValueError(f"not whole months: {dates}")
+    first, last = bounds
+    clauses: list[Any] = [scope(CaseRollups), r.grain == grain]
+    clauses += [] if first is None else [r.month >= first]
+    clauses += [] if last is None else [r.month <= last]
+    clauses += _in(expressions["organisation_kind"], kinds)
+    for name in ("province", "concern", "age_band"):
+        clauses += _in(expressions[name], getattr(filters, name, None))
+    return statement.where(*clauses)
+
+
 async def case_cube(
     session: AsyncSession,
     scope: ScopeRule,
@@ -575,6 +680,22 @@ async def case_cube(
         "cases": _key_sum("case_key", each_once=by_concern),
         "children": _key_sum("child_key", each_once=True),
     }
+    plan = case_plan(keys, filters, levels) if FAST and is_postgres else None
+    if plan is not None:
+        # Whole months of groups case_rollups holds: its sums, and case_facts' rows without
+        # a sole flag (as below, each part's levels from the facts case_facts() gives them).
+        cube: Cube = {}
+        for part in plan:
+            rest = [key for key in keys if any(key in level for level in part.levels)]
+            facts = case_facts(
+                scope, rest, filters, is_postgres=True, keyed=keyed, with_concern=part.with_concern
+            )
+            rolled = rollup_facts(scope, part.grain, rest, filters.dates, filters)
+            found = await aggregate(
+                session, facts, rest, counts, part.levels, cell_keys if keyed else None, rolled
+            )
+            cube.update(found)
+        return {level: cube[level] for level in levels}
     if not FAST or not by_concern:
         facts = case_facts(scope, keys, filters, is_postgres=is_postgres, keyed=keyed)
         return await aggregate(session, facts, keys, counts, levels, cell_keys if keyed else None)
@@ -582,7 +703,7 @@ async def case_cube(
     # is the key of case_concerns), so counting rows counts distinct cases. Tables without
     # it read the cases alone, those with a concern (a selected one, if filtered): the same
     # cases, each once, without joining concerns and counting distinct case ids.
-    cube: Cube = {}
+    cube = {}
     with_concern = [level for level in levels if CaseKey.concern in level]
     if with_concern:
         facts = case_facts(scope, keys, filters, is_postgres=is_postgres, keyed=keyed)
@@ -980,6 +1101,22 @@ async def _medians(
     if _is_postgres(session):
         days = (closed_on - opened_on).label("days")
         closed = select(label, days).where(*_closed(scope, dates))
+        bounds = quarters(dates)
+        if FAST and period is not Period.month and bounds is not None:
+            # Whole quarters: how many cases took each number of days, from case_rollups.
+            r = rollups_table.c
+            first, last = bounds
+            counted = select(
+                period_code(period, r.month).label("period"),
+                r.days.label("days"),
+                r.cases.label("n"),
+            ).where(
+                scope(CaseRollups),
+                r.grain == CLOSED_DAYS,
+                *([] if first is None else [r.month >= first]),
+                *([] if last is None else [r.month <= last]),
+            )
+            return await _medians_of_counts(session, counted.subquery(), period)
         if FAST:  # the same cases' dates, from the narrower case_facts, counted per day
             f = facts_table.c
             closed = select(
@@ -1026,13 +1163,15 @@ async def _medians_of_counts(
 ) -> dict[Any, float | None]:
     """_medians() from how many cases took each number of days in each period (a hash
     aggregate of a few thousand groups instead of sorting every closed case): the median as
-    PostgreSQL's percentile_cont(0.5) computes it, in the same double-precision steps."""
-    statement = select(sub.c.period, sub.c.days, func.count().label("n")).group_by(
-        sub.c.period, sub.c.days
-    )
+    PostgreSQL's percentile_cont(0.5) computes it, in the same double-precision steps.
+    `sub` has a row per case, or a column `n` of how many cases each row stands for."""
+    n = func.sum(sub.c.n) if "n" in sub.c else func.count()
+    statement = select(sub.c.period, sub.c.days, n.label("n")).group_by(sub.c.period, sub.c.days)
     periods: dict[Any, dict[int, int]] = {}
     overall: dict[int, int] = {}
     for row in await _rows(session, statement):
+        if not row.n:  # rollup slots whose cases cancelled out
+            continue
         label = period_label_of_code(period.value, int(row.period))
         periods.setdefault(label, {})[row.days] = int(row.n)
         overall[row.days] = overall.get(row.days, 0) + int(row.n)
@@ -1138,6 +1277,10 @@ async def outcome_data(
                 _case_key().label("case_key"), col(Child.record_key).label("child_key")
             ).join(Child, col(Child.id) == col(Case.child_id))
         closed_facts = closed_facts.where(*_closed(scope, dates))
+    rolled = None
+    if FAST and is_postgres and months(dates) is not None:
+        # Whole months: the closed cases' sums from case_rollups (grain CLOSED).
+        rolled = rollup_facts(scope, CLOSED, (key, "reason"), dates)
     closures = await aggregate(
         session,
         closed_facts,
@@ -1150,6 +1293,7 @@ async def outcome_data(
         }
         if keyed
         else None,
+        rolled,
     )
     services = await _outcome_services(session, scope, period, dates, keyed=keyed)
     data = OutcomeData(closures=closures, services=services)
