@@ -19,6 +19,7 @@ route stays the documented one.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -42,7 +43,7 @@ from ovc_api.auth.scopes import Scope as Needed
 from ovc_api.auth.tokens import InvalidToken, api_key_prefix, decode_access_token
 from ovc_api.concurrency import etag_of
 from ovc_api.errors import ProblemError
-from ovc_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams
+from ovc_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, finish_page
 from ovc_api.prepared import built
 
 DECLINED = "ovc.fastlane.declined"  # scope key: this request goes to the FastAPI route
@@ -274,7 +275,7 @@ class FastCaseRead(BaseRoute):
     def _one(
         self, scope: Scope, principal: Principal, engine: AsyncEngine
     ) -> tuple[Compiled, dict[str, Any], Callable[[list[FastRow]], Response]]:
-        from ovc_api.cases.queries import CASE_ROWS
+        from ovc_api.cases.queries import CASE_ROWS, case_json_rows
         from ovc_api.cases.service import RESOURCE
         from ovc_api.service_kit import read_statement
 
@@ -287,11 +288,11 @@ class FastCaseRead(BaseRoute):
             raise Declined
         key, build, values = read_statement(
             principal,
-            lambda caller: CASE_ROWS.build(caller, CASE_ROWS.shared, True),
+            lambda caller: case_json_rows(caller, single_read=CASE_ROWS.shared),
             CASE_ROWS.model,
             case_id,
             resource=RESOURCE,
-            shape_key=f"{CASE_ROWS.name}.read",
+            shape_key=f"{CASE_ROWS.name}.read.json",
             from_record=CASE_ROWS.from_record,
             postgres=True,
         )
@@ -300,9 +301,8 @@ class FastCaseRead(BaseRoute):
             if not rows:
                 raise Declined  # missing, or not the caller's to see: the route's 404
             (row,) = rows
-            return Response(
-                CASE_ROWS.dump_one(row), headers={"ETag": etag_of(row)}, media_type=JSON
-            )
+            # The case's JSON as the database wrote it (`case_json_rows`).
+            return Response(row.item.encode(), headers={"ETag": etag_of(row)}, media_type=JSON)
 
         return built(("fastlane", key), lambda: Compiled.of(build(), engine)), values, finish
 
@@ -310,10 +310,10 @@ class FastCaseRead(BaseRoute):
         self, scope: Scope, principal: Principal, engine: AsyncEngine
     ) -> tuple[Compiled, dict[str, Any], Callable[[list[FastRow]], Response]]:
         from ovc_api.cases.filters import CaseListQuery
-        from ovc_api.cases.queries import CASE_ROWS
+        from ovc_api.cases.queries import CASE_ROWS, case_json_rows
         from ovc_api.cases.routes import SORTS
         from ovc_api.cases.service import RESOURCE
-        from ovc_api.http_epilogue import page_response, page_statement
+        from ovc_api.http_epilogue import json_response, page_statement
 
         query = _plain_page_query(scope)
         sort_name = query.get("sort", CaseListQuery.sort)
@@ -325,11 +325,11 @@ class FastCaseRead(BaseRoute):
         try:
             key, build, values = page_statement(
                 principal,
-                lambda caller: filters.apply(CASE_ROWS.build(caller, False, True), caller),
+                lambda caller: filters.apply(case_json_rows(caller), caller),
                 pagination,
                 sort,
                 audit_as=RESOURCE,
-                shape_key=(f"{CASE_ROWS.name}.list", ()),
+                shape_key=(f"{CASE_ROWS.name}.list.json", ()),
                 case_id=None,
                 postgres=True,
             )
@@ -339,11 +339,22 @@ class FastCaseRead(BaseRoute):
             raise Declined
 
         def finish(rows: list[FastRow]) -> Response:
-            request = Request(scope)
             headers = Response()
-            return page_response(
-                rows, CASE_ROWS.item, CASE_ROWS.page, pagination, sort, request, headers
+            shown, next_cursor = finish_page(
+                rows,
+                pagination,
+                sort.keys,
+                sort_name=sort.name,
+                key_values=sort.labelled_values,
+                request=Request(scope),
+                response=headers,
             )
+            # The items' JSON as the database wrote it (`case_json_rows`), in the envelope
+            # `Page` gives them: `{"items":[...],"next_cursor":...}`.
+            items = ",".join([row.item for row in shown])
+            cursor = "null" if next_cursor is None else json.dumps(next_cursor)
+            body = f'{{"items":[{items}],"next_cursor":{cursor}}}'.encode()
+            return json_response(body, headers)
 
         return built(("fastlane", key), lambda: Compiled.of(build(), engine)), values, finish
 
