@@ -372,3 +372,44 @@ async def test_the_fast_lane_writes_the_documented_route_s_bytes_for_awkward_rec
             if cursor is None:
                 break
             params["cursor"] = cursor
+
+
+@postgres_only
+async def test_a_plain_case_list_reads_the_child_through_a_lateral_sub_query(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant_a: Tenant,
+    factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The statement's shape that keeps PostgreSQL on the organisation's index (as the app
+    role the plain join read and sorted all of an organisation's cases, `child_of_case`):
+    the plain list, on the fast lane or the route, joins the child as `LATERAL (...
+    OFFSET 0)`; a list filtered on the child's columns joins `children` itself, and
+    finds what the filter names."""
+    admin = tenant_a["org_admin"]
+    await factory.case(tenant_a.organisation_id)
+    elsewhere = await factory.child(tenant_a.organisation_id, province="kampot")
+    wanted = await factory.case(tenant_a.organisation_id, child_id=elsewhere)
+
+    async def listed(params: dict[str, str]) -> tuple[list[str], str]:
+        with _statements(app) as seen:
+            response = await client.get(CASES, params=params, headers=admin.headers)
+        assert response.status_code == 200, response.text
+        (page,) = [s for _, s in seen if "INSERT INTO audit_events" in s]
+        return [item["id"] for item in response.json()["items"]], page
+
+    lateral = "JOIN LATERAL (SELECT children.id AS id"
+    for declining in (False, True):
+        with monkeypatch.context() as patch:
+            if declining:
+                patch.setattr(
+                    fastlane.FastCaseRead, "matches", lambda self, scope: (fastlane.Match.NONE, {})
+                )
+            ids, page = await listed({"limit": "5"})
+        assert len(ids) == 2
+        assert lateral in page and "OFFSET 0) AS child ON true" in page
+        assert "JOIN children ON" not in page
+    ids, page = await listed({"province": "kampot"})
+    assert ids == [str(wanted)]
+    assert lateral not in page and "JOIN children ON" in page
