@@ -324,7 +324,8 @@ class FastCaseRead(BaseRoute):
         try:
             key, build, values = page_statement(
                 principal,
-                case_json_rows,  # no filter: the route's `CaseListQuery` with its defaults
+                # No filter: the route's `CaseListQuery` with its defaults.
+                lambda caller: case_json_rows(caller, keys=[key.name for key in sort.keys]),
                 pagination,
                 sort,
                 audit_as=RESOURCE,

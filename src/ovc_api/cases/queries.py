@@ -109,8 +109,8 @@ _CONCERN_POSITIONS: ColumnElement[Any] = literal_column(
     "ARRAY[" + ",".join(f"'{concern.value}'" for concern in ProtectionConcern) + "]::text[]"
 )
 assert all(concern.value.isidentifier() for concern in ProtectionConcern)  # safe literals
-# The columns a JSON row carries besides its item: ETag, audit, ownership, sort keys.
-JSON_ROW_COLUMNS = ("id", "organisation_id", "version", "opened_on", "created_at", "updated_at")
+# The columns a JSON row carries besides its item: the audit's, the owner, the ETag's.
+JSON_ROW_COLUMNS = ("id", "organisation_id", "version")
 
 
 def child_of_case(principal: Principal, *, single_read: bool) -> Any:
@@ -133,11 +133,13 @@ def child_of_case(principal: Principal, *, single_read: bool) -> Any:
     return found.offset(literal_column("0")).correlate(Case).lateral("child")
 
 
-def case_json_rows(principal: Principal, *, single_read: bool = False) -> Any:
+def case_json_rows(
+    principal: Principal, *, single_read: bool = False, keys: Sequence[str] = ()
+) -> Any:
     """PostgreSQL: `case_rows`' cases with each one's `CaseRead` JSON written by the
-    database (`ovc_api.json_items`) as `item` (text), besides `JSON_ROW_COLUMNS` (the
-    ETag's, the audit's and the sort keys): the fast lane's read of one case and of the
-    plain list, no per-row work in Python.
+    database (`ovc_api.json_items`) as `item` (text), besides `JSON_ROW_COLUMNS` and the
+    case's columns `keys` (a list's sort keys; each column costs a conversion per row):
+    the fast lane's read of one case and of the plain list, no per-row work in Python.
 
     The child is joined as a `LATERAL (... OFFSET 0)` sub-query (which PostgreSQL does not
     flatten), so the page is read along `ix_cases_org_opened` with one probe of the child
@@ -169,7 +171,8 @@ def case_json_rows(principal: Principal, *, single_read: bool = False) -> Any:
     fields: dict[str, Any] = {name: col(getattr(Case, name)) for name in CASE_COLUMNS}
     fields.update(concerns=concerns, child=row_json(shown))
     item = json_row(CaseRead, fields, "case_item")
-    columns: list[Any] = [col(getattr(Case, name)).label(name) for name in JSON_ROW_COLUMNS]
+    names = dict.fromkeys([*JSON_ROW_COLUMNS, *keys])
+    columns: list[Any] = [col(getattr(Case, name)).label(name) for name in names]
     return (
         core_select(*columns, cast(row_json(item), Text).label("item"))
         .select_from(Case)
