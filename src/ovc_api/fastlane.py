@@ -3,10 +3,11 @@
 A request of the common kind (PostgreSQL, a person's bearer token, a case of the caller's
 own organisation) costs here one round trip for its statements and one for the COMMIT:
 psycopg's pipeline mode sends BEGIN, the credential check that binds the tenant (the very
-statement `ovc_api.auth.principal` runs) and the case's read with its audit row (the very
-statement `service_kit.read_row` runs, compiled once per shape) together, on the raw
-connection of the pool's, with no dependency resolution and no route matching over every
-path. What the credential check finds is then checked as `authenticate` and
+statement `ovc_api.auth.principal` runs) and the case's read with its audit row (the shape
+of `service_kit.read_row`'s and `rows_page`'s statements, compiled once per shape, its rows
+carrying each case's JSON as the database writes it: `cases.queries.case_json_rows`)
+together, on the raw connection of the pool's, with no dependency resolution and no route
+matching over every path. What the credential check finds is then checked as `authenticate` and
 `current_principal` check it; the rate limit is counted as there.
 
 Anything else is *declined* before anything is answered: the transaction (read and audit
