@@ -275,3 +275,141 @@ async def test_filtered_or_invalid_lists_are_the_documented_route_s(
         with _statements(app) as seen:
             assert_problem(await client.get(CASES, params=params, headers=admin.headers), 422)
         assert not any(fast_path for fast_path, _ in seen), params
+
+
+# Text that JSON writers could disagree on: quotes, backslashes, control characters (named
+# escapes and \u00XX), DEL, a slash, non-ASCII (Khmer, accents, an emoji, U+2028).
+AWKWARD = 'Chhun "Jr" \\ back/slash\ttab\nline\r\x08\x0c\x01\x1f\x7f é ស្រីនាង 😀 \u2028'
+
+
+async def test_the_fast_lane_writes_the_documented_route_s_bytes_for_awkward_records(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant_a: Tenant,
+    factory: Factory,
+    test_database: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database writes the items' JSON on the fast lane (`ovc_api.json_items`): the
+    same bytes as the route's pydantic serialization, for every optional field set and
+    unset, awkward text, timestamps with and without a fraction, concerns in any order."""
+    from datetime import UTC, date, datetime
+
+    from ovc_api.cases.models import Case
+    from ovc_api.children.models import Child
+
+    org, worker = tenant_a.organisation_id, tenant_a["caseworker"]
+    admin = tenant_a["org_admin"]
+    family = await factory.family(org)
+    odd_child = await factory.child(
+        org,
+        given_name_latin=AWKWARD,
+        family_name_latin="O'Neil",
+        given_name_khmer=None,
+        family_name_khmer="ឈុន",
+        date_of_birth=None,
+        district=None,
+    )
+    full = await factory.case(
+        org,
+        child_id=odd_child,
+        concerns=("other", "violence", "abandonment", "neglect"),
+        family_id=family,
+        assigned_to=worker.user_id,
+        referral_source_detail=AWKWARD,
+        summary=AWKWARD + " <script>&amp;</script>",
+        status="closed",
+        closed_on=date(2026, 2, 28),
+        closure_reason="reunified_with_family",
+        last_contact_on=date(2026, 2, 1),
+        created_by=admin.user_id,
+    )
+    bare = await factory.case(org, concerns=())
+    plain = await factory.case(org, opened_on=date(2026, 1, 15))
+    stamps = {
+        full: (
+            datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            datetime(2026, 1, 2, 3, 4, 5, 123400, tzinfo=UTC),
+        ),
+        bare: (
+            datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=UTC),
+            datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        ),
+    }
+    async with system_session(app) as session:
+        for case_id, (created, updated) in stamps.items():
+            await session.exec(
+                update(Case)
+                .where(col(Case.id) == case_id)
+                .values(created_at=created, updated_at=updated)  # type: ignore[call-overload]
+            )
+        await session.exec(
+            update(Child).where(col(Child.id) == odd_child).values(district='Ba"ttam\\bang')  # type: ignore[call-overload]
+        )
+
+    def same(fast: httpx.Response, documented: httpx.Response) -> None:
+        assert documented.status_code == 200, documented.text
+        assert fast.content == documented.content
+        assert _comparable(fast)[:2] == _comparable(documented)[:2]
+
+    for case_id in (full, bare, plain):
+        with _declining(monkeypatch):
+            documented, _ = await _get(client, case_id, admin.headers)
+        with _statements(app) as seen:
+            fast, _ = await _get(client, case_id, admin.headers)
+        same(fast, documented)
+        assert any(fast_path for fast_path, _ in seen) == test_database.is_postgres
+    for sort in ("-opened_on", "created_at", "-updated_at"):
+        params: dict[str, str] = {"sort": sort, "limit": "2"}
+        while True:
+            with _declining(monkeypatch):
+                documented = await client.get(CASES, params=params, headers=admin.headers)
+            with _statements(app) as seen:
+                fast = await client.get(CASES, params=params, headers=admin.headers)
+            same(fast, documented)
+            assert any(fast_path for fast_path, _ in seen) == test_database.is_postgres
+            cursor = fast.json()["next_cursor"]
+            if cursor is None:
+                break
+            params["cursor"] = cursor
+
+
+@postgres_only
+async def test_a_plain_case_list_reads_the_child_through_a_lateral_sub_query(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant_a: Tenant,
+    factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The statement's shape that keeps PostgreSQL on the organisation's index (as the app
+    role the plain join read and sorted all of an organisation's cases, `child_of_case`):
+    the plain list, on the fast lane or the route, joins the child as `LATERAL (...
+    OFFSET 0)`; a list filtered on the child's columns joins `children` itself, and
+    finds what the filter names."""
+    admin = tenant_a["org_admin"]
+    await factory.case(tenant_a.organisation_id)
+    elsewhere = await factory.child(tenant_a.organisation_id, province="kampot")
+    wanted = await factory.case(tenant_a.organisation_id, child_id=elsewhere)
+
+    async def listed(params: dict[str, str]) -> tuple[list[str], str]:
+        with _statements(app) as seen:
+            response = await client.get(CASES, params=params, headers=admin.headers)
+        assert response.status_code == 200, response.text
+        (page,) = [s for _, s in seen if "INSERT INTO audit_events" in s]
+        return [item["id"] for item in response.json()["items"]], page
+
+    lateral = "JOIN LATERAL (SELECT children.id AS id"
+    for declining in (False, True):
+        with monkeypatch.context() as patch:
+            if declining:
+                patch.setattr(
+                    fastlane.FastCaseRead, "matches", lambda self, scope: (fastlane.Match.NONE, {})
+                )
+            ids, page = await listed({"limit": "5"})
+        assert len(ids) == 2
+        assert lateral in page and "OFFSET 0) AS child ON true" in page
+        assert "JOIN children ON" not in page
+    ids, page = await listed({"province": "kampot"})
+    assert ids == [str(wanted)]
+    assert lateral not in page and "JOIN children ON" in page

@@ -3,10 +3,11 @@
 A request of the common kind (PostgreSQL, a person's bearer token, a case of the caller's
 own organisation) costs here one round trip for its statements and one for the COMMIT:
 psycopg's pipeline mode sends BEGIN, the credential check that binds the tenant (the very
-statement `ovc_api.auth.principal` runs) and the case's read with its audit row (the very
-statement `service_kit.read_row` runs, compiled once per shape) together, on the raw
-connection of the pool's, with no dependency resolution and no route matching over every
-path. What the credential check finds is then checked as `authenticate` and
+statement `ovc_api.auth.principal` runs) and the case's read with its audit row (the shape
+of `service_kit.read_row`'s and `rows_page`'s statements, compiled once per shape, its rows
+carrying each case's JSON as the database writes it: `cases.queries.case_json_rows`)
+together, on the raw connection of the pool's, with no dependency resolution and no route
+matching over every path. What the credential check finds is then checked as `authenticate` and
 `current_principal` check it; the rate limit is counted as there.
 
 Anything else is *declined* before anything is answered: the transaction (read and audit
@@ -19,6 +20,7 @@ route stays the documented one.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -42,7 +44,7 @@ from ovc_api.auth.scopes import Scope as Needed
 from ovc_api.auth.tokens import InvalidToken, api_key_prefix, decode_access_token
 from ovc_api.concurrency import etag_of
 from ovc_api.errors import ProblemError
-from ovc_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams
+from ovc_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, finish_page
 from ovc_api.prepared import built
 
 DECLINED = "ovc.fastlane.declined"  # scope key: this request goes to the FastAPI route
@@ -274,7 +276,7 @@ class FastCaseRead(BaseRoute):
     def _one(
         self, scope: Scope, principal: Principal, engine: AsyncEngine
     ) -> tuple[Compiled, dict[str, Any], Callable[[list[FastRow]], Response]]:
-        from ovc_api.cases.queries import CASE_ROWS
+        from ovc_api.cases.queries import CASE_ROWS, case_json_rows
         from ovc_api.cases.service import RESOURCE
         from ovc_api.service_kit import read_statement
 
@@ -287,11 +289,11 @@ class FastCaseRead(BaseRoute):
             raise Declined
         key, build, values = read_statement(
             principal,
-            lambda caller: CASE_ROWS.build(caller, CASE_ROWS.shared, True),
+            lambda caller: case_json_rows(caller, single_read=CASE_ROWS.shared),
             CASE_ROWS.model,
             case_id,
             resource=RESOURCE,
-            shape_key=f"{CASE_ROWS.name}.read",
+            shape_key=f"{CASE_ROWS.name}.read.json",
             from_record=CASE_ROWS.from_record,
             postgres=True,
         )
@@ -300,9 +302,8 @@ class FastCaseRead(BaseRoute):
             if not rows:
                 raise Declined  # missing, or not the caller's to see: the route's 404
             (row,) = rows
-            return Response(
-                CASE_ROWS.dump_one(row), headers={"ETag": etag_of(row)}, media_type=JSON
-            )
+            # The case's JSON as the database wrote it (`case_json_rows`).
+            return Response(row.item.encode(), headers={"ETag": etag_of(row)}, media_type=JSON)
 
         return built(("fastlane", key), lambda: Compiled.of(build(), engine)), values, finish
 
@@ -310,10 +311,10 @@ class FastCaseRead(BaseRoute):
         self, scope: Scope, principal: Principal, engine: AsyncEngine
     ) -> tuple[Compiled, dict[str, Any], Callable[[list[FastRow]], Response]]:
         from ovc_api.cases.filters import CaseListQuery
-        from ovc_api.cases.queries import CASE_ROWS
+        from ovc_api.cases.queries import CASE_ROWS, case_json_rows
         from ovc_api.cases.routes import SORTS
         from ovc_api.cases.service import RESOURCE
-        from ovc_api.http_epilogue import page_response, page_statement
+        from ovc_api.http_epilogue import json_response, page_statement
 
         query = _plain_page_query(scope)
         sort_name = query.get("sort", CaseListQuery.sort)
@@ -321,15 +322,15 @@ class FastCaseRead(BaseRoute):
             raise Declined
         sort = SORTS[sort_name]
         pagination = page_params(query)
-        filters = CaseListQuery(sort=sort_name)  # type: ignore[arg-type]  # checked above
         try:
             key, build, values = page_statement(
                 principal,
-                lambda caller: filters.apply(CASE_ROWS.build(caller, False, True), caller),
+                # No filter: the route's `CaseListQuery` with its defaults.
+                lambda caller: case_json_rows(caller, keys=[key.name for key in sort.keys]),
                 pagination,
                 sort,
                 audit_as=RESOURCE,
-                shape_key=(f"{CASE_ROWS.name}.list", ()),
+                shape_key=(f"{CASE_ROWS.name}.list.json", ()),
                 case_id=None,
                 postgres=True,
             )
@@ -339,11 +340,22 @@ class FastCaseRead(BaseRoute):
             raise Declined
 
         def finish(rows: list[FastRow]) -> Response:
-            request = Request(scope)
             headers = Response()
-            return page_response(
-                rows, CASE_ROWS.item, CASE_ROWS.page, pagination, sort, request, headers
+            shown, next_cursor = finish_page(
+                rows,
+                pagination,
+                sort.keys,
+                sort_name=sort.name,
+                key_values=sort.labelled_values,
+                request=Request(scope),
+                response=headers,
             )
+            # The items' JSON as the database wrote it (`case_json_rows`), in the envelope
+            # `Page` gives them: `{"items":[...],"next_cursor":...}`.
+            items = ",".join([row.item for row in shown])
+            cursor = "null" if next_cursor is None else json.dumps(next_cursor)
+            body = f'{{"items":[{items}],"next_cursor":{cursor}}}'.encode()
+            return json_response(body, headers)
 
         return built(("fastlane", key), lambda: Compiled.of(build(), engine)), values, finish
 

@@ -10,11 +10,15 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     LargeBinary,
+    Text,
     and_,
+    cast,
     delete,
     func,
     literal,
+    literal_column,
     or_,
+    true,
     type_coerce,
 )
 from sqlalchemy import select as core_select
@@ -31,6 +35,7 @@ from ovc_api.cases.schemas import CASE_COLUMNS, CaseRead, ChildSummary, ordered_
 from ovc_api.children.models import Child
 from ovc_api.errors import NotFound, Unprocessable
 from ovc_api.identity.models import User
+from ovc_api.json_items import json_row, row_json
 from ovc_api.row_reads import RowReads
 from ovc_api.tenancy import get_visible, resolve_reference, scoped, visible
 
@@ -42,11 +47,19 @@ CASE_LIST_READ_ACTIONS = ("case.list", "task.list")
 CHILD_COLUMNS = tuple(ChildSummary.model_fields)
 
 
-def case_rows(principal: Principal, *, is_postgres: bool, single_read: bool = False) -> Any:
+def case_rows(
+    principal: Principal,
+    *,
+    is_postgres: bool,
+    single_read: bool = False,
+    child_lateral: bool = False,
+) -> Any:
     """Cases the caller may see, each with its child and its concerns (comma-separated), in
     one query of labelled columns (Core rows, no ORM objects): the case's columns by their
     names and its `version`, the child's as `child__<name>`, and `concerns`. The list's
-    base; `single_read` (GET of one case) also admits a case shared through a referral."""
+    base; `single_read` (GET of one case) also admits a case shared through a referral.
+    `child_lateral` (PostgreSQL, a list without filters): the child joined as
+    `child_of_case` says, for the plan along the organisation's index."""
     aggregate = func.string_agg if is_postgres else func.group_concat
     concerns = (
         select(aggregate(col(CaseConcern.concern), ","))
@@ -59,6 +72,15 @@ def case_rows(principal: Principal, *, is_postgres: bool, single_read: bool = Fa
     )
     columns: list[Any] = [col(getattr(Case, name)).label(name) for name in CASE_COLUMNS]
     columns.append(col(Case.version).label("version"))
+    if child_lateral:
+        child = child_of_case(principal, single_read=single_read)
+        columns += [child.c[name].label(f"child__{name}") for name in CHILD_COLUMNS]
+        return (
+            core_select(*columns, concerns)
+            .select_from(Case)
+            .join(child, true())
+            .where(visible(principal, Case, single_read=single_read))
+        )
     columns += [col(getattr(Child, name)).label(f"child__{name}") for name in CHILD_COLUMNS]
     statement = (
         core_select(*columns, concerns)
@@ -82,6 +104,85 @@ def case_item(row: Any) -> dict[str, Any]:
     }
 
 
+# The concerns' order in a response (`ordered_concerns`), for the database.
+_CONCERN_POSITIONS: ColumnElement[Any] = literal_column(
+    "ARRAY[" + ",".join(f"'{concern.value}'" for concern in ProtectionConcern) + "]::text[]"
+)
+assert all(concern.value.isidentifier() for concern in ProtectionConcern)  # safe literals
+# The columns a JSON row carries besides its item: the audit's, the owner, the ETag's.
+JSON_ROW_COLUMNS = ("id", "organisation_id", "version")
+
+
+def child_of_case(principal: Principal, *, single_read: bool) -> Any:
+    """PostgreSQL: the case's child as a `LATERAL (... OFFSET 0)` sub-query of the outer
+    statement's case (its `CHILD_COLUMNS`), for a statement that lists cases along
+    `ix_cases_org_opened` (the plain list, `case_json_rows`).
+
+    As a plain join the planner charges the start-up of the row-level security policies'
+    hashed sub-plan (`receiver_reads_referred`, about 530) to every probe of the child's
+    index and reads and sorts all of an organisation's cases instead (360-630 ms for 60,000
+    cases, against 7 ms; bench/README.md); OFFSET 0 keeps the sub-query from being
+    flattened into that join. The `children` table is then not in the outer statement, so a
+    condition naming its columns (the list's `province`, `district`, `q` filters) must not
+    be added to one: it would join `children` a second time, unconstrained."""
+    found: Any = core_select(
+        *(col(getattr(Child, name)).label(name) for name in CHILD_COLUMNS)
+    ).where(col(Child.id) == col(Case.child_id))
+    if single_read:
+        found = found.where(visible(principal, Child, single_read=True))
+    return found.offset(literal_column("0")).correlate(Case).lateral("child")
+
+
+def case_json_rows(
+    principal: Principal, *, single_read: bool = False, keys: Sequence[str] = ()
+) -> Any:
+    """PostgreSQL: `case_rows`' cases with each one's `CaseRead` JSON written by the
+    database (`ovc_api.json_items`) as `item` (text), besides `JSON_ROW_COLUMNS` and the
+    case's columns `keys` (a list's sort keys; each column costs a conversion per row):
+    the fast lane's read of one case and of the plain list, no per-row work in Python.
+
+    The child is joined as a `LATERAL (... OFFSET 0)` sub-query (which PostgreSQL does not
+    flatten), so the page is read along `ix_cases_org_opened` with one probe of the child
+    per row: as a plain join, the planner charges the start-up of the row-level security
+    policies' hashed sub-plan (`receiver_reads_referred`) to every probe and prefers to
+    read and sort all of the organisation's cases (bench/README.md). The `children` table
+    is therefore not in the outer statement: no list filter (they name its columns)
+    applies to this one (see `child_of_case`)."""
+    concern = col(CaseConcern.concern)
+    listed = func.string_agg(
+        cast(func.to_json(concern), Text),
+        postgresql.aggregate_order_by(
+            literal_column("','"), func.array_position(_CONCERN_POSITIONS, concern)
+        ),
+    )
+    concerns = (
+        core_select(
+            cast(func.concat(literal_column("'['"), listed, literal_column("']'")), postgresql.JSON)
+        )
+        .where(
+            col(CaseConcern.case_id) == col(Case.id),
+            visible(principal, CaseConcern, single_read=single_read),
+        )
+        .correlate(Case)  # the outer statement's case, through the LATERAL row
+        .scalar_subquery()
+    )
+    child = child_of_case(principal, single_read=single_read)
+    shown = json_row(ChildSummary, {name: child.c[name] for name in CHILD_COLUMNS}, "child_item")
+    fields: dict[str, Any] = {name: col(getattr(Case, name)) for name in CASE_COLUMNS}
+    fields.update(concerns=concerns, child=row_json(shown))
+    item = json_row(CaseRead, fields, "case_item")
+    names = dict.fromkeys([*JSON_ROW_COLUMNS, *keys])
+    columns: list[Any] = [col(getattr(Case, name)).label(name) for name in names]
+    return (
+        core_select(*columns, cast(row_json(item), Text).label("item"))
+        .select_from(Case)
+        .join(child, true())
+        .join(shown, true())
+        .join(item, true())
+        .where(visible(principal, Case, single_read=single_read))
+    )
+
+
 # The case list and one case as Core rows (`ovc_api.row_reads`); a GET of one case also
 # admits a case a referral shares, and its audit row names the case.
 CASE_ROWS = RowReads(
@@ -91,6 +192,19 @@ CASE_ROWS = RowReads(
     listed=CaseRead,
     build=lambda caller, single_read, postgres: case_rows(
         caller, is_postgres=postgres, single_read=single_read
+    ),
+    item=case_item,
+    shared=True,
+    from_record={"case_id": "id"},
+)
+# The list without filters on PostgreSQL: its child joined as `child_of_case` says.
+PLAIN_CASE_ROWS = RowReads(
+    name="case.plain",
+    model=Case,
+    read=CaseRead,
+    listed=CaseRead,
+    build=lambda caller, single_read, postgres: case_rows(
+        caller, is_postgres=postgres, single_read=single_read, child_lateral=postgres
     ),
     item=case_item,
     shared=True,

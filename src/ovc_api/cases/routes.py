@@ -31,7 +31,7 @@ from ovc_api.cases.models import (
     Case,
     ClosureRequest,
 )
-from ovc_api.cases.queries import CASE_ROWS, case_read, case_reads
+from ovc_api.cases.queries import CASE_ROWS, PLAIN_CASE_ROWS, case_read, case_reads
 from ovc_api.cases.schemas import (
     AccessLogEntry,
     CaseCreate,
@@ -106,8 +106,10 @@ async def list_cases(
     query: Annotated[CaseListQuery, Depends()],
     pagination: Pagination,
 ) -> Response:
+    # Without filters (they name the child's columns) the child is joined for the plan
+    # along the organisation's index (`child_of_case`).
     return await list_rows(
-        CASE_ROWS,
+        CASE_ROWS if query.filtered() else PLAIN_CASE_ROWS,
         session,
         principal,
         pagination,
