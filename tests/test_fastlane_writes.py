@@ -7,6 +7,7 @@ rolled back, and answered as before."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -14,9 +15,10 @@ from datetime import date
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 
 from ovc_api import fastlane_writes
@@ -30,6 +32,9 @@ from .conftest import Factory, Tenant, system_session
 from .helpers import assert_problem, error_locs, recorded
 
 CASES = "/api/v1/cases"
+postgres_only = pytest.mark.skipif(
+    not os.environ.get("OVC_TEST_DATABASE_URL"), reason="needs PostgreSQL (OVC_TEST_DATABASE_URL)"
+)
 NOTE = {"noted_on": "2026-01-22", "text": "Home visit: ក្មេងនៅសាលា."}
 
 
@@ -353,3 +358,39 @@ async def test_a_create_counts_against_the_rate_limit_and_a_429_leaves_nothing(
         if app.state.database.is_postgres:  # three fast creates, the last rolled back
             inserts = [s for fast_path, s in seen if fast_path and "INSERT INTO case_notes" in s]
             assert len(inserts) == 3
+
+
+@postgres_only
+async def test_a_connection_killed_under_the_fast_create_answers_503_and_writes_nothing(
+    settings: Settings, tenant_a: Tenant, factory: Factory
+) -> None:
+    """A write is not run again on a fresh connection (it may have been committed): 503
+    with Retry-After, as the route's, and the pool's next connection serves the next."""
+    from sqlalchemy.engine import make_url
+
+    from ovc_api.casework.models import CaseNote
+
+    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
+    manager = tenant_a["case_manager"]
+    case_id = await factory.case(tenant_a.organisation_id)
+    url = f"{CASES}/{case_id}/notes"
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+    ):
+        assert (await _post(http, url, NOTE, manager.headers))[0].status_code == 201
+        async with app.state.database.engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        owner = make_url(settings.migration_database_url).set(drivername="postgresql")
+        conninfo = owner.render_as_string(hide_password=False)
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        response, request_id = await _post(http, url, NOTE, manager.headers)
+        assert_problem(response, 503)
+        assert response.headers["retry-after"]
+        assert await _written(app, request_id) == ([], [])
+        response, request_id = await _post(http, url, NOTE, manager.headers)
+        assert response.status_code == 201, response.text
+        assert len((await _written(app, request_id))[0]) == 1
+    assert await _count(app, CaseNote, case_id) == 2

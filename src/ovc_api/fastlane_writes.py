@@ -20,8 +20,9 @@ rolled back and the request, its body replayed, goes on to the documented FastAP
 which answers it exactly as before: a body the schema refuses or that is not JSON, an
 Idempotency-Key (its replay memory is the route's), an API key, a revoked login, a role
 changed since the token was issued, a temporary password, a case missing or not the
-caller's to write to (404), a closed case (409), a date before the case opened (422), a
-database error, SQLite. A spent rate limit answers 429 here as there, nothing written.
+caller's to write to (404), a closed case (409), a date before the case opened (422),
+SQLite. A spent rate limit answers 429 here as there, and a database error fails as the
+route's statements would, nothing written either way.
 """
 
 from __future__ import annotations
@@ -211,10 +212,11 @@ class FastCaseCreate(FastCaseRead):
                     connection, [(self.credential, credential_values), (statement, params)]
                 )
             except DBAPIError as exc:
-                if exc.connection_invalidated:
-                    raise  # as the route's statement would have failed (503)
-                await self._rollback(connection)
-                raise Declined from None  # the route's statements fail as they fail
+                # Raised as the route's statements raise it (a conflict is run again by
+                # RequestContextMiddleware, an outage is a 503), nothing left behind.
+                if not exc.connection_invalidated:
+                    await self._rollback(connection)
+                raise
             try:
                 credential = checked[0]._mapping if checked else None
                 if (
