@@ -419,11 +419,6 @@ class FastCaseRead(BaseRoute):
 
 
 def install(app: FastAPI) -> None:
-    """Put the fast path ahead of every route (it declines to them what it does not serve):
-    the case's reads, and the case's records created in one statement
-    (`ovc_api.fastlane_writes`)."""
-    from ovc_api.fastlane_writes import FastCaseCreate
-
+    """Put the fast path ahead of every route (it declines to them what it does not serve)."""
     app.router.routes.insert(0, FastCaseRead(app))
-    app.router.routes.insert(1, FastCaseCreate(app))
     app.router._mark_routes_changed()
