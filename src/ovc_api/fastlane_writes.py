@@ -45,6 +45,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ovc_api import API_V1
 from ovc_api.auth.principal import _JWT_PRINCIPAL_PG
 from ovc_api.auth.scopes import Scope as Needed
+from ovc_api.casework import routes, service
 from ovc_api.errors import ProblemError
 from ovc_api.fastlane import (
     DECLINED,
@@ -56,6 +57,7 @@ from ovc_api.fastlane import (
     person,
 )
 from ovc_api.prepared import built
+from ovc_api.record_routes import created_from_row
 
 _UUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 
@@ -67,7 +69,7 @@ class WriteKind:
     and the columns that answer returns, and its Location."""
 
     template: str
-    new: Any  # casework.service.NewRecord
+    new: service.NewRecord
     body: TypeAdapter[Any]
     answer: TypeAdapter[Any]
     returning: tuple[str, ...]
@@ -77,8 +79,6 @@ class WriteKind:
 def write_kinds() -> dict[str, WriteKind]:
     """The kinds by their collection's name in the path (`notes`...): those whose route
     creates in one statement (`record_routes.Under`), with the route's own schemas."""
-    from ovc_api.casework import routes, service
-
     kinds = {
         "notes": (routes.NOTES, service.NEW_NOTE),
         "goals": (routes.GOALS, service.NEW_GOAL),
@@ -98,8 +98,8 @@ def write_kinds() -> dict[str, WriteKind]:
     }
 
 
-def _body_headers(scope: Scope) -> int:
-    """The length of a plain JSON body (`Content-Type: application/json`, a
+def _plain_json(scope: Scope) -> None:
+    """Decline all but a plain JSON body (`Content-Type: application/json`, a
     `Content-Length`, no Idempotency-Key, no query): anything else is the route's."""
     if scope.get("query_string"):
         raise Declined
@@ -121,7 +121,6 @@ def _body_headers(scope: Scope) -> int:
             raise Declined
     if not json_body or not length:
         raise Declined
-    return length
 
 
 async def _read_body(receive: Receive, received: list[Message]) -> bytes:
@@ -188,7 +187,7 @@ class FastCaseCreate(FastCaseRead):
             raise Declined
         kind = self.kinds[found.group(2)]
         case_id = uuid.UUID(found.group(1))
-        _body_headers(scope)
+        _plain_json(scope)
         principal, credential_values = person(
             self.fastapi, scope, Needed.cases_write, read_only=False
         )
@@ -236,8 +235,6 @@ class FastCaseCreate(FastCaseRead):
         return response
 
     def _answer_row(self, kind: WriteKind, rows: list[FastRow], values: Any) -> Response:
-        from ovc_api.record_routes import created_from_row
-
         try:
             row = kind.new.inserted(rows[0] if rows else None, values)
         except (ProblemError, RuntimeError):

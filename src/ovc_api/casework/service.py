@@ -168,9 +168,10 @@ class NewRecord:
             also=None if self.touches is None else self.touches.ctes,
         )
 
-    def inserted(self, row: CoreRow[Any] | None, values: Mapping[str, Any]) -> CoreRow[Any]:
-        """The statement's row, or why there is none: 404 (no case the caller may write
-        to), the rules' refusal read on the case's columns (409, 422)."""
+    def inserted(self, row: Any, values: Mapping[str, Any]) -> Any:
+        """The statement's row (a Core row, or the fast lane's), or why there is none: 404
+        (no case the caller may write to), the rules' refusal read on the case's columns
+        (409, 422)."""
         if row is None:
             raise NotFound()
         case = SimpleNamespace(status=row.parent_status, opened_on=row.parent_opened_on)
@@ -195,7 +196,8 @@ class NewRecord:
             self.rules.check(await get_visible_or_404(session, principal, Case, case_id), values)
             raise RuntimeError(f"{self.resource}: rules admitted what they refuse")
         statement = self.statement(principal, case_id, values, returning)
-        return self.inserted(await service_kit.insert_row(session, statement), values)
+        row: CoreRow[Any] = self.inserted(await service_kit.insert_row(session, statement), values)
+        return row
 
 
 async def _create(
