@@ -394,3 +394,41 @@ async def test_a_connection_killed_under_the_fast_create_answers_503_and_writes_
         assert response.status_code == 201, response.text
         assert len((await _written(app, request_id))[0]) == 1
     assert await _count(app, CaseNote, case_id) == 2
+
+
+@postgres_only
+async def test_a_fast_create_is_two_round_trips_on_the_wire(
+    settings: Settings, tenant_a: Tenant, factory: Factory, tmp_path: Any
+) -> None:
+    """What the pooled connection sends (libpq's trace): BEGIN, the credential check and
+    the statement, then one Sync (the first round trip); COMMIT (the second). psycopg
+    would otherwise send its own BEGIN and wait for it first."""
+    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
+    manager = tenant_a["case_manager"]
+    case_id = await factory.case(tenant_a.organisation_id)
+    url = f"{CASES}/{case_id}/notes"
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    trace = tmp_path / "libpq.trace"
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+    ):
+        assert (await _post(http, url, NOTE, manager.headers))[0].status_code == 201
+        async with app.state.database.engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+        with trace.open("w") as sink:
+            raw.pgconn.trace(sink.fileno())
+            raw.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            try:
+                response, request_id = await _post(http, url, NOTE, manager.headers)
+            finally:
+                raw.pgconn.untrace()
+        assert response.status_code == 201, response.text
+        assert len((await _written(app, request_id))[0]) == 1
+        # The pooled connection is handed back out of autocommit mode.
+        assert raw.autocommit is False
+    lines = trace.read_text().splitlines()
+    sent = [line.split("\t") + [""] for line in lines if line.startswith("F\t")]
+    waits = [fields[2].strip() for fields in sent if fields[2].strip() in {"Sync", "Query"}]
+    assert waits == ["Sync", "Query"], sent
+    assert '"BEGIN"' in sent[0][3] and '"COMMIT"' in sent[-1][3], sent

@@ -30,20 +30,23 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI
+from psycopg import pq
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from ovc_api import API_V1
-from ovc_api.auth.principal import _JWT_PRINCIPAL_PG
+from ovc_api.auth.principal import _JWT_PRINCIPAL_PG, Principal
 from ovc_api.auth.scopes import Scope as Needed
 from ovc_api.casework import routes, service
 from ovc_api.errors import ProblemError
@@ -53,6 +56,7 @@ from ovc_api.fastlane import (
     Declined,
     FastCaseRead,
     FastRow,
+    _driver,
     _Template,
     person,
 )
@@ -205,34 +209,85 @@ class FastCaseCreate(FastCaseRead):
         statement = built(("fastlane", key), lambda: Compiled.of(build(), engine))
         if self.credential is None:
             self.credential = Compiled.of(_JWT_PRINCIPAL_PG, engine)
+        statements = [(self.credential, credential_values), (statement, params)]
         async with engine.connect() as connection:
+            raw = await _driver(connection)
+            # psycopg then sends no BEGIN of its own: `_run` sends it with the statements.
+            await raw.set_autocommit(True)
             try:
-                checked, rows = await self._run(
-                    connection, [(self.credential, credential_values), (statement, params)]
-                )
-            except DBAPIError as exc:
-                # Raised as the route's statements raise it (a conflict is run again by
-                # RequestContextMiddleware, an outage is a 503), nothing left behind.
-                if not exc.connection_invalidated:
-                    await self._rollback(connection)
-                raise
-            try:
-                credential = checked[0]._mapping if checked else None
-                if (
-                    credential is None
-                    or not credential["live"]
-                    or principal.role is None
-                    or credential["role"] != principal.role.value
-                    or credential["must_change_password"]
-                ):
-                    raise Declined  # revoked, another role, a temporary password...
-                await self.fastapi.state.rate_limiter.check(Request(scope), principal)
-                response = self._answer_row(kind, rows, values)
-            except BaseException:
+                return await self._write(scope, connection, statements, principal, kind, values)
+            finally:
+                await _out_of_autocommit(connection, raw)
+
+    async def _write(
+        self,
+        scope: Scope,
+        connection: AsyncConnection,
+        statements: list[tuple[Compiled, dict[str, Any]]],
+        principal: Principal,
+        kind: WriteKind,
+        values: Mapping[str, Any],
+    ) -> Response:
+        """The credential check and the kind's statement in one round trip, checked, the
+        rate limit counted, COMMIT: the answer (or Declined, everything rolled back)."""
+        try:
+            checked, rows = await self._run(connection, statements)
+        except DBAPIError as exc:
+            # Raised as the route's statements raise it (a conflict is run again by
+            # RequestContextMiddleware, an outage is a 503), nothing left behind.
+            if not exc.connection_invalidated:
                 await self._rollback(connection)
-                raise
-            await self._commit(connection)
+            raise
+        try:
+            credential = checked[0]._mapping if checked else None
+            if (
+                credential is None
+                or not credential["live"]
+                or principal.role is None
+                or credential["role"] != principal.role.value
+                or credential["must_change_password"]
+            ):
+                raise Declined  # revoked, another role, a temporary password...
+            await self.fastapi.state.rate_limiter.check(Request(scope), principal)
+            response = self._answer_row(kind, rows, values)
+        except BaseException:
+            await self._rollback(connection)
+            raise
+        await self._commit(connection)
         return response
+
+    async def _run(
+        self, connection: AsyncConnection, statements: list[tuple[Compiled, dict[str, Any]]]
+    ) -> list[Any]:
+        """`FastCaseRead._run` with the transaction's BEGIN in the same round trip: in
+        pipeline mode psycopg sends the BEGIN that opens a transaction with a Sync of its
+        own and waits for its answer, a round trip before the statements; in autocommit
+        mode (`_create`) it sends none and the BEGIN is the pipeline's first statement
+        (the transaction stays open after the pipeline's Sync, until `_commit` or
+        `_rollback`). The statement counters see the statements, not the BEGIN, as they
+        see SQLAlchemy's."""
+        raw = await _driver(connection)
+        listeners = connection.sync_engine.dispatch.before_cursor_execute
+        try:
+            cursors = []
+            async with raw.pipeline():
+                await raw.cursor().execute(b"BEGIN")
+                for compiled, values in statements:
+                    cursor = raw.cursor()
+                    params = compiled.params(values)
+                    if listeners:
+                        listeners(None, cursor, compiled.sql, params, None, False)
+                    await cursor.execute(compiled.sql, params)
+                    cursors.append((compiled, cursor))
+            results: list[list[FastRow]] = []
+            for compiled, cursor in cursors:
+                description = None if compiled.names else cursor.description
+                rows = await cursor.fetchall()
+                results.append([compiled.row(values, description) for values in rows])
+            return results
+        except psycopg.Error as exc:
+            await self._fail(connection, exc)
+            raise AssertionError("unreachable") from exc
 
     def _answer_row(self, kind: WriteKind, rows: list[FastRow], values: Any) -> Response:
         try:
@@ -240,6 +295,17 @@ class FastCaseCreate(FastCaseRead):
         except (ProblemError, RuntimeError):
             raise Declined from None  # 404, 409, 422: the route's answer
         return created_from_row(Response(), row, kind.answer, kind.location(row))
+
+
+async def _out_of_autocommit(connection: AsyncConnection, raw: Any) -> None:
+    """Hand the pool's connection back as it was lent: out of autocommit mode. One still
+    in a transaction (a request cancelled mid-statement) or broken is not reused."""
+    if connection.invalidated:
+        return
+    if raw.closed or raw.broken or raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        await connection.invalidate()
+        return
+    await raw.set_autocommit(False)
 
 
 def install(app: FastAPI) -> None:
