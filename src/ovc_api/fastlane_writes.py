@@ -212,9 +212,10 @@ class FastCaseCreate(FastCaseRead):
         statements = [(self.credential, credential_values), (statement, params)]
         async with engine.connect() as connection:
             raw = await _driver(connection)
-            # psycopg then sends no BEGIN of its own: `_run` sends it with the statements.
-            await raw.set_autocommit(True)
             try:
+                if not (raw.closed or raw.broken):  # (else the statements fail as ever: 503)
+                    # psycopg then sends no BEGIN of its own: `_run` sends it.
+                    await raw.set_autocommit(True)
                 return await self._write(scope, connection, statements, principal, kind, values)
             finally:
                 await _out_of_autocommit(connection, raw)
