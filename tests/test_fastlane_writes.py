@@ -428,7 +428,7 @@ async def test_a_fast_create_is_two_round_trips_on_the_wire(
         # The pooled connection is handed back out of autocommit mode.
         assert raw.autocommit is False
     lines = trace.read_text().splitlines()
-    sent = [line.split("\t") + [""] for line in lines if line.startswith("F\t")]
+    sent = [[*line.split("\t"), ""] for line in lines if line.startswith("F\t")]
     waits = [fields[2].strip() for fields in sent if fields[2].strip() in {"Sync", "Query"}]
     assert waits == ["Sync", "Query"], sent
     assert '"BEGIN"' in sent[0][3] and '"COMMIT"' in sent[-1][3], sent
