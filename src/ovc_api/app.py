@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from ovc_api import __version__, clock, fastlane
+from ovc_api import __version__, clock, fastlane, fastlane_writes
 from ovc_api.auth.passwords import PasswordHasher
 from ovc_api.db import Database, require_schema_at_head
 from ovc_api.docs import install_docs
@@ -97,9 +97,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     for router in API_ROUTERS:
         app.include_router(router)
     app.add_route("/metrics", metrics_response, include_in_schema=False)
-    # GET /api/v1/cases/{case_id}'s common request, ahead of the router (not documented:
-    # it declines every other request to the documented route).
+    # GET /api/v1/cases/{case_id}'s common request and POST /api/v1/cases/{case_id}/notes'
+    # (and a case's other records made in one statement), ahead of the router (not
+    # documented: they decline every other request to the documented route).
     fastlane.install(app)
+    fastlane_writes.install(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -169,6 +169,41 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
+def person(
+    app: FastAPI, scope: Scope, needed: Needed, *, read_only: bool
+) -> tuple[Principal, dict[str, Any]]:
+    """The caller as its bearer token says (a person whose role, as the token's scopes
+    name it, holds `needed`), and the values of the credential check (`_JWT_PRINCIPAL_PG`),
+    which commits a read without waiting for the WAL flush as `authenticate` does."""
+    token = _bearer(scope)
+    if token is None or api_key_prefix(token) is not None:
+        raise Declined
+    try:
+        claims = decode_access_token(app.state.settings, token)
+    except InvalidToken:
+        raise Declined from None
+    role = _ROLE_OF_SCOPES.get(frozenset(claims.scopes))
+    if role is None or needed not in ROLE_SCOPES[role]:
+        raise Declined
+    client = scope.get("client")
+    principal = Principal.of_person(
+        role,
+        claims.organisation_id,
+        claims.user_id,
+        session_id=claims.session_id,
+        client_ip=client[0] if client else None,
+        request_id=scope.get("state", {}).get("request_id"),
+        read_only=read_only,
+    )
+    credential = {
+        "org": str(claims.organisation_id),
+        "sync": "off" if read_only else "on",
+        "user_id": claims.user_id,
+        "session_id": claims.session_id,
+    }
+    return principal, credential
+
+
 @dataclass(frozen=True)
 class _Template:
     """What logs and metrics name a request by (`scope["route"].path`): the FastAPI route's
@@ -207,33 +242,7 @@ class FastCaseRead(BaseRoute):
 
     def _caller(self, scope: Scope) -> tuple[Principal, dict[str, Any]]:
         """The caller as its token says, and the credential check's values."""
-        token = _bearer(scope)
-        if token is None or api_key_prefix(token) is not None:
-            raise Declined
-        try:
-            claims = decode_access_token(self.fastapi.state.settings, token)
-        except InvalidToken:
-            raise Declined from None
-        role = _ROLE_OF_SCOPES.get(frozenset(claims.scopes))
-        if role is None or Needed.cases_read not in ROLE_SCOPES[role]:
-            raise Declined
-        client = scope.get("client")
-        principal = Principal.of_person(
-            role,
-            claims.organisation_id,
-            claims.user_id,
-            session_id=claims.session_id,
-            client_ip=client[0] if client else None,
-            request_id=scope.get("state", {}).get("request_id"),
-            read_only=True,
-        )
-        credential = {
-            "org": str(claims.organisation_id),
-            "sync": "off",
-            "user_id": claims.user_id,
-            "session_id": claims.session_id,
-        }
-        return principal, credential
+        return person(self.fastapi, scope, Needed.cases_read, read_only=True)
 
     async def _answer(self, scope: Scope) -> Response:
         database = self.fastapi.state.database

@@ -349,8 +349,7 @@ def with_defaults(model: Any, values: Mapping[str, Any]) -> dict[str, Any]:
 PARENT = "parent_"  # the prefix of the parent's columns in `insert_row`'s result
 
 
-async def insert_row(
-    session: AsyncSession,
+def insert_statement(
     principal: Principal,
     model: Any,
     values: Mapping[str, Any],
@@ -365,10 +364,13 @@ async def insert_row(
     shape_key: Hashable,
     from_record: Mapping[str, str] | None = None,
     also: Callable[[Any, Mapping[str, Any]], list[Any]] | None = None,
-) -> CoreRow[Any] | None:
-    """PostgreSQL: insert a row under a parent record, audit it (`<resource>.create`) and
-    announce it (the outbox) as `insert` does, in one statement; None when the caller may
-    not write under that parent (404).
+) -> tuple[Hashable, Callable[[], Select[Any]], dict[str, Any]]:
+    """PostgreSQL: the statement that inserts a row under a parent record, audits it
+    (`<resource>.create`) and announces it (the outbox) as `insert` does, in one
+    statement; no row when the caller may not write under that parent (404). Returned as
+    its shape key (`ovc_api.prepared.built`), how to build it and this
+    request's values, for whatever runs it: the session (`insert_row`) or the fast lane's
+    pipeline (`ovc_api.fastlane_writes`).
 
     `parent` gives the statement of the parent records the caller may write (labelled
     columns, `id` among them, and whatever the rules read); the row is inserted with
@@ -379,10 +381,10 @@ async def insert_row(
     the inserted row's `returning` columns (`id` and `version` among them; NULL when
     nothing was inserted). `from_record` names the audit columns taken from the row
     (audit column -> row column, e.g. `case_id`), the event's `case_id` too. Built once
-    per shape (`ovc_api.prepared`: `shape_key` names the kind's statement, its `parent`
-    and `allowed` with it), the caller's ids, the parent's id and every value being bind
-    parameters. `also` (the written row's CTE, the values' bind parameters) gives further
-    data-modifying CTEs of the same write (derived data, e.g. a case's last contact).
+    per shape (`shape_key` names the kind's statement, its `parent` and `allowed` with
+    it), the caller's ids, the parent's id and every value being bind parameters. `also`
+    (the written row's CTE, the values' bind parameters) gives further data-modifying
+    CTEs of the same write (derived data, e.g. a case's last contact).
     """
     table = model.__table__
     row = with_defaults(model, values)
@@ -421,9 +423,19 @@ async def insert_row(
 
     returned = tuple(sorted(returning))
     key = (shape_key, caller_shape(principal), tuple(names), returned, *audited, *event)
-    statement = built(key, build_statement)
+    return key, build_statement, params
+
+
+async def insert_row(
+    session: AsyncSession,
+    statement: tuple[Hashable, Callable[[], Select[Any]], dict[str, Any]],
+) -> CoreRow[Any] | None:
+    """Run `insert_statement`'s statement (its shape key, builder and values) through the
+    session: its one row (see `insert_statement`)."""
+    key, build_statement, params = statement
     connection = await session.connection()
-    result: CoreRow[Any] | None = (await connection.execute(statement, params)).first()
+    found = await connection.execute(built(key, build_statement), params)
+    result: CoreRow[Any] | None = found.first()
     return result
 
 

@@ -8,7 +8,7 @@ case id. Each operation takes the case already loaded in the caller's scope.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from types import SimpleNamespace
@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Row as CoreRow
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import Select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -140,27 +141,21 @@ class NewRecord:
             await self.touches.apply(session, case, values)
         return await _create(session, principal, case, self.model, data, self.resource, **values)
 
-    async def insert(
+    def statement(
         self,
-        session: AsyncSession,
         principal: Principal,
         case_id: uuid.UUID,
-        data: BaseModel,
+        values: Mapping[str, Any],
         returning: Collection[str],
-    ) -> CoreRow[Any]:
-        """PostgreSQL: the same in one statement (`service_kit.insert_row`), the case found
-        in the caller's scope for writing (404 otherwise) and the rules checked in it; the
-        record's `returning` columns as a Core row."""
-        values = self.values(principal, data)
-        if not self.rules.admissible(values):  # refused whatever the case: as `add` says
-            self.rules.check(await get_visible_or_404(session, principal, Case, case_id), values)
-            raise RuntimeError(f"{self.resource}: rules admitted what they refuse")
-        values["organisation_id"] = principal.organisation_id
-        row = await service_kit.insert_row(
-            session,
+    ) -> tuple[Hashable, Callable[[], Select[Any]], dict[str, Any]]:
+        """`insert`'s one statement (`service_kit.insert_statement`) for `values` the rules
+        admit (`values`, `rules.admissible`), for whatever runs it: the session (`insert`)
+        or the fast lane's pipeline (`ovc_api.fastlane_writes`); `inserted` answers its
+        row."""
+        return service_kit.insert_statement(
             principal,
             self.model,
-            values,
+            {**values, "organisation_id": principal.organisation_id},
             parent=_writable_case,
             parent_model=Case,
             parent_id=case_id,
@@ -172,12 +167,36 @@ class NewRecord:
             from_record={"case_id": "case_id"},
             also=None if self.touches is None else self.touches.ctes,
         )
+
+    def inserted(self, row: Any, values: Mapping[str, Any]) -> Any:
+        """The statement's row (a Core row, or the fast lane's), or why there is none: 404
+        (no case the caller may write to), the rules' refusal read on the case's columns
+        (409, 422)."""
         if row is None:
             raise NotFound()
         case = SimpleNamespace(status=row.parent_status, opened_on=row.parent_opened_on)
         self.rules.check(case, values)  # the answer when the statement refused the row
         if row.id is None:  # pragma: no cover - the clause and the check disagree
             raise RuntimeError(f"{self.resource}: the statement refused a row its rules admit")
+        return row
+
+    async def insert(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        case_id: uuid.UUID,
+        data: BaseModel,
+        returning: Collection[str],
+    ) -> CoreRow[Any]:
+        """PostgreSQL: the same in one statement (`statement`), the case found in the
+        caller's scope for writing (404 otherwise) and the rules checked in it; the
+        record's `returning` columns as a Core row."""
+        values = self.values(principal, data)
+        if not self.rules.admissible(values):  # refused whatever the case: as `add` says
+            self.rules.check(await get_visible_or_404(session, principal, Case, case_id), values)
+            raise RuntimeError(f"{self.resource}: rules admitted what they refuse")
+        statement = self.statement(principal, case_id, values, returning)
+        row: CoreRow[Any] = self.inserted(await service_kit.insert_row(session, statement), values)
         return row
 
 
