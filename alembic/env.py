@@ -48,6 +48,8 @@ LOOKUP_FUNCTIONS = (
     "ovc_api_key_organisation(text, text)",
     # The webhook worker's: which organisations have deliveries due (ids only).
     "ovc_webhook_work(timestamptz)",
+    # The worker's housekeeping: merges service_summary's rows of changes (same sums).
+    "ovc_service_summary_compact()",
 )
 
 

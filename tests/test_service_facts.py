@@ -32,11 +32,13 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from ovc_api.app import create_app
+from ovc_api.db import Database
 from ovc_api.settings import Settings
 from ovc_api.stats import engine
 from ovc_api.stats.perturbation import KEY_RANGE
 from ovc_api.stats.suppression import Cube, subsets
 from ovc_api.stats.tables import cube_table
+from ovc_api.webhooks.worker import compact_summaries
 
 from .conftest import Actor, Factory, Rows, own_database_settings
 
@@ -354,12 +356,42 @@ async def test_the_app_role_only_reads_its_own_facts(
             conn.execute("UPDATE service_facts SET child_shared = true")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM service_facts")
-        for function in ("ovc_service_facts_rebuild()", "ovc_service_summary_compact()"):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(f"SELECT {function}")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT ovc_service_facts_rebuild()")
         for statement in ("DELETE FROM service_summary", "UPDATE service_summary SET services = 0"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
+
+
+async def test_the_worker_merges_the_summary_as_the_app_role(
+    world: tuple[FastAPI, httpx.AsyncClient], facts_settings: Settings
+) -> None:
+    """`ovc-api worker`'s housekeeping: the summary's rows of changes become one row per
+    cell, as the application role, and every sum (so every statistic) stays what it was."""
+    app, client = world
+    factory = Factory(app, client)
+    tenant = await factory.tenant()
+    case_id = await factory.case(tenant.organisation_id)
+    for day in (3, 4, 5):
+        response = await client.post(
+            SERVICES,
+            json=_service(case_id=case_id, delivered_on=f"2026-02-0{day}"),
+            headers=tenant["case_manager"].headers,
+        )
+        assert response.status_code == 201, response.text
+    counts = f"SELECT (SELECT count(*) FROM service_summary), (SELECT count(*) FROM ({SUMMARY}) s)"
+    with owner(facts_settings) as conn:
+        before = conn.execute(counts).fetchone()
+    assert before is not None and before[0] > before[1]  # rows of changes to merge
+    database = Database.from_settings(facts_settings)
+    try:
+        assert await compact_summaries(database) is True
+    finally:
+        await database.engine.dispose()
+    with owner(facts_settings) as conn:
+        after = conn.execute(counts).fetchone()
+    assert after is not None and after[0] == after[1] == before[1]
+    assert_exact(facts_settings)
 
 
 async def test_two_transactions_serving_a_child_at_once_both_see_it(

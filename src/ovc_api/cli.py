@@ -148,7 +148,7 @@ def run_worker(settings: Settings, *, once: bool) -> str | None:
     round with `once` (returns what it did)."""
     from ovc_api.db import Database
     from ovc_api.observability import configure_logging
-    from ovc_api.webhooks.worker import run_forever, run_once
+    from ovc_api.webhooks.worker import compact_summaries, run_forever, run_once
 
     asyncio.run(_check_ready(settings))
     configure_logging(settings)
@@ -158,9 +158,11 @@ def run_worker(settings: Settings, *, once: bool) -> str | None:
         try:
             if once:
                 done = await run_once(database, settings)
+                compacted = await compact_summaries(database)
                 return (
                     f"queued {done.queued}, delivered {done.succeeded}, "
-                    f"failed attempts {done.failed_attempts}, disabled {len(done.disabled)}\n"
+                    f"failed attempts {done.failed_attempts}, disabled {len(done.disabled)}"
+                    f"{', statistics summary merged' if compacted else ''}\n"
                 )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

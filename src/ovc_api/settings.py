@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
     webhook_poll_seconds: float = Field(default=2, gt=0, le=300)
     webhook_worker_in_process: bool = False
+    summary_compact_seconds: float = Field(default=900, ge=10, le=86_400)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

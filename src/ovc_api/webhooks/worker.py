@@ -327,9 +327,36 @@ async def run_once(
     return summary
 
 
+async def compact_summaries(database: Database) -> bool:
+    """Merge `service_summary`'s rows of changes into one row per cell (PostgreSQL; False
+    elsewhere). Its trigger appends a row per write so that no writer waits for another;
+    unmerged, the network's statistics would read ever more rows. The sums are unchanged,
+    and writers committing meanwhile keep their rows for the next merge."""
+    if not database.is_postgres:
+        return False
+    async with database.session() as session, session.begin():
+        connection = await session.connection()
+        await connection.execute(text("SELECT ovc_service_summary_compact()"))
+    return True
+
+
+async def _housekeeping(database: Database) -> None:
+    try:
+        await compact_summaries(database)
+    except Exception as exc:  # a database restart must not end the worker
+        logger.error("summary compaction failed", extra={"exception_class": type(exc).__name__})
+
+
 async def run_forever(database: Database, settings: Settings, stop: asyncio.Event) -> None:
-    """Rounds until `stop` is set, pausing OVC_WEBHOOK_POLL_SECONDS when there was nothing."""
+    """Rounds until `stop` is set, pausing OVC_WEBHOOK_POLL_SECONDS when there was nothing;
+    the statistics' summary merged every OVC_SUMMARY_COMPACT_SECONDS."""
+    compacted_at: float | None = None
     while not stop.is_set():
+        if compacted_at is None or time.monotonic() - compacted_at >= (
+            settings.summary_compact_seconds
+        ):
+            await _housekeeping(database)
+            compacted_at = time.monotonic()
         try:
             summary = await run_once(database, settings)
         except Exception as exc:  # a database restart must not end the worker
