@@ -6,7 +6,7 @@ tenant's transaction (or one bound to none) could read every member's case facts
 it. The view is made again with both conditions; downgrade restores 0014's.
 
 Revision ID: 0017_case_facts_wall
-Revises: 0015_service_facts
+Revises: 0016_case_rollups
 Create Date: 2026-11-30
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0017_case_facts_wall"
-down_revision: str | None = "0015_service_facts"
+down_revision: str | None = "0016_case_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
