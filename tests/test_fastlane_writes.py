@@ -397,16 +397,29 @@ async def test_a_connection_killed_under_the_fast_create_answers_503_and_writes_
 
 
 @postgres_only
-async def test_a_fast_create_is_two_round_trips_on_the_wire(
-    settings: Settings, tenant_a: Tenant, factory: Factory, tmp_path: Any
+@pytest.mark.parametrize("request_kind", ["create", "read", "list"])
+async def test_a_fast_request_is_two_round_trips_on_the_wire(
+    settings: Settings, tenant_a: Tenant, factory: Factory, tmp_path: Any, request_kind: str
 ) -> None:
-    """What the pooled connection sends (libpq's trace): BEGIN, the credential check and
-    the statement, then one Sync (the first round trip); COMMIT (the second). psycopg
-    would otherwise send its own BEGIN and wait for it first."""
+    """What the pooled connection sends (libpq's trace) for a fast create, case read or
+    case list: BEGIN, the credential check and the statement, then one Sync (the first
+    round trip); COMMIT (the second). psycopg would otherwise send its own BEGIN and wait
+    for it first."""
     app = create_app(settings.model_copy(update={"database_pool_size": 1}))
     manager = tenant_a["case_manager"]
     case_id = await factory.case(tenant_a.organisation_id)
     url = f"{CASES}/{case_id}/notes"
+
+    async def fast_request(http: httpx.AsyncClient) -> None:
+        if request_kind == "create":
+            response, request_id = await _post(http, url, NOTE, manager.headers)
+            assert response.status_code == 201, response.text
+            assert len((await _written(app, request_id))[0]) == 1
+            return
+        path = f"{CASES}/{case_id}" if request_kind == "read" else CASES
+        response = await http.get(path, headers=manager.headers)
+        assert response.status_code == 200, response.text
+
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     trace = tmp_path / "libpq.trace"
     async with (
@@ -420,11 +433,9 @@ async def test_a_fast_create_is_two_round_trips_on_the_wire(
             raw.pgconn.trace(sink.fileno())
             raw.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
             try:
-                response, request_id = await _post(http, url, NOTE, manager.headers)
+                await fast_request(http)
             finally:
                 raw.pgconn.untrace()
-        assert response.status_code == 201, response.text
-        assert len((await _written(app, request_id))[0]) == 1
         # The pooled connection is handed back out of autocommit mode.
         assert raw.autocommit is False
     lines = trace.read_text().splitlines()

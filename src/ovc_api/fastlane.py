@@ -20,16 +20,18 @@ route stays the documented one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import psycopg
 from fastapi import FastAPI
+from psycopg import pq
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
@@ -131,6 +133,33 @@ async def _driver(connection: AsyncConnection) -> Any:
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
     return raw
+
+
+@contextlib.asynccontextmanager
+async def lent(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pool connection in autocommit mode for the request, so that `FastCaseRead._run`
+    sends the transaction's BEGIN in its one round trip: in pipeline mode psycopg sends the
+    BEGIN that opens a transaction with a Sync of its own and waits for its answer (a round
+    trip before the statements). The connection goes back to the pool as it was lent."""
+    async with engine.connect() as connection:
+        raw = await _driver(connection)
+        try:
+            if not (raw.closed or raw.broken):  # (else the statements fail as ever: 503)
+                await raw.set_autocommit(True)  # client-side only: nothing is sent
+            yield connection
+        finally:
+            await _out_of_autocommit(connection, raw)
+
+
+async def _out_of_autocommit(connection: AsyncConnection, raw: Any) -> None:
+    """Hand the pool's connection back out of autocommit mode. One still in a transaction
+    (a request cancelled mid-statement) or broken is not reused."""
+    if connection.invalidated:
+        return
+    if raw.closed or raw.broken or raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        await connection.invalidate()
+        return
+    await raw.set_autocommit(False)
 
 
 def _plain_page_query(scope: Scope) -> dict[str, str]:
@@ -256,7 +285,7 @@ class FastCaseRead(BaseRoute):
             read, values, finish = self._one(scope, principal, engine)
         if self.credential is None:
             self.credential = Compiled.of(_JWT_PRINCIPAL_PG, engine)
-        async with engine.connect() as connection:
+        async with lent(engine) as connection:
             found, rows = await self._run(
                 connection, [(self.credential, credential_values), (read, values)]
             )
@@ -371,14 +400,17 @@ class FastCaseRead(BaseRoute):
     async def _run(
         self, connection: AsyncConnection, statements: list[tuple[Compiled, dict[str, Any]]]
     ) -> list[Any]:
-        """Run the statements in one round trip (pipeline mode): the rows of each, the
-        transaction left open."""
+        """Run BEGIN and the statements in one round trip (pipeline mode, on a connection
+        `lent` in autocommit mode): the rows of each, the transaction left open until
+        `_commit` or `_rollback`."""
         raw = await _driver(connection)
-        # Statement counters (tests, benchmarks) see these statements as any other.
+        # Statement counters (tests, benchmarks) see these statements as any other, and
+        # not the BEGIN, as they see SQLAlchemy's.
         listeners = connection.sync_engine.dispatch.before_cursor_execute
         try:
             cursors = []
             async with raw.pipeline():
+                await raw.cursor().execute(b"BEGIN")
                 for compiled, values in statements:
                     cursor = raw.cursor()
                     params = compiled.params(values)

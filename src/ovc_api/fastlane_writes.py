@@ -34,9 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI
-from psycopg import pq
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -56,8 +54,8 @@ from ovc_api.fastlane import (
     Declined,
     FastCaseRead,
     FastRow,
-    _driver,
     _Template,
+    lent,
     person,
 )
 from ovc_api.prepared import built
@@ -210,15 +208,8 @@ class FastCaseCreate(FastCaseRead):
         if self.credential is None:
             self.credential = Compiled.of(_JWT_PRINCIPAL_PG, engine)
         statements = [(self.credential, credential_values), (statement, params)]
-        async with engine.connect() as connection:
-            raw = await _driver(connection)
-            try:
-                if not (raw.closed or raw.broken):  # (else the statements fail as ever: 503)
-                    # psycopg then sends no BEGIN of its own: `_run` sends it.
-                    await raw.set_autocommit(True)
-                return await self._write(scope, connection, statements, principal, kind, values)
-            finally:
-                await _out_of_autocommit(connection, raw)
+        async with lent(engine) as connection:
+            return await self._write(scope, connection, statements, principal, kind, values)
 
     async def _write(
         self,
@@ -257,56 +248,12 @@ class FastCaseCreate(FastCaseRead):
         await self._commit(connection)
         return response
 
-    async def _run(
-        self, connection: AsyncConnection, statements: list[tuple[Compiled, dict[str, Any]]]
-    ) -> list[Any]:
-        """`FastCaseRead._run` with the transaction's BEGIN in the same round trip: in
-        pipeline mode psycopg sends the BEGIN that opens a transaction with a Sync of its
-        own and waits for its answer, a round trip before the statements; in autocommit
-        mode (`_create`) it sends none and the BEGIN is the pipeline's first statement
-        (the transaction stays open after the pipeline's Sync, until `_commit` or
-        `_rollback`). The statement counters see the statements, not the BEGIN, as they
-        see SQLAlchemy's."""
-        raw = await _driver(connection)
-        listeners = connection.sync_engine.dispatch.before_cursor_execute
-        try:
-            cursors = []
-            async with raw.pipeline():
-                await raw.cursor().execute(b"BEGIN")
-                for compiled, values in statements:
-                    cursor = raw.cursor()
-                    params = compiled.params(values)
-                    if listeners:
-                        listeners(None, cursor, compiled.sql, params, None, False)
-                    await cursor.execute(compiled.sql, params)
-                    cursors.append((compiled, cursor))
-            results: list[list[FastRow]] = []
-            for compiled, cursor in cursors:
-                description = None if compiled.names else cursor.description
-                rows = await cursor.fetchall()
-                results.append([compiled.row(values, description) for values in rows])
-            return results
-        except psycopg.Error as exc:
-            await self._fail(connection, exc)
-            raise AssertionError("unreachable") from exc
-
     def _answer_row(self, kind: WriteKind, rows: list[FastRow], values: Any) -> Response:
         try:
             row = kind.new.inserted(rows[0] if rows else None, values)
         except (ProblemError, RuntimeError):
             raise Declined from None  # 404, 409, 422: the route's answer
         return created_from_row(Response(), row, kind.answer, kind.location(row))
-
-
-async def _out_of_autocommit(connection: AsyncConnection, raw: Any) -> None:
-    """Hand the pool's connection back as it was lent: out of autocommit mode. One still
-    in a transaction (a request cancelled mid-statement) or broken is not reused."""
-    if connection.invalidated:
-        return
-    if raw.closed or raw.broken or raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
-        await connection.invalidate()
-        return
-    await raw.set_autocommit(False)
 
 
 def install(app: FastAPI) -> None:
