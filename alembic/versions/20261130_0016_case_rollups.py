@@ -35,9 +35,9 @@ slot; a reader sums the slots (a slot's sums may go negative; a group whose case
 zero is no group). The backfill writes slot 0 only.
 
 PostgreSQL only. The application role may only read it under the tenant rule; network
-statistics read the view `ovc_network.case_rollups` (active members). Also a covering index
-of the closed cases' dates on `case_facts`, for the medians of days to closure (read from
-the index alone). Downgrade drops all of it.
+statistics read the view `ovc_network.case_rollups` (active members, in the network's own
+transactions only). Also a covering index of the closed cases' dates on `case_facts`, for
+the medians of days to closure (read from the index alone). Downgrade drops all of it.
 
 Revision ID: 0016_case_rollups
 Revises: 0015_service_facts
@@ -57,6 +57,10 @@ depends_on: str | Sequence[str] | None = None
 
 SLOTS = 8
 ACTIVE = "organisation_id IN (SELECT id FROM public.organisations WHERE active)"
+# As migration 0012 bound every network view: a transaction of the network organisation only.
+NETWORK_ONLY = (
+    "ovc_current_org() IN (SELECT id FROM public.organisations WHERE short_name = 'NETWORK')"
+)
 DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp"
 GROUP = (
     "grain, organisation_id, month, until, days, province, district, concern, age_band,"
@@ -238,7 +242,8 @@ def upgrade() -> None:
     op.execute(
         "CREATE VIEW ovc_network.case_rollups WITH (security_barrier) AS "
         f"SELECT grain, organisation_id, month, until, days, slot, {MEASURES}, province, district,"
-        f" concern, age_band, closure_reason FROM public.case_rollups WHERE {ACTIVE}"
+        f" concern, age_band, closure_reason FROM public.case_rollups"
+        f" WHERE {ACTIVE} AND {NETWORK_ONLY}"
     )
     # The medians of days to closure: the closed cases' dates from the index alone.
     op.execute(
