@@ -920,3 +920,17 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.socket.close()
+
+
+@pytest.fixture
+def rate_window_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rate limits count in windows aligned on the clock: a test spending a budget must not
+    straddle a window's end (its requests would fall into two windows, and a 429 it expects
+    would not come). The limiter's clock is set to one second past the hour (so past the
+    minute too), running on from there."""
+    from types import SimpleNamespace
+
+    from ovc_api import ratelimit
+
+    offset = 1 - time.time() % 3600
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: time.time() + offset))

@@ -156,7 +156,10 @@ async def test_a_temporary_password_and_a_spent_rate_limit_answer_as_before(
 
 
 async def test_the_fast_read_counts_against_the_rate_limit_and_a_429_leaves_no_audit_row(
-    settings: Settings, tenant_a: Tenant, factory: Factory
+    settings: Settings,
+    tenant_a: Tenant,
+    factory: Factory,
+    rate_window_start: None,
 ) -> None:
     app = create_app(settings.model_copy(update={"rate_limit": "2/minute"}))
     manager = tenant_a["case_manager"]

@@ -332,7 +332,10 @@ async def test_requests_of_another_kind_are_the_documented_route_s(
 
 
 async def test_a_create_counts_against_the_rate_limit_and_a_429_leaves_nothing(
-    settings: Settings, tenant_a: Tenant, factory: Factory
+    settings: Settings,
+    tenant_a: Tenant,
+    factory: Factory,
+    rate_window_start: None,
 ) -> None:
     from ovc_api.casework.models import CaseNote
 

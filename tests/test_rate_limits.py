@@ -36,7 +36,7 @@ def limited_settings(
 
 @pytest_asyncio.fixture
 async def limited(
-    test_database: TestDatabase, settings: Settings, tmp_path: Path
+    test_database: TestDatabase, settings: Settings, tmp_path: Path, rate_window_start: None
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     app = create_app(
         limited_settings(
