@@ -288,7 +288,10 @@ async def health(request: Request) -> Response:
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     dsn = os.environ["BENCH_REFERENCE_DSN"]
     size = int(os.environ.get("BENCH_REFERENCE_POOL", "10"))
-    app.state.pool = await asyncpg.create_pool(dsn, min_size=size, max_size=size)
+    # The server settings the API's connections have (ovc_api.db.create_engine): no JIT.
+    app.state.pool = await asyncpg.create_pool(
+        dsn, min_size=size, max_size=size, server_settings={"jit": "off"}
+    )
     try:
         yield
     finally:

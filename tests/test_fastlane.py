@@ -416,3 +416,15 @@ async def test_a_plain_case_list_reads_the_child_through_a_lateral_sub_query(
     ids, page = await listed({"province": "kampot"})
     assert ids == [str(wanted)]
     assert lateral not in page and "JOIN children ON" in page
+
+
+@postgres_only
+async def test_the_app_s_connections_compile_no_statement_just_in_time(settings: Settings) -> None:
+    """Row-level security's sub-plans make PostgreSQL's cost estimate of a page read high
+    enough for JIT compilation, which cost far more than the read itself."""
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        app.state.database.engine.connect() as connection,
+    ):
+        assert (await connection.execute(text("SHOW jit"))).scalar_one() == "off"

@@ -127,6 +127,10 @@ def create_engine(
         f"-c statement_timeout={_milliseconds(limits.statement_seconds)}",
         f"-c idle_in_transaction_session_timeout="
         f"{_milliseconds(limits.idle_in_transaction_seconds)}",
+        # No JIT compilation: row-level security's sub-plans inflate the planner's cost of
+        # even a 50-row page read past `jit_above_cost`, and compiling it cost 40-150 ms a
+        # request for a statement that runs in 0.3 ms (1M cases; bench/README.md).
+        "-c jit=off",
     ]
     connect_args["options"] = " ".join(options)
     # No pre-ping: it costs a round trip on every request. A connection found dead raises
