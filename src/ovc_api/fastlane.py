@@ -411,6 +411,11 @@ class FastCaseRead(BaseRoute):
             cursors = []
             async with raw.pipeline():
                 await raw.cursor().execute(b"BEGIN")
+                # psycopg prepares a statement run often; PostgreSQL would still plan it
+                # again at each run (the policies' sub-plans make the generic plan look
+                # dear), 2.5-4 ms for a read that runs in 0.6 ms. These statements'
+                # plans do not depend on their values (a key, a tenant, a keyset page).
+                await raw.cursor().execute(b"SET LOCAL plan_cache_mode = force_generic_plan")
                 for compiled, values in statements:
                     cursor = raw.cursor()
                     params = compiled.params(values)
