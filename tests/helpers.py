@@ -7,8 +7,12 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 import httpx
+import psycopg
 from fastapi import FastAPI
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from ovc_api.settings import Settings
 
 T = TypeVar("T")
 
@@ -52,3 +56,12 @@ def recorded(app: FastAPI, record: Callable[[tuple[Any, ...]], T]) -> Iterator[l
 def recorded_statements(app: FastAPI) -> AbstractContextManager[list[str]]:
     """The SQL of each statement the app's engine sends while the block runs."""
     return recorded(app, lambda args: str(args[2]))
+
+
+def owner_connection(settings: Settings) -> psycopg.Connection[Any]:
+    """A connection as the schema owner, bound as the system (no tenant), autocommitting:
+    to write and read the tables the triggers keep, as no request can."""
+    url = make_url(settings.migration_database_url).set(drivername="postgresql")
+    conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+    conn.execute("SELECT set_config('ovc.system', 'on', false)")
+    return conn

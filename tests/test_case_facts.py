@@ -32,6 +32,7 @@ from ovc_api.settings import Settings
 from ovc_api.stats import engine
 
 from .conftest import Factory, Tenant, own_database_settings
+from .helpers import owner_connection
 from .test_imports import HEADER, csv_file, row, upload
 
 pytestmark = pytest.mark.skipif(
@@ -150,17 +151,10 @@ async def world(facts_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
             yield app, http
 
 
-def owner(settings: Settings) -> psycopg.Connection[Any]:
-    url = make_url(settings.migration_database_url).set(drivername="postgresql")
-    conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-    conn.execute("SELECT set_config('ovc.system', 'on', false)")
-    return conn
-
-
 def assert_exact(settings: Settings) -> int:
     """case_facts is the oracle's rows, row for row, and case_rollups its sums; the number
     of rows."""
-    with owner(settings) as conn:
+    with owner_connection(settings) as conn:
         missing = conn.execute(f"({ORACLE}) EXCEPT ({FACTS})").fetchall()
         extra = conn.execute(f"({FACTS}) EXCEPT ({ORACLE})").fetchall()
         count = conn.execute("SELECT count(*) FROM case_facts").fetchone()
@@ -232,7 +226,7 @@ async def test_api_writes_keep_the_facts_exact(
     first = await client.post(CASES, json=_case(child_id), headers=manager.headers)
     assert first.status_code == 201, first.text
     assert assert_exact(facts_settings) == before + 1
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         flags = conn.execute(
             "SELECT child_sole, case_sole FROM case_facts WHERE case_id = %s",
             (first.json()["id"],),
@@ -247,7 +241,7 @@ async def test_api_writes_keep_the_facts_exact(
     )
     assert second.status_code == 201, second.text
     assert assert_exact(facts_settings) == before + 2
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         sole = conn.execute(
             "SELECT bool_or(child_sole) FROM case_facts WHERE child_id = %s", (child_id,)
         ).fetchone()
@@ -277,7 +271,7 @@ async def test_api_writes_keep_the_facts_exact(
     )
     assert edited.status_code == 200, edited.text
     assert_exact(facts_settings)
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         rows = conn.execute(
             "SELECT province, age_years FROM case_facts WHERE child_id = %s ORDER BY opened_on",
             (child_id,),
@@ -332,13 +326,13 @@ async def test_shared_keys_and_direct_writes_keep_the_flags_exact(
         await factory.case(a.organisation_id, child_id=one),
         await factory.case(b.organisation_id, child_id=two),
     ]
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         key = conn.execute("SELECT record_key FROM children WHERE id = %s", (one,)).fetchone()
         assert key is not None
         # Keys never change in the application; the triggers follow even that.
         conn.execute("UPDATE children SET record_key = %s WHERE id = %s", (key[0], two))
     assert_exact(facts_settings)
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         flags = conn.execute(
             "SELECT bool_or(child_sole) FROM case_facts WHERE case_id = ANY(%s)", (cases,)
         ).fetchone()
@@ -347,7 +341,7 @@ async def test_shared_keys_and_direct_writes_keep_the_flags_exact(
             conn.execute(f"DELETE FROM {table} WHERE case_id = %s", (cases[1],))
         conn.execute("DELETE FROM cases WHERE id = %s", (cases[1],))
     assert_exact(facts_settings)
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         flags = conn.execute(
             "SELECT child_sole FROM case_facts WHERE case_id = %s", (cases[0],)
         ).fetchone()
@@ -388,7 +382,7 @@ async def test_two_transactions_giving_a_child_cases_at_once_both_see_it(
         " referral_source, risk_level, status, opened_on) VALUES (now(), now(), 1,"
         " gen_random_uuid(), %s, %s, 'community', 'low', 'intake', '2026-01-05')"
     )
-    with owner(facts_settings) as first, owner(facts_settings) as second:
+    with owner_connection(facts_settings) as first, owner_connection(facts_settings) as second:
         first.execute("BEGIN")
         first.execute(insert, (org, child))
         second.execute("BEGIN")
@@ -401,7 +395,7 @@ async def test_two_transactions_giving_a_child_cases_at_once_both_see_it(
         assert not waiting.is_alive()
         second.execute("COMMIT")
     assert_exact(facts_settings)
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         flags = conn.execute(
             "SELECT array_agg(child_sole) FROM case_facts WHERE child_id = %s", (child,)
         ).fetchone()
@@ -433,14 +427,14 @@ async def test_writers_of_one_organisation_and_month_do_not_queue_on_its_rollups
 
     # Two backends of different slots (a new connection is tried until one differs; the
     # server is shared, so never many at once).
-    first, second = owner(facts_settings), owner(facts_settings)
+    first, second = owner_connection(facts_settings), owner_connection(facts_settings)
     connections = [first, second]
     try:
         for _ in range(50):
             if slot(first) != slot(second):
                 break
             second.close()
-            second = owner(facts_settings)
+            second = owner_connection(facts_settings)
             connections.append(second)
         assert slot(first) != slot(second)
         first.execute("BEGIN")
@@ -460,7 +454,7 @@ async def test_writers_of_one_organisation_and_month_do_not_queue_on_its_rollups
         for conn in connections:
             conn.close()
     assert_exact(facts_settings)
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         row = conn.execute(
             "SELECT sum(cases) FROM case_rollups WHERE organisation_id = %s AND grain = 2",
             (org,),

@@ -41,6 +41,7 @@ from ovc_api.stats.tables import cube_table
 from ovc_api.webhooks.worker import compact_summaries
 
 from .conftest import Actor, Factory, Rows, own_database_settings
+from .helpers import owner_connection
 
 pytestmark = pytest.mark.skipif(
     "postgresql" not in __import__("os").environ.get("OVC_TEST_DATABASE_URL", ""),
@@ -155,16 +156,9 @@ async def world(facts_settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
             yield app, http
 
 
-def owner(settings: Settings) -> psycopg.Connection[Any]:
-    url = make_url(settings.migration_database_url).set(drivername="postgresql")
-    conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-    conn.execute("SELECT set_config('ovc.system', 'on', false)")
-    return conn
-
-
 def assert_exact(settings: Settings) -> int:
     """service_facts is the oracle's rows, row for row; the number of rows."""
-    with owner(settings) as conn:
+    with owner_connection(settings) as conn:
         missing = conn.execute(f"({ORACLE}) EXCEPT ({FACTS})").fetchall()
         extra = conn.execute(f"({FACTS}) EXCEPT ({ORACLE})").fetchall()
         count = conn.execute("SELECT count(*) FROM service_facts").fetchone()
@@ -226,7 +220,7 @@ async def test_api_writes_keep_the_facts_exact(
         assert response.status_code == 201, response.text
         created.append(response)
     assert assert_exact(facts_settings) == before + 4
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         prev = conn.execute(
             "SELECT delivered_on, child_prev__, child_prev_t FROM service_facts"
             " WHERE organisation_id = %s AND child_id IS NOT NULL ORDER BY delivered_on",
@@ -283,7 +277,7 @@ async def test_direct_writes_shared_children_and_keys_keep_the_facts_exact(
         " child_id, family_id, service_type, delivered_on, province, district) VALUES (now(),"
         " now(), 1, %s, %s, %s, %s, %s, %s, 'battambang', %s) RETURNING id"
     )
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         ids = []
         for org, child, family_id, kind, day, district in (
             (a.organisation_id, one, family, "counselling", date(2026, 1, 4), "Bavel"),
@@ -295,7 +289,7 @@ async def test_direct_writes_shared_children_and_keys_keep_the_facts_exact(
             conn.execute(insert, (service, org, child, family_id, kind, day, district))
             ids.append(service)
     assert_exact(facts_settings)
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         shared = conn.execute(
             "SELECT bool_and(child_shared), bool_and(family_shared) FROM service_facts"
             " WHERE child_id = %s AND family_id IS NOT NULL",
@@ -307,7 +301,7 @@ async def test_direct_writes_shared_children_and_keys_keep_the_facts_exact(
         conn.execute("UPDATE children SET record_key = %s WHERE id = %s", (key[0], two))
         conn.execute("UPDATE families SET record_key = record_key + 1 WHERE id = %s", (family,))
     assert_exact(facts_settings)
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         shared = conn.execute(
             "SELECT bool_and(child_shared) FROM service_facts WHERE child_id = %s", (two,)
         ).fetchone()
@@ -315,7 +309,7 @@ async def test_direct_writes_shared_children_and_keys_keep_the_facts_exact(
         conn.execute("DELETE FROM service_deliveries WHERE id = %s", (ids[2],))
         conn.execute("UPDATE children SET record_key = record_key + 1 WHERE id = %s", (two,))
     assert_exact(facts_settings)
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         shared = conn.execute(
             "SELECT bool_or(child_shared) FROM service_facts WHERE child_id IN (%s, %s)",
             (one, two),
@@ -324,7 +318,7 @@ async def test_direct_writes_shared_children_and_keys_keep_the_facts_exact(
     for tenant in (a, b):
         await assert_fast_is_plain(client, tenant["org_admin"].headers, monkeypatch)
     # The summary's rows of changes merged: one row per cell, the same sums.
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         conn.execute("SELECT ovc_service_summary_compact()")
         counted = conn.execute(
             f"SELECT (SELECT count(*) FROM service_summary), (SELECT count(*) FROM ({SUMMARY}) s)"
@@ -380,7 +374,7 @@ async def test_the_worker_merges_the_summary_as_the_app_role(
         )
         assert response.status_code == 201, response.text
     counts = f"SELECT (SELECT count(*) FROM service_summary), (SELECT count(*) FROM ({SUMMARY}) s)"
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         before = conn.execute(counts).fetchone()
     assert before is not None and before[0] > before[1]  # rows of changes to merge
     database = Database.from_settings(facts_settings)
@@ -388,7 +382,7 @@ async def test_the_worker_merges_the_summary_as_the_app_role(
         assert await compact_summaries(database) is True
     finally:
         await database.engine.dispose()
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         after = conn.execute(counts).fetchone()
     assert after is not None and after[0] == after[1] == before[1]
     assert_exact(facts_settings)
@@ -408,7 +402,7 @@ async def test_two_transactions_serving_a_child_at_once_both_see_it(
         " child_id, service_type, delivered_on, province) VALUES (now(), now(), 1,"
         " gen_random_uuid(), %s, %s, 'counselling', %s, 'kandal')"
     )
-    with owner(facts_settings) as first, owner(facts_settings) as second:
+    with owner_connection(facts_settings) as first, owner_connection(facts_settings) as second:
         first.execute("BEGIN")
         first.execute(insert, (org, child, date(2026, 1, 9)))
         second.execute("BEGIN")
@@ -423,7 +417,7 @@ async def test_two_transactions_serving_a_child_at_once_both_see_it(
         assert not waiting.is_alive()
         second.execute("COMMIT")
     assert_exact(facts_settings)
-    with owner(facts_settings) as conn:
+    with owner_connection(facts_settings) as conn:
         prev = conn.execute(
             "SELECT array_agg(child_prev__ ORDER BY delivered_on) FROM service_facts"
             " WHERE child_id = %s",
