@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     migration_database_url: str = ""
-    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_size: int = Field(default=20, ge=1, le=200)
     workers: int = Field(default=1, ge=1, le=64)
     # Bounds on waiting for the database (seconds; 0 turns a timeout off where allowed).
     database_connect_timeout_seconds: float = Field(default=5, ge=0, le=300)
