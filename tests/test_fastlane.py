@@ -31,7 +31,7 @@ from ovc_api.identity.models import User
 from ovc_api.settings import Settings
 
 from .conftest import Factory, Tenant, system_session
-from .helpers import assert_problem, recorded
+from .helpers import assert_problem, owner_connection, recorded
 
 CASES = "/api/v1/cases"
 postgres_only = pytest.mark.skipif(
@@ -434,9 +434,10 @@ async def test_the_app_s_connections_compile_no_statement_just_in_time(settings:
 async def test_the_fast_read_is_planned_once_per_connection(
     settings: Settings, tenant_a: Tenant, factory: Factory
 ) -> None:
-    """psycopg prepares a statement run often, but PostgreSQL planned the read again at each
-    run (custom plans: 2.5-4 ms against 0.6 ms for the read itself at 1M cases): the
-    policies' sub-plans make the generic plan look dear. The fast lane asks for it."""
+    """PostgreSQL planned the prepared read again at each run (custom plans: 2.5-4 ms
+    against 0.6 ms for the read itself at 1M cases): the policies' sub-plans make the
+    generic plan look dear. The fast lane prepares its statements at their first run
+    (`ovc_api.wire`) and asks for the generic plan."""
     app = create_app(settings.model_copy(update={"database_pool_size": 1}))
     manager = tenant_a["case_manager"]
     case_id = await factory.case(tenant_a.organisation_id)
@@ -445,7 +446,7 @@ async def test_the_fast_read_is_planned_once_per_connection(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://test") as http,
     ):
-        for _ in range(8):  # psycopg prepares a statement at its fifth run
+        for _ in range(8):
             response = await http.get(f"/api/v1/cases/{case_id}", headers=manager.headers)
             assert response.status_code == 200, response.text
         async with app.state.database.engine.connect() as connection:
@@ -455,4 +456,34 @@ async def test_the_fast_read_is_planned_once_per_connection(
                     " WHERE statement LIKE '%INSERT INTO audit_events%'"
                 )
             )
-            assert [tuple(row) for row in plans] == [(3, 0)]
+            assert [tuple(row) for row in plans] == [(8, 0)]
+
+
+@postgres_only
+async def test_the_fast_read_prepares_again_what_the_connection_lost(
+    settings: Settings, tenant_a: Tenant, factory: Factory
+) -> None:
+    """psycopg sends DEALLOCATE ALL after a rollback when it holds prepared statements of
+    its own, which drops the fast lane's too: the read prepares them again and is
+    answered, its audit row written once."""
+    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
+    manager = tenant_a["case_manager"]
+    case_id = await factory.case(tenant_a.organisation_id)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+    ):
+        url = f"/api/v1/cases/{case_id}"
+        assert (await http.get(url, headers=manager.headers)).status_code == 200
+        async with app.state.database.engine.connect() as connection:
+            await connection.execute(text("DEALLOCATE ALL"))
+        response = await http.get(url, headers=manager.headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == str(case_id)
+    with owner_connection(settings) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM audit_events WHERE resource_id = %s AND action = 'case.read'",
+            (case_id,),
+        ).fetchone()
+    assert row == (2,)

@@ -2,13 +2,14 @@
 
 A request of the common kind (PostgreSQL, a person's bearer token, a case of the caller's
 own organisation) costs here one round trip for its statements and one for the COMMIT:
-psycopg's pipeline mode sends BEGIN, the credential check that binds the tenant (the very
-statement `ovc_api.auth.principal` runs) and the case's read with its audit row (the shape
-of `service_kit.read_row`'s and `rows_page`'s statements, compiled once per shape, its rows
-carrying each case's JSON as the database writes it: `cases.queries.case_json_rows`)
-together, on the raw connection of the pool's, with no dependency resolution and no route
-matching over every path. What the credential check finds is then checked as `authenticate` and
-`current_principal` check it; the rate limit is counted as there.
+libpq's pipeline mode (`ovc_api.wire`) sends BEGIN, the credential check that binds the
+tenant (the very statement `ovc_api.auth.principal` runs) and the case's read with its
+audit row (the shape of `service_kit.read_row`'s and `rows_page`'s statements, compiled
+once per shape, its rows carrying each case's JSON as the database writes it:
+`cases.queries.case_json_rows`) together, on the raw connection of the pool's, with no
+dependency resolution and no route matching over every path. What the credential check
+finds is then checked as `authenticate` and `current_principal` check it; the rate limit
+is counted as there.
 
 Anything else is *declined* before anything is answered: the transaction (read and audit
 row with it) is rolled back and the request goes on to the documented FastAPI route as if
@@ -39,7 +40,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from ovc_api import API_V1
+from ovc_api import API_V1, wire
 from ovc_api.auth.principal import _JWT_PRINCIPAL_PG, Principal
 from ovc_api.auth.scopes import ROLE_SCOPES
 from ovc_api.auth.scopes import Scope as Needed
@@ -49,6 +50,12 @@ from ovc_api.errors import ProblemError
 from ovc_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, finish_page
 from ovc_api.prepared import built
 
+# What each request's transaction starts with, in the statements' round trip. psycopg
+# prepares a statement run often; PostgreSQL would still plan it again at each run (the
+# policies' sub-plans make the generic plan look dear), 2.5-4 ms for a read that runs in
+# 0.6 ms. These statements' plans do not depend on their values (a key, a tenant, a page).
+_PREAMBLE = (b"BEGIN", b"SET LOCAL plan_cache_mode = force_generic_plan")
+_PREPARED = "ovc.wire.prepared"  # the pool connection's info: what `wire` prepared on it
 DECLINED = "ovc.fastlane.declined"  # scope key: this request goes to the FastAPI route
 CASES_PATH = f"{API_V1}/cases"
 CASE_PATH = f"{CASES_PATH}/{{case_id}}"
@@ -76,6 +83,7 @@ class Compiled:
     params: Callable[[dict[str, Any]], dict[str, Any]]
     names: tuple[str, ...]
     results: tuple[Callable[[Any], Any] | None, ...]
+    prepared: wire.Prepared
 
     @classmethod
     def of(cls, statement: Any, engine: AsyncEngine) -> Compiled:
@@ -98,13 +106,12 @@ class Compiled:
             params=params,
             names=tuple(column[0] for column in columns),
             results=tuple(column[3]._cached_result_processor(dialect, None) for column in columns),
+            prepared=wire.Prepared(compiled.string),
         )
 
-    def row(self, values: tuple[Any, ...], description: Any) -> FastRow:
-        if not self.names:  # a textual statement: its columns as the driver names them
-            return FastRow(
-                {column.name: value for column, value in zip(description, values, strict=True)}
-            )
+    def row(self, values: tuple[Any, ...], columns: tuple[str, ...]) -> FastRow:
+        if not self.names:  # a textual statement: its columns as the database names them
+            return FastRow(dict(zip(columns, values, strict=True)))
         return FastRow(
             {
                 name: value if process is None else process(value)
@@ -128,38 +135,36 @@ class FastRow:
             raise AttributeError(name) from None
 
 
-async def _driver(connection: AsyncConnection) -> Any:
-    """The psycopg AsyncConnection under the pool's connection."""
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    return raw
+@dataclass(frozen=True)
+class Lease:
+    """A pool connection lent for one request: SQLAlchemy's (to invalidate it), the psycopg
+    connection under it (`ovc_api.wire` drives its libpq connection) and what `wire` has
+    prepared on it (kept in the pool record's `info`, cleared with the connection)."""
+
+    connection: AsyncConnection
+    raw: psycopg.AsyncConnection[Any]
+    prepared: dict[Any, bytes]
 
 
 @contextlib.asynccontextmanager
-async def lent(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A pool connection in autocommit mode for the request, so that `FastCaseRead._run`
-    sends the transaction's BEGIN in its one round trip: in pipeline mode psycopg sends the
-    BEGIN that opens a transaction with a Sync of its own and waits for its answer (a round
-    trip before the statements). The connection goes back to the pool as it was lent."""
+async def lent(engine: AsyncEngine) -> AsyncIterator[Lease]:
+    """A pool connection for the request's statements, sent by `ovc_api.wire` with their
+    BEGIN in one round trip (psycopg's own state is not used: it stays out of a
+    transaction as far as psycopg knows). One handed back still in a transaction (a
+    request cancelled mid-statement) or broken is not reused."""
     async with engine.connect() as connection:
-        raw = await _driver(connection)
+        fairy = await connection.get_raw_connection()
+        raw = fairy.driver_connection
+        assert raw is not None
         try:
-            if not (raw.closed or raw.broken):  # (else the statements fail as ever: 503)
-                await raw.set_autocommit(True)  # client-side only: nothing is sent
-            yield connection
+            yield Lease(connection, raw, fairy.info.setdefault(_PREPARED, {}))
         finally:
-            await _out_of_autocommit(connection, raw)
-
-
-async def _out_of_autocommit(connection: AsyncConnection, raw: Any) -> None:
-    """Hand the pool's connection back out of autocommit mode. One still in a transaction
-    (a request cancelled mid-statement) or broken is not reused."""
-    if connection.invalidated:
-        return
-    if raw.closed or raw.broken or raw.pgconn.transaction_status != pq.TransactionStatus.IDLE:
-        await connection.invalidate()
-        return
-    await raw.set_autocommit(False)
+            if not connection.invalidated and (
+                raw.closed
+                or raw.broken
+                or raw.pgconn.transaction_status != pq.TransactionStatus.IDLE
+            ):
+                await connection.invalidate()
 
 
 def _plain_page_query(scope: Scope) -> dict[str, str]:
@@ -285,9 +290,9 @@ class FastCaseRead(BaseRoute):
             read, values, finish = self._one(scope, principal, engine)
         if self.credential is None:
             self.credential = Compiled.of(_JWT_PRINCIPAL_PG, engine)
-        async with lent(engine) as connection:
+        async with lent(engine) as lease:
             found, rows = await self._run(
-                connection, [(self.credential, credential_values), (read, values)]
+                lease, [(self.credential, credential_values), (read, values)]
             )
             try:
                 credential = found[0]._mapping if found else None
@@ -306,9 +311,9 @@ class FastCaseRead(BaseRoute):
                 await self.fastapi.state.rate_limiter.check(Request(scope), principal)
                 response = finish(rows)
             except BaseException:
-                await self._rollback(connection)
+                await self._rollback(lease)
                 raise
-            await self._commit(connection)
+            await self._commit(lease)
         return response
 
     def _one(
@@ -398,64 +403,48 @@ class FastCaseRead(BaseRoute):
         return built(("fastlane", key), lambda: Compiled.of(build(), engine)), values, finish
 
     async def _run(
-        self, connection: AsyncConnection, statements: list[tuple[Compiled, dict[str, Any]]]
+        self, lease: Lease, statements: list[tuple[Compiled, dict[str, Any]]]
     ) -> list[Any]:
-        """Run BEGIN and the statements in one round trip (pipeline mode, on a connection
-        `lent` in autocommit mode): the rows of each, the transaction left open until
-        `_commit` or `_rollback`."""
-        raw = await _driver(connection)
+        """Run BEGIN and the statements in one round trip (`ovc_api.wire`): the rows of
+        each, the transaction left open until `_commit` or `_rollback`."""
         # Statement counters (tests, benchmarks) see these statements as any other, and
         # not the BEGIN, as they see SQLAlchemy's.
-        listeners = connection.sync_engine.dispatch.before_cursor_execute
+        listeners = lease.connection.sync_engine.dispatch.before_cursor_execute
+        sent = []
+        for compiled, values in statements:
+            params = compiled.params(values)
+            if listeners:
+                listeners(None, None, compiled.sql, params, None, False)
+            sent.append((compiled.prepared, params))
         try:
-            cursors = []
-            async with raw.pipeline():
-                await raw.cursor().execute(b"BEGIN")
-                # psycopg prepares a statement run often; PostgreSQL would still plan it
-                # again at each run (the policies' sub-plans make the generic plan look
-                # dear), 2.5-4 ms for a read that runs in 0.6 ms. These statements'
-                # plans do not depend on their values (a key, a tenant, a keyset page).
-                await raw.cursor().execute(b"SET LOCAL plan_cache_mode = force_generic_plan")
-                for compiled, values in statements:
-                    cursor = raw.cursor()
-                    params = compiled.params(values)
-                    if listeners:
-                        listeners(None, cursor, compiled.sql, params, None, False)
-                    await cursor.execute(compiled.sql, params)
-                    cursors.append((compiled, cursor))
-            results: list[list[FastRow]] = []
-            for compiled, cursor in cursors:
-                # Only a textual statement's rows need the driver's column descriptions.
-                description = None if compiled.names else cursor.description
-                rows = await cursor.fetchall()
-                results.append([compiled.row(values, description) for values in rows])
-            return results
+            results = await wire.run(lease.raw, lease.prepared, _PREAMBLE, sent)
         except psycopg.Error as exc:
-            await self._fail(connection, exc)
+            await self._fail(lease, exc)
             raise AssertionError("unreachable") from exc
+        return [
+            [compiled.row(values, result.columns) for values in result.rows]
+            for (compiled, _values), result in zip(statements, results, strict=True)
+        ]
 
-    async def _commit(self, connection: AsyncConnection) -> None:
-        raw = await _driver(connection)
+    async def _commit(self, lease: Lease) -> None:
+        await self._finish(lease, b"COMMIT")
+
+    async def _rollback(self, lease: Lease) -> None:
+        await self._finish(lease, b"ROLLBACK")
+
+    async def _finish(self, lease: Lease, command: bytes) -> None:
         try:
-            await raw.commit()
+            await wire.finish(lease.raw, command)
         except psycopg.Error as exc:
-            await self._fail(connection, exc)
+            await self._fail(lease, exc)
 
-    async def _rollback(self, connection: AsyncConnection) -> None:
-        raw = await _driver(connection)
-        try:
-            await raw.rollback()
-        except psycopg.Error as exc:
-            await self._fail(connection, exc)
-
-    async def _fail(self, connection: AsyncConnection, exc: psycopg.Error) -> None:
+    async def _fail(self, lease: Lease, exc: psycopg.Error) -> None:
         """Raise a driver error as SQLAlchemy would (what `ovc_api.db.database_fault`
         classifies: 503, or a read run again), the pool's connection invalidated when
         it is broken."""
-        raw = await _driver(connection)
-        invalidated = bool(raw.broken or raw.closed)
+        invalidated = bool(lease.raw.broken or lease.raw.closed)
         if invalidated:
-            await connection.invalidate()
+            await lease.connection.invalidate()
         raise DBAPIError.instance(
             None,
             None,
@@ -463,7 +452,7 @@ class FastCaseRead(BaseRoute):
             psycopg.Error,
             hide_parameters=True,
             connection_invalidated=invalidated,
-            dialect=connection.dialect,
+            dialect=lease.connection.dialect,
         ) from exc
 
 

@@ -2,18 +2,18 @@
 with the other records of a case made by one `NewRecord` statement: its plan's goals, its
 assessments and its follow-ups.
 
-A request of the common kind (PostgreSQL, a person's bearer token, a JSON body the
-kind's schema admits, no Idempotency-Key) costs here one round trip for its statements
-and one for the COMMIT: psycopg's pipeline mode sends BEGIN, the credential check that
-binds the tenant (the very statement `ovc_api.auth.principal` runs, synchronous commit
-on, as for any write) and the kind's one statement that finds the case in the caller's
-scope for writing, inserts the record when the rules hold and writes its audit row and
-its change-feed event (the very statement `NewRecord.insert` runs through the session,
-`NewRecord.statement`, compiled once per shape). What the credential check finds is then
-checked as `authenticate` and `current_principal` check it; the rate limit is counted as
-there, after the credential and before anything else is answered; the answer (201, its
-Location and ETag, the record as the response model serializes it) is the documented
-route's (`record_routes.created_from_row`).
+A request of the common kind (PostgreSQL, a person's bearer token, a JSON body the kind's
+schema admits, no Idempotency-Key) costs here one round trip for its statements and one
+for the COMMIT: libpq's pipeline mode (`ovc_api.wire`) sends BEGIN, the credential check
+that binds the tenant (the very statement `ovc_api.auth.principal` runs, synchronous
+commit on, as for any write) and the kind's one statement that finds the case in the
+caller's scope for writing, inserts the record when the rules hold and writes its audit
+row and its change-feed event (the very statement `NewRecord.insert` runs through the
+session, `NewRecord.statement`, compiled once per shape). What the credential check finds
+is then checked as `authenticate` and `current_principal` check it; the rate limit is
+counted as there, after the credential and before anything else is answered; the answer
+(201, its Location and ETag, the record as the response model serializes it) is the
+documented route's (`record_routes.created_from_row`).
 
 Anything else is *declined*: the transaction (record, audit row and event with it) is
 rolled back and the request, its body replayed, goes on to the documented FastAPI route,
@@ -37,7 +37,6 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -54,6 +53,7 @@ from ovc_api.fastlane import (
     Declined,
     FastCaseRead,
     FastRow,
+    Lease,
     _Template,
     lent,
     person,
@@ -208,13 +208,13 @@ class FastCaseCreate(FastCaseRead):
         if self.credential is None:
             self.credential = Compiled.of(_JWT_PRINCIPAL_PG, engine)
         statements = [(self.credential, credential_values), (statement, params)]
-        async with lent(engine) as connection:
-            return await self._write(scope, connection, statements, principal, kind, values)
+        async with lent(engine) as lease:
+            return await self._write(scope, lease, statements, principal, kind, values)
 
     async def _write(
         self,
         scope: Scope,
-        connection: AsyncConnection,
+        lease: Lease,
         statements: list[tuple[Compiled, dict[str, Any]]],
         principal: Principal,
         kind: WriteKind,
@@ -223,12 +223,12 @@ class FastCaseCreate(FastCaseRead):
         """The credential check and the kind's statement in one round trip, checked, the
         rate limit counted, COMMIT: the answer (or Declined, everything rolled back)."""
         try:
-            checked, rows = await self._run(connection, statements)
+            checked, rows = await self._run(lease, statements)
         except DBAPIError as exc:
             # Raised as the route's statements raise it (a conflict is run again by
             # RequestContextMiddleware, an outage is a 503), nothing left behind.
             if not exc.connection_invalidated:
-                await self._rollback(connection)
+                await self._rollback(lease)
             raise
         try:
             credential = checked[0]._mapping if checked else None
@@ -243,9 +243,9 @@ class FastCaseCreate(FastCaseRead):
             await self.fastapi.state.rate_limiter.check(Request(scope), principal)
             response = self._answer_row(kind, rows, values)
         except BaseException:
-            await self._rollback(connection)
+            await self._rollback(lease)
             raise
-        await self._commit(connection)
+        await self._commit(lease)
         return response
 
     def _answer_row(self, kind: WriteKind, rows: list[FastRow], values: Any) -> Response:
