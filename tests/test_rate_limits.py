@@ -223,3 +223,27 @@ async def test_a_request_run_again_after_a_database_conflict_is_counted_once(
     assert budget.remaining == 1  # type: ignore[attr-defined]
     with pytest.raises(TooManyRequests, match="Rate limit of 2"):
         await limiter.check(attempt_of({}), caller)  # type: ignore[arg-type]
+
+
+async def test_memory_counts_are_per_window_and_dropped_when_it_is_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The in-process counter: exact counts per key, a key's count gone once its window
+    is over (swept, so a long-running worker does not keep every window it ever saw)."""
+    from ovc_api import ratelimit
+
+    now = [1_000.0]
+    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
+    counts = ratelimit.WindowCounts()
+    assert [await counts.incr("a:16", 60) for _ in range(3)] == [1, 2, 3]
+    assert await counts.incr("b:16", 60) == 1
+    now[0] += 30
+    assert await counts.incr("c:16", 60) == 1  # expires 30 s after a and b
+    assert len(counts) == 3
+    now[0] += 31  # a's and b's windows are over, c's is not
+    assert await counts.incr("a:17", 60) == 1
+    assert len(counts) == 2
+    assert await counts.incr("c:16", 60) == 2
+    now[0] += 60
+    assert await counts.incr("d:18", 60) == 1
+    assert len(counts) == 1

@@ -3,12 +3,12 @@ window (setting `rate_limit`, e.g. 600/minute), and exports and imports a separa
 one (`rate_limit_bulk`: `/exports/*` and `POST /imports`), so one script's downloads cannot
 starve its own ordinary calls.
 
-Counted in fixed windows aligned on the clock (a window of a minute starts on the minute), in
-a `limits` storage: process memory by default (one worker, or SQLite), or Redis
-(`rate_limit_storage_url`) so that every worker shares one count. The check runs inside the
-credential check, after the caller is known: no database round trip; one increment of a
-counter that expires with its window (in memory, or one Redis round trip), from which the
-remaining budget and the window's end follow.
+Counted in fixed windows aligned on the clock (a window of a minute starts on the minute):
+in process memory by default (one worker, or SQLite: `WindowCounts`), or in a `limits`
+Redis storage (`rate_limit_storage_url`) so that every worker shares one count. The check
+runs inside the credential check, after the caller is known: no database round trip; one
+increment of a counter that expires with its window (in memory, or one Redis round trip),
+from which the remaining budget and the window's end follow.
 
 Every authenticated answer carries `RateLimit-Limit`, `RateLimit-Remaining` and
 `RateLimit-Reset` (seconds to the window's end); a refused one is a 429 with `Retry-After`.
@@ -64,11 +64,48 @@ def parse_budget(value: str) -> RateLimitItem | None:
     return parse(value)
 
 
+class WindowCounts:
+    """Counts per window key in process memory, each dropped once its window is over.
+
+    `limits`' own memory storage started a task to expire its keys on nearly every
+    increment (one task per request, walking every key); here an increment is a dict
+    update, and expired keys are swept when the earliest of them is due."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._expires: dict[str, float] = {}
+        self._next_sweep = math.inf
+
+    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        count = self._counts.get(key, 0) + amount
+        self._counts[key] = count
+        if key not in self._expires:
+            self._expires[key] = now + expiry
+            self._next_sweep = min(self._next_sweep, now + expiry)
+        return count
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def _sweep(self, now: float) -> None:
+        for key in [key for key, at in self._expires.items() if at <= now]:
+            del self._counts[key], self._expires[key]
+        self._next_sweep = min(self._expires.values(), default=math.inf)
+
+
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
-        storage = storage_from_string(storage_url(settings.rate_limit_storage_url))
-        assert isinstance(storage, Storage)
-        self.storage = storage
+        self.storage: Storage | WindowCounts
+        url = settings.rate_limit_storage_url
+        if not url or url.startswith("memory://"):
+            self.storage = WindowCounts()
+        else:
+            storage = storage_from_string(storage_url(url))
+            assert isinstance(storage, Storage)
+            self.storage = storage
         self.ordinary = parse_budget(settings.rate_limit)
         self.bulk = parse_budget(settings.rate_limit_bulk)
 
@@ -79,7 +116,7 @@ class RateLimiter:
         a database conflict, its state (and this count) is the first attempt's."""
         if isinstance(getattr(request.state, STATE_KEY, None), Budget):
             return
-        path = request.url.path
+        path = request.scope["path"]
         # Uploads and downloads; polling an import's progress is an ordinary call.
         bulk = path.startswith(EXPORTS) or (path == IMPORTS and request.method == "POST")
         item = self.bulk if bulk else self.ordinary

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, insert, literal, select
@@ -168,9 +170,19 @@ def audit_binds(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     """Bind parameters (`audit_<column>`) standing for an audit row's values, and the values
     to execute them with: a statement built once per shape (`ovc_api.prepared`) carries the
     former, each request the latter."""
+    return dict(_audit_binds_of(tuple(values))), {
+        f"audit_{name}": value for name, value in values.items()
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _audit_binds_of(names: tuple[str, ...]) -> Mapping[str, Any]:
+    """The bind parameters of these audit columns, made once (a statement is built once per
+    shape; each request only needs the shape's key and its values)."""
     table = AuditEvent.__table__  # type: ignore[attr-defined]
-    binds = {name: bindparam(f"audit_{name}", type_=table.c[name].type) for name in values}
-    return binds, {f"audit_{name}": value for name, value in values.items()}
+    return MappingProxyType(
+        {name: bindparam(f"audit_{name}", type_=table.c[name].type) for name in names}
+    )
 
 
 def audited_page(
