@@ -22,6 +22,7 @@ route stays the documented one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import uuid
@@ -111,28 +112,43 @@ class Compiled:
 
     def row(self, values: tuple[Any, ...], columns: tuple[str, ...]) -> FastRow:
         if not self.names:  # a textual statement: its columns as the database names them
-            return FastRow(dict(zip(columns, values, strict=True)))
-        return FastRow(
-            {
-                name: value if process is None else process(value)
-                for name, process, value in zip(self.names, self.results, values, strict=True)
-            }
-        )
+            return FastRow(values, {name: i for i, name in enumerate(columns)}, None)
+        return FastRow(values, self.index, self.results)
+
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
 
 
 class FastRow:
-    """A result row as `service_kit.read_row`'s callers use one: `_mapping` and attributes."""
+    """A result row as `service_kit.read_row`'s callers use one: `_mapping` and attributes,
+    a value converted as SQLAlchemy would (its result processor) when it is read (a list
+    page reads two of a row's columns)."""
 
-    __slots__ = ("_mapping",)
+    __slots__ = ("_index", "_results", "_values")
 
-    def __init__(self, mapping: Mapping[str, Any]) -> None:
-        self._mapping = mapping
+    def __init__(
+        self,
+        values: tuple[Any, ...],
+        index: Mapping[str, int],
+        results: tuple[Callable[[Any], Any] | None, ...] | None,
+    ) -> None:
+        self._values = values
+        self._index = index
+        self._results = results
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self._mapping[name]
+            position = self._index[name]
         except KeyError:
             raise AttributeError(name) from None
+        value = self._values[position]
+        process = None if self._results is None else self._results[position]
+        return value if process is None else process(value)
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._index}
 
 
 @dataclass(frozen=True)
@@ -305,7 +321,7 @@ class FastCaseRead(BaseRoute):
                 ):
                     raise Declined  # revoked, another role, a temporary password...
                 if any(
-                    row._mapping["organisation_id"] != principal.organisation_id for row in rows
+                    row.organisation_id != principal.organisation_id for row in rows
                 ):
                     raise Declined  # read through a share or a widening: audited otherwise
                 await self.fastapi.state.rate_limiter.check(Request(scope), principal)
