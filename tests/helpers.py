@@ -65,3 +65,43 @@ def owner_connection(settings: Settings) -> psycopg.Connection[Any]:
     conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
     conn.execute("SELECT set_config('ovc.system', 'on', false)")
     return conn
+
+
+async def written_by_request(app: FastAPI, request_id: str) -> tuple[list[Any], list[Any]]:
+    """The audit rows a request wrote, and the change-feed events of the records they name."""
+    from sqlmodel import col, select
+
+    from ovc_api.audit.models import AuditEvent
+    from ovc_api.outbox import Event
+
+    from .conftest import system_session
+
+    async with system_session(app) as session:
+        audits = list(
+            (
+                await session.exec(
+                    select(AuditEvent).where(col(AuditEvent.request_id) == request_id)
+                )
+            ).all()
+        )
+        named = [a.resource_id for a in audits if a.resource_id is not None]
+        events = list(
+            (await session.exec(select(Event).where(col(Event.resource_id).in_(named)))).all()
+        )
+        return audits, events
+
+
+async def count_of_case(app: FastAPI, model: Any, case_id: Any) -> int:
+    """How many rows of `model` belong to the case (every organisation's)."""
+    from sqlmodel import select
+
+    from .conftest import system_session
+
+    async with system_session(app) as session:
+        return len((await session.exec(select(model).where(model.case_id == case_id))).all())
+
+
+def fast_lane_statements(app: FastAPI) -> AbstractContextManager[list[tuple[bool, str]]]:
+    """(sent by the fast lane, statement) of each statement the engine's listeners see: the
+    fast lane reports its statements without a cursor."""
+    return recorded(app, lambda args: (args[0] is None, str(args[2])))

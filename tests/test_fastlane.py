@@ -11,7 +11,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -31,17 +31,12 @@ from ovc_api.identity.models import User
 from ovc_api.settings import Settings
 
 from .conftest import Factory, Tenant, system_session
-from .helpers import assert_problem, owner_connection, recorded
+from .helpers import assert_problem, fast_lane_statements, owner_connection
 
 CASES = "/api/v1/cases"
 postgres_only = pytest.mark.skipif(
     not os.environ.get("OVC_TEST_DATABASE_URL"), reason="needs PostgreSQL (OVC_TEST_DATABASE_URL)"
 )
-
-
-def _statements(app: FastAPI) -> AbstractContextManager[list[tuple[bool, str]]]:
-    """(sent by the fast path, statement) of each statement the engine's listeners see."""
-    return recorded(app, lambda args: (args[0] is None, str(args[2])))
 
 
 @contextmanager
@@ -90,7 +85,7 @@ async def test_a_case_read_answers_as_the_documented_route_in_one_audited_round_
         documented, _ = await _get(client, case_id, manager.headers)
     assert documented.status_code == 200, documented.text
     for _ in range(2):  # the second read runs the statements the first one compiled
-        with _statements(app) as seen:
+        with fast_lane_statements(app) as seen:
             fast, request_id = await _get(client, case_id, manager.headers)
         assert _comparable(fast) == _comparable(documented)
         (read,) = await _events(app, request_id)
@@ -132,7 +127,7 @@ async def test_declined_reads_roll_back_and_answer_as_before(
     assert await _events(app, request_id) == []
     # A revoked login: 401 as ever, and nothing of the read is left.
     assert (await client.post("/api/v1/auth/logout", headers=other.headers)).status_code == 204
-    with _statements(app) as seen:
+    with fast_lane_statements(app) as seen:
         response, request_id = await _get(client, theirs, other.headers)
     assert_problem(response, 401)
     assert await _events(app, request_id) == []
@@ -252,7 +247,7 @@ async def test_the_plain_case_list_answers_as_the_documented_route_in_one_round_
         assert documented.status_code == 200, documented.text
         request_id = f"fast-list-{uuid.uuid4().hex[:12]}"
         headers = {**admin.headers, "X-Request-ID": request_id}
-        with _statements(app) as seen:
+        with fast_lane_statements(app) as seen:
             fast = await client.get(CASES, params=params, headers=headers)
         assert _comparable(fast) == _comparable(documented), params
         (listed,) = await _events(app, request_id)
@@ -270,12 +265,12 @@ async def test_filtered_or_invalid_lists_are_the_documented_route_s(
     admin = tenant_a["org_admin"]
     await factory.case(tenant_a.organisation_id)
     for params in ({"status": "intake"}, {"limit": "2", "limit ": "3"}):
-        with _statements(app) as seen:
+        with fast_lane_statements(app) as seen:
             response = await client.get(CASES, params=params, headers=admin.headers)
         assert response.status_code == 200, response.text
         assert not any(fast_path for fast_path, _ in seen)
     for params in ({"limit": "0"}, {"limit": "x"}, {"cursor": "garbled"}, {"sort": "name"}):
-        with _statements(app) as seen:
+        with fast_lane_statements(app) as seen:
             assert_problem(await client.get(CASES, params=params, headers=admin.headers), 422)
         assert not any(fast_path for fast_path, _ in seen), params
 
@@ -358,7 +353,7 @@ async def test_the_fast_lane_writes_the_documented_route_s_bytes_for_awkward_rec
     for case_id in (full, bare, plain):
         with _declining(monkeypatch):
             documented, _ = await _get(client, case_id, admin.headers)
-        with _statements(app) as seen:
+        with fast_lane_statements(app) as seen:
             fast, _ = await _get(client, case_id, admin.headers)
         same(fast, documented)
         assert any(fast_path for fast_path, _ in seen) == test_database.is_postgres
@@ -367,7 +362,7 @@ async def test_the_fast_lane_writes_the_documented_route_s_bytes_for_awkward_rec
         while True:
             with _declining(monkeypatch):
                 documented = await client.get(CASES, params=params, headers=admin.headers)
-            with _statements(app) as seen:
+            with fast_lane_statements(app) as seen:
                 fast = await client.get(CASES, params=params, headers=admin.headers)
             same(fast, documented)
             assert any(fast_path for fast_path, _ in seen) == test_database.is_postgres
@@ -396,7 +391,7 @@ async def test_a_plain_case_list_reads_the_child_through_a_lateral_sub_query(
     wanted = await factory.case(tenant_a.organisation_id, child_id=elsewhere)
 
     async def listed(params: dict[str, str]) -> tuple[list[str], str]:
-        with _statements(app) as seen:
+        with fast_lane_statements(app) as seen:
             response = await client.get(CASES, params=params, headers=admin.headers)
         assert response.status_code == 200, response.text
         (page,) = [s for _, s in seen if "INSERT INTO audit_events" in s]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -29,7 +29,13 @@ from ovc_api.outbox import Event
 from ovc_api.settings import Settings
 
 from .conftest import Factory, Tenant, system_session
-from .helpers import assert_problem, error_locs, recorded
+from .helpers import (
+    assert_problem,
+    count_of_case,
+    error_locs,
+    fast_lane_statements,
+    written_by_request,
+)
 
 CASES = "/api/v1/cases"
 postgres_only = pytest.mark.skipif(
@@ -69,11 +75,6 @@ def _bodies() -> dict[str, tuple[Any, Any, dict[str, Any]]]:
     }
 
 
-def _statements(app: FastAPI) -> AbstractContextManager[list[tuple[bool, str]]]:
-    """(sent by the fast lane, statement) of each statement the engine's listeners see."""
-    return recorded(app, lambda args: (args[0] is None, str(args[2])))
-
-
 @contextmanager
 def _declining(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every create goes to the documented FastAPI route."""
@@ -98,28 +99,6 @@ async def _post(
         url, json=body, headers={**headers, **more, "X-Request-ID": request_id}
     )
     return response, request_id
-
-
-async def _written(app: FastAPI, request_id: str) -> tuple[list[AuditEvent], list[Event]]:
-    """The audit rows of a request, and the events of the records they name."""
-    async with system_session(app) as session:
-        audits = list(
-            (
-                await session.exec(
-                    select(AuditEvent).where(col(AuditEvent.request_id) == request_id)
-                )
-            ).all()
-        )
-        named = [a.resource_id for a in audits if a.resource_id is not None]
-        events = list(
-            (await session.exec(select(Event).where(col(Event.resource_id).in_(named)))).all()
-        )
-        return audits, events
-
-
-async def _count(app: FastAPI, model: Any, case_id: uuid.UUID) -> int:
-    async with system_session(app) as session:
-        return len((await session.exec(select(model).where(model.case_id == case_id))).all())
 
 
 async def _events_of_case(app: FastAPI, case_id: uuid.UUID) -> int:
@@ -183,9 +162,9 @@ async def test_a_create_answers_as_the_documented_route_in_one_round_trip_and_a_
     with _declining(monkeypatch):
         documented, documented_id = await _post(client, url, body, worker.headers)
     assert documented.status_code == 201, documented.text
-    (documented_audit,), (documented_event,) = await _written(app, documented_id)
+    (documented_audit,), (documented_event,) = await written_by_request(app, documented_id)
     for _ in range(2):  # the second create runs the statement the first one compiled
-        with _statements(app) as seen:
+        with fast_lane_statements(app) as seen:
             fast, request_id = await _post(client, url, body, worker.headers)
         assert _comparable(fast) == _comparable(documented)
         answer = fast.json()
@@ -197,7 +176,7 @@ async def test_a_create_answers_as_the_documented_route_in_one_round_trip_and_a_
         assert fast.content == read.model_validate(stored).model_dump_json().encode()
         assert fast.headers["location"] == f"{url}/{answer['id']}"
         assert fast.headers["etag"] == f'"{stored.id.hex}.1"'
-        (audit,), (event,) = await _written(app, request_id)
+        (audit,), (event,) = await written_by_request(app, request_id)
         assert (audit.action, audit.resource_id) == (f"{documented_audit.action}", stored.id)
         assert _audit_shape(audit) == _audit_shape(documented_audit)
         assert (event.type, event.resource_id) == (documented_event.type, stored.id)
@@ -211,7 +190,7 @@ async def test_a_create_answers_as_the_documented_route_in_one_round_trip_and_a_
                 assert f"INSERT INTO {table}" in seen[1][1]
         else:
             assert not any(fast_path for fast_path, _ in seen)  # SQLite keeps its path
-    assert await _count(app, model, case_id) == 3
+    assert await count_of_case(app, model, case_id) == 3
     if collection == "follow-ups":  # done: the case's last contact moved, its ETag kept
         from ovc_api.cases.models import Case
 
@@ -249,12 +228,12 @@ async def test_declined_creates_roll_back_and_answer_as_before(
         url = f"{CASES}/{case_id}/notes"
         with _declining(monkeypatch):
             documented, documented_id = await _post(client, url, body, headers)
-        with _statements(app) as seen:
+        with fast_lane_statements(app) as seen:
             response, request_id = await _post(client, url, body, headers)
         problem = assert_problem(response, status)
         assert _comparable(response) == _comparable(documented)
-        assert await _written(app, request_id) == ([], [])
-        assert await _written(app, documented_id) == ([], [])
+        assert await written_by_request(app, request_id) == ([], [])
+        assert await written_by_request(app, documented_id) == ([], [])
         if test_database.is_postgres:
             # Whether the fast lane ran (and rolled back) its statements first.
             sent = any(fast_path and "INSERT INTO case_notes" in s for fast_path, s in seen)
@@ -293,7 +272,7 @@ async def test_declined_creates_roll_back_and_answer_as_before(
     assert (await client.post("/api/v1/auth/logout", headers=manager.headers)).status_code == 204
     await refused(mine, NOTE, manager.headers, 401, True)
     for case_id in cases:
-        assert await _count(app, CaseNote, case_id) == 0
+        assert await count_of_case(app, CaseNote, case_id) == 0
         assert await _events_of_case(app, case_id) == 0
 
 
@@ -308,7 +287,7 @@ async def test_requests_of_another_kind_are_the_documented_route_s(
     case_id = await factory.case(tenant_a.organisation_id)
     url = f"{CASES}/{case_id}/notes"
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    with _statements(app) as seen:
+    with fast_lane_statements(app) as seen:
         first, _ = await _post(client, url, NOTE, manager.headers, **key)
         retry, _ = await _post(client, url, NOTE, manager.headers, **key)
         assert first.status_code == retry.status_code == 201, retry.text
@@ -328,7 +307,7 @@ async def test_requests_of_another_kind_are_the_documented_route_s(
         )
         assert_problem(garbled, 422)
     assert not any(fast_path for fast_path, _ in seen), seen
-    assert await _count(app, CaseNote, case_id) == 3
+    assert await count_of_case(app, CaseNote, case_id) == 3
 
 
 async def test_a_create_counts_against_the_rate_limit_and_a_429_leaves_nothing(
@@ -348,15 +327,15 @@ async def test_a_create_counts_against_the_rate_limit_and_a_429_leaves_nothing(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://test") as http,
     ):
-        with _statements(app) as seen:
+        with fast_lane_statements(app) as seen:
             answers = [await _post(http, url, NOTE, manager.headers) for _ in range(3)]
         assert [r.status_code for r, _ in answers] == [201, 201, 429]
         assert answers[1][0].headers["ratelimit-remaining"] == "0"
         assert_problem(answers[2][0], 429)
         assert answers[2][0].headers["retry-after"]
-        assert len((await _written(app, answers[1][1]))[0]) == 1
-        assert await _written(app, answers[2][1]) == ([], [])
-        assert await _count(app, CaseNote, case_id) == 2
+        assert len((await written_by_request(app, answers[1][1]))[0]) == 1
+        assert await written_by_request(app, answers[2][1]) == ([], [])
+        assert await count_of_case(app, CaseNote, case_id) == 2
         assert await _events_of_case(app, case_id) == 2
         if app.state.database.is_postgres:  # three fast creates, the last rolled back
             inserts = [s for fast_path, s in seen if fast_path and "INSERT INTO case_notes" in s]
@@ -392,11 +371,11 @@ async def test_a_connection_killed_under_the_fast_create_answers_503_and_writes_
         response, request_id = await _post(http, url, NOTE, manager.headers)
         assert_problem(response, 503)
         assert response.headers["retry-after"]
-        assert await _written(app, request_id) == ([], [])
+        assert await written_by_request(app, request_id) == ([], [])
         response, request_id = await _post(http, url, NOTE, manager.headers)
         assert response.status_code == 201, response.text
-        assert len((await _written(app, request_id))[0]) == 1
-    assert await _count(app, CaseNote, case_id) == 2
+        assert len((await written_by_request(app, request_id))[0]) == 1
+    assert await count_of_case(app, CaseNote, case_id) == 2
 
 
 @postgres_only
@@ -417,7 +396,7 @@ async def test_a_fast_request_is_two_round_trips_on_the_wire(
         if request_kind == "create":
             response, request_id = await _post(http, url, NOTE, manager.headers)
             assert response.status_code == 201, response.text
-            assert len((await _written(app, request_id))[0]) == 1
+            assert len((await written_by_request(app, request_id))[0]) == 1
             return
         path = f"{CASES}/{case_id}" if request_kind == "read" else CASES
         response = await http.get(path, headers=manager.headers)

@@ -18,14 +18,20 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlmodel import col, select
+from sqlmodel import select
 
 from ovc_api.audit.models import AuditEvent
 from ovc_api.concurrency import etag_of
 from ovc_api.outbox import Event
 
 from .conftest import Factory, Tenant, system_session
-from .helpers import assert_problem, error_locs, recorded_statements
+from .helpers import (
+    assert_problem,
+    count_of_case,
+    error_locs,
+    recorded_statements,
+    written_by_request,
+)
 
 CASES = "/api/v1/cases"
 
@@ -74,31 +80,9 @@ def _kinds() -> dict[str, tuple[str, Any, Any, dict[str, Any]]]:
     }
 
 
-async def _written(app: FastAPI, request_id: str) -> tuple[list[AuditEvent], list[Event]]:
-    """The audit rows of a request, and the events of the records they name."""
-    async with system_session(app) as session:
-        audits = list(
-            (
-                await session.exec(
-                    select(AuditEvent).where(col(AuditEvent.request_id) == request_id)
-                )
-            ).all()
-        )
-        named = [a.resource_id for a in audits if a.resource_id is not None]
-        events = list(
-            (await session.exec(select(Event).where(col(Event.resource_id).in_(named)))).all()
-        )
-        return audits, events
-
-
 async def _stored(app: FastAPI, model: Any, record_id: str) -> Any:
     async with system_session(app) as session:
         return (await session.exec(select(model).where(model.id == uuid.UUID(record_id)))).one()
-
-
-async def _count(app: FastAPI, model: Any, case_id: uuid.UUID) -> int:
-    async with system_session(app) as session:
-        return len((await session.exec(select(model).where(model.case_id == case_id))).all())
 
 
 def _audit_shape(row: AuditEvent) -> dict[str, Any]:
@@ -161,7 +145,7 @@ async def test_a_create_is_one_statement_and_answers_and_records_as_the_session_
         assert created.headers["etag"] == etag_of(stored) == f'"{stored.id.hex}.1"'
         assert created.headers["location"] == f"{url}/{answer['id']}"
         assert created.headers["content-type"] == "application/json"
-        (audit,), (announced,) = await _written(app, request_id)
+        (audit,), (announced,) = await written_by_request(app, request_id)
         assert (audit.action, audit.resource_id) == (f"{resource}.create", stored.id)
         assert (announced.type, announced.resource_id) == (f"{resource}.created", stored.id)
         shape = {
@@ -199,13 +183,13 @@ async def test_a_create_is_one_statement_and_answers_and_records_as_the_session_
         headers={**b_admin.headers, "X-Request-ID": request_id},
     )
     assert created.status_code == 201, created.text
-    (audit,), (announced,) = await _written(app, request_id)
+    (audit,), (announced,) = await written_by_request(app, request_id)
     assert (audit.organisation_id, audit.actor_user_id) == (
         tenant_b.organisation_id,
         b_admin.user_id,
     )
     assert (announced.organisation_id, announced.case_id) == (tenant_b.organisation_id, b_case)
-    assert await _count(app, model, case_id) == 3
+    assert await count_of_case(app, model, case_id) == 3
 
 
 @pytest.mark.parametrize("keyed", [False, True])
@@ -252,9 +236,9 @@ async def test_a_note_refused_writes_nothing_and_answers_as_before(
         if status == 422:
             assert error_locs(problem) == [["body", "noted_on"]]
             assert problem["detail"] == "cannot be before the case opened (2026-01-15)"
-        assert await _written(app, request_id) == ([], []), (case_id, status)
+        assert await written_by_request(app, request_id) == ([], []), (case_id, status)
     for case_id in (mine, colleagues, closed):
-        assert await _count(app, CaseNote, case_id) == 0
+        assert await count_of_case(app, CaseNote, case_id) == 0
     # An analyst (no cases:write) is refused before anything is read.
     refused = await client.post(
         f"{CASES}/{mine}/notes", json=note, headers=tenant_a["analyst"].headers
@@ -280,7 +264,7 @@ async def test_a_replayed_note_is_the_first_answer_and_one_note(
     assert retry.headers["location"] == first.headers["location"]
     plain = await client.post(url, json=note, headers=manager.headers)
     assert plain.status_code == 201 and plain.json()["id"] != first.json()["id"]
-    assert await _count(app, CaseNote, case_id) == 2
+    assert await count_of_case(app, CaseNote, case_id) == 2
     changed = await client.post(url, json={**note, "text": "Other"}, headers=headers)
     assert error_locs(assert_problem(changed, 422)) == [["header", "Idempotency-Key"]]
 
@@ -365,7 +349,7 @@ async def test_an_api_key_writes_notes_as_itself_and_only_with_cases_all(
         created = await client.post(url, json=note, headers=headers)
         assert created.status_code == 201, created.text
         assert created.json()["author_id"] is None
-        (audit,), (announced,) = await _written(app, request_id)
+        (audit,), (announced,) = await written_by_request(app, request_id)
         assert (audit.actor_user_id, str(audit.actor_api_key_id)) == (None, keys["all"]["id"])
         assert announced.case_id == case_id
         narrow = {"Authorization": f"Bearer {keys['own']['key']}"}
@@ -417,8 +401,8 @@ async def test_a_follow_up_refused_answers_as_before_and_moves_no_contact(
             assert problem["detail"] == detail
         if locs == [["body", "scheduled_on"]]:
             assert problem["detail"] == "a follow-up before the case opened (2026-01-15)"
-        assert await _written(app, request_id) == ([], [])
-    assert await _count(app, FollowUp, open_case) == 0
+        assert await written_by_request(app, request_id) == ([], [])
+    assert await count_of_case(app, FollowUp, open_case) == 0
     async with system_session(app) as session:
         case = (await session.exec(select(Case).where(Case.id == open_case))).one()
     assert case.last_contact_on == contact
