@@ -24,7 +24,9 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Float,
+    Integer,
     and_,
+    case,
     cast,
     distinct,
     exists,
@@ -1309,7 +1311,11 @@ async def outcome_data(
             [col(Referral.closed_at).is_not(None), status == ReferralStatus.completed.value],
         ),
     }
+    if FAST and is_postgres:
+        data.referrals = await _fast_referrals(session, scope, period, dates, events, keyed=keyed)
     for name, (when, conditions) in events.items():
+        if name in data.referrals:
+            continue
         data.referrals[name] = await aggregate(
             session,
             select(
@@ -1323,3 +1329,68 @@ async def outcome_data(
         )
     data.medians = await _medians(session, scope, period, dates)
     return data
+
+
+async def _fast_referrals(
+    session: AsyncSession,
+    scope: ScopeRule,
+    period: Period,
+    dates: DateRange,
+    events: Mapping[str, tuple[Any, list[Any]]],
+    *,
+    keyed: bool,
+) -> dict[str, Cube]:
+    """The referrals' events (made, accepted, completed) per period and in all, as the
+    statements over each event's timestamp count them, in one pass over the referrals: per
+    referral, each event's period (NULL if it did not happen in the range), grouped by each
+    event's period in one GROUPING SETS (hashed together), the NULL groups dropped. Periods
+    as numbers (the UTC month, year * 12 + month - 1, divided as period_code() does),
+    labelled here: to_char of every timestamp cost more than the rest of the statement. The
+    totals are the periods' sums (counts and key sums add up)."""
+    await tune(session)
+    periods = []
+    for i, (when, conditions) in enumerate(events.values()):
+        utc = func.timezone(literal_column("'UTC'"), when)
+        year = cast(func.date_part(literal_column("'year'"), utc), Integer)
+        month = cast(func.date_part(literal_column("'month'"), utc), Integer)
+        code = period_code(period, (year * 12 + month - 1).self_group())
+        happened = [*conditions, *dates.on_timestamp(when)]
+        periods.append((case((and_(*happened), code)) if happened else code).label(f"p{i}"))
+    facts = (
+        select(*periods, col(Referral.record_key).label("referral_key"))
+        .where(scope(Referral))
+        .subquery("facts")
+    )
+    columns = [facts.c[f"p{i}"] for i in range(len(periods))]
+    measures = [func.count().label("n")]
+    if keyed:
+        measures.append(func.coalesce(func.sum(facts.c.referral_key), 0).label("n_key"))
+    statement = select(
+        *columns, func.grouping(*columns).label("grouping_bits"), *measures
+    ).group_by(func.grouping_sets(*[tuple_(c) for c in columns]))
+    key = period.value
+    cubes: dict[str, Cube] = {}
+    width = len(columns)
+    found: dict[int, dict[int, tuple[int, int]]] = {i: {} for i in range(width)}
+    for row in await _rows(session, statement):
+        data = row._mapping
+        bits = int(data["grouping_bits"])
+        i = next(i for i in range(width) if not bits >> (width - 1 - i) & 1)
+        code = data[f"p{i}"]
+        if code is None:  # the referrals whose event did not happen (in the range)
+            continue
+        found[i][int(code)] = (int(data["n"]), int(data["n_key"]) if keyed else 0)
+    for i, name in enumerate(events):
+        cells = {(period_label_of_code(key, code),): n for code, n in sorted(found[i].items())}
+        total = (sum(n for n, _ in cells.values()), sum(k for _, k in cells.values()))
+
+        def counts(n: tuple[int, int]) -> dict[str, int]:
+            return {"n": n[0], "n_key": n[1] % KEY_RANGE} if keyed else {"n": n[0]}
+
+        cubes[name] = _ordered(
+            {
+                (key,): {cell: counts(n) for cell, n in cells.items()},
+                (): {(): counts(total)},
+            }
+        )
+    return cubes
