@@ -434,11 +434,13 @@ def test_service_covers_are_filled_and_downgrade_restores_0015s_functions(
                     " 'service_facts' AND column_name LIKE '%_cover'),"
                     " (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'ovc_service_cover%'),"
                     " (SELECT count(*) FROM pg_proc WHERE proname LIKE 'ovc_service_cover%'),"
+                    " (SELECT count(*) FROM pg_indexes"
+                    "  WHERE indexname = 'ix_case_rollups_closed_days'),"
                     " (SELECT count(*) FROM pg_proc WHERE proname LIKE 'ovc_service_facts%'"
                     "  AND prosrc LIKE '%_cover%')"
                 )
             ).one()
-            assert tuple(left) == (0, 0, 0, 0)
+            assert tuple(left) == (0, 0, 0, 0, 0)
             serve(conn, child, family, "2026-05-01")  # written as before
             conn.execute(
                 text("UPDATE cases SET closed_on = '2026-04-30' WHERE id = :c"), {"c": case}

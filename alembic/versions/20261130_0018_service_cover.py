@@ -23,8 +23,12 @@ and family, under the same locks (a service written and a case written concurren
 one child: the later of the two, after the lock, sees the other's rows). The rebuild
 function computes the covers in its one INSERT.
 
+Also a covering index of case_rollups' grain 8 (quarter closed x days to closure): the
+medians of days to closure read its 128k rows (1M cases, 20 organisations) from the index
+alone instead of scanning the whole table (551k rows) for them.
+
 PostgreSQL only. The network's view of service_facts lists its columns: unchanged.
-Downgrade restores 0015's functions and drops the columns and the trigger.
+Downgrade restores 0015's functions and drops the columns, the trigger and the index.
 
 Revision ID: 0018_service_cover
 Revises: 0017_case_facts_wall
@@ -47,6 +51,8 @@ WHO = {"child": "children", "family": "families"}
 DEFINER = "SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp"
 REBUILD = "ovc_service_facts_rebuild()"
 TRIGGER_FUNCTION = "ovc_service_cover_cases()"
+DAYS_INDEX = "ix_case_rollups_closed_days"
+DAYS_INDEXED = "(organisation_id, month, days) INCLUDE (cases) WHERE grain = 8"
 CASE_COLUMNS = ("organisation_id", "child_id", "family_id", "opened_on", "closed_on")
 
 
@@ -169,11 +175,13 @@ def upgrade() -> None:
         op.execute(f"CREATE TRIGGER {name} {spec} EXECUTE FUNCTION {TRIGGER_FUNCTION}")
     op.execute(f"SELECT {REBUILD}")
     op.execute("ANALYZE service_facts")
+    op.execute(f"CREATE INDEX {DAYS_INDEX} ON case_rollups {DAYS_INDEXED}")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute(f"DROP INDEX IF EXISTS {DAYS_INDEX}")
     for name in TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {name} ON cases")
     op.execute(f"DROP FUNCTION IF EXISTS {TRIGGER_FUNCTION}")

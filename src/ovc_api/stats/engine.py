@@ -17,7 +17,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -1342,20 +1342,19 @@ async def _fast_referrals(
 ) -> dict[str, Cube]:
     """The referrals' events (made, accepted, completed) per period and in all, as the
     statements over each event's timestamp count them, in one pass over the referrals: per
-    referral, each event's period (NULL if it did not happen in the range), grouped by each
-    event's period in one GROUPING SETS (hashed together), the NULL groups dropped. Periods
-    as numbers (the UTC month, year * 12 + month - 1, divided as period_code() does),
-    labelled here: to_char of every timestamp cost more than the rest of the statement. The
-    totals are the periods' sums (counts and key sums add up)."""
+    referral, each event's UTC day as a number (days since 1970-01-01 from the epoch: no
+    time zone looked up, no text; NULL if the event did not happen in the range), grouped
+    by each event's day in one GROUPING SETS (hashed together), the NULL groups dropped;
+    the days' periods and labels worked out here (a few thousand days). to_char of every
+    timestamp cost more than the rest of the statement. The totals are the periods' sums
+    (counts and key sums add up)."""
     await tune(session)
     periods = []
     for i, (when, conditions) in enumerate(events.values()):
-        utc = func.timezone(literal_column("'UTC'"), when)
-        year = cast(func.date_part(literal_column("'year'"), utc), Integer)
-        month = cast(func.date_part(literal_column("'month'"), utc), Integer)
-        code = period_code(period, (year * 12 + month - 1).self_group())
+        epoch = func.date_part(literal_column("'epoch'"), when)
+        day = cast(func.floor(epoch / literal_column("86400")), Integer)
         happened = [*conditions, *dates.on_timestamp(when)]
-        periods.append((case((and_(*happened), code)) if happened else code).label(f"p{i}"))
+        periods.append((case((and_(*happened), day)) if happened else day).label(f"p{i}"))
     facts = (
         select(*periods, col(Referral.record_key).label("referral_key"))
         .where(scope(Referral))
@@ -1381,7 +1380,12 @@ async def _fast_referrals(
             continue
         found[i][int(code)] = (int(data["n"]), int(data["n_key"]) if keyed else 0)
     for i, name in enumerate(events):
-        cells = {(period_label_of_code(key, code),): n for code, n in sorted(found[i].items())}
+        sums: dict[str, tuple[int, int]] = {}
+        for number, (n, k) in found[i].items():
+            label = _day_label(key, number)
+            counted, keys = sums.get(label, (0, 0))
+            sums[label] = (counted + n, keys + k)
+        cells = {(label,): n for label, n in sums.items()}
         total = (sum(n for n, _ in cells.values()), sum(k for _, k in cells.values()))
 
         def counts(n: tuple[int, int]) -> dict[str, int]:
@@ -1394,3 +1398,12 @@ async def _fast_referrals(
             }
         )
     return cubes
+
+
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _day_label(period: str, day: int) -> str:
+    """period_label()'s text of a UTC day given as days since 1970-01-01."""
+    on = date.fromordinal(EPOCH_ORDINAL + day)
+    return period_label_of_code(period, (on.year * 12 + on.month - 1) // PERIOD_MONTHS[period])
