@@ -191,12 +191,18 @@ async def _supported_fast(
         .where(getattr(Case, column) == served, *_active(scope, quarter))
         .offset(0)
     )
+    # Each child's (family's) first delivery of the quarter by the organisation stands for
+    # it (its previous one is before the quarter, or none): counted, not hashed. Whether
+    # the child has an active case is the same for all its rows; a covered row (1) later
+    # in the quarter means the first row's look-up finds the case too.
+    previous = s["child_prev__" if column == "child_id" else "family_prev__"]
     row = await _one(
         session,
-        select(func.count(distinct(served))).where(
+        select(func.count()).where(
             scope(ServiceFacts),
             *quarter.on(s.delivered_on),
             served.is_not(None),
+            or_(previous.is_(None), previous < quarter.start),
             cover != COVERED,
             or_(cover == CASELESS, ~in_case),
         ),
