@@ -338,6 +338,122 @@ def test_service_facts_are_filled_from_existing_deliveries_and_downgrade_removes
         engine.dispose()
 
 
+def test_service_covers_are_filled_and_downgrade_restores_0015s_functions(
+    fresh_database,  # type: ignore[no-untyped-def]
+) -> None:
+    """Migration 0018: the covers of the deliveries that exist (covered by a case, before
+    it, a family with no case), exactly as the tables say; downgrade to 0017 drops the
+    columns, the trigger on cases and its function, and gives the functions 0015's bodies
+    back (services and cases are written as before); upgrading again fills them again."""
+    if not fresh_database.is_postgres:
+        pytest.skip("service_facts is PostgreSQL's")
+    from .test_service_facts import COVER_ORACLE, COVERS, FACTS, ORACLE
+
+    config = alembic_config(fresh_database.owner_url, fresh_database.app_url)
+    command.upgrade(config, "0017_case_facts_wall")
+    engine = create_engine(_sync(fresh_database.owner_url))
+    org, child, family, case = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
+
+    def serve(conn, child_id, family_id, day: str) -> None:  # type: ignore[no-untyped-def]
+        conn.execute(
+            text(
+                "INSERT INTO service_deliveries (created_at, updated_at, version, id,"
+                " organisation_id, child_id, family_id, service_type, delivered_on, province)"
+                f" VALUES ({stamp}, :id, :org, :child, :family, 'counselling', :day, 'kandal')"
+            ),
+            {"id": uuid.uuid4(), "org": org, "child": child_id, "family": family_id, "day": day},
+        )
+
+    def covers(conn) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+        assert conn.execute(text(f"({ORACLE}) EXCEPT ({FACTS})")).all() == []
+        assert conn.execute(text(f"({COVER_ORACLE}) EXCEPT ({COVERS})")).all() == []
+        assert conn.execute(text(f"({COVERS}) EXCEPT ({COVER_ORACLE})")).all() == []
+        found = conn.execute(
+            text(
+                "SELECT child_cover, family_cover FROM service_facts"
+                " ORDER BY delivered_on, child_id NULLS LAST"
+            )
+        ).all()
+        return [tuple(row) for row in found]
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (created_at, updated_at, version, id, name,"
+                    f" short_name, kind, provinces, active) VALUES ({stamp}, :id, 'N', 'N',"
+                    " 'ngo', '[]', true)"
+                ),
+                {"id": org},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO children (created_at, updated_at, version, id, organisation_id,"
+                    " search_text, sex, birth_date_estimated, birth_registration, disability,"
+                    " schooling_status, care_arrangement, province) VALUES"
+                    f" ({stamp}, :id, :org, 'x', 'female', false, 'registered', 'none',"
+                    " 'enrolled', 'kinship_care', 'kandal')"
+                ),
+                {"id": child, "org": org},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO families (created_at, updated_at, version, id, organisation_id,"
+                    " name, id_poor_status, income_sources, province) VALUES"
+                    f" ({stamp}, :id, :org, 'Household', 'unknown', '[]', 'kandal')"
+                ),
+                {"id": family, "org": org},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
+                    " child_id, referral_source, risk_level, status, opened_on) VALUES"
+                    f" ({stamp}, :id, :org, :child, 'community', 'low', 'intake', '2026-01-15')"
+                ),
+                {"id": case, "org": org, "child": child},
+            )
+            serve(conn, child, family, "2026-01-05")  # before the case; a family without
+            serve(conn, child, None, "2026-02-05")  # the case open
+            serve(conn, None, family, "2026-03-05")
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert covers(conn) == [(0, 2), (1, 0), (0, 2)]
+            conn.execute(
+                text("UPDATE cases SET family_id = :f WHERE id = :c"), {"f": family, "c": case}
+            )
+            assert covers(conn) == [(0, 0), (1, 0), (0, 1)]
+        command.downgrade(config, "0017_case_facts_wall")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            left = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM information_schema.columns WHERE table_name ="
+                    " 'service_facts' AND column_name LIKE '%_cover'),"
+                    " (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'ovc_service_cover%'),"
+                    " (SELECT count(*) FROM pg_proc WHERE proname LIKE 'ovc_service_cover%'),"
+                    " (SELECT count(*) FROM pg_indexes"
+                    "  WHERE indexname = 'ix_case_rollups_closed_days'),"
+                    " (SELECT count(*) FROM pg_proc WHERE proname LIKE 'ovc_service_facts%'"
+                    "  AND prosrc LIKE '%_cover%')"
+                )
+            ).one()
+            assert tuple(left) == (0, 0, 0, 0, 0)
+            serve(conn, child, family, "2026-05-01")  # written as before
+            conn.execute(
+                text("UPDATE cases SET closed_on = '2026-04-30' WHERE id = :c"), {"c": case}
+            )
+            assert conn.execute(text(f"({ORACLE}) EXCEPT ({FACTS})")).all() == []
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert covers(conn) == [(0, 0), (1, 0), (0, 1), (0, 0)]
+    finally:
+        engine.dispose()
+
+
 def test_case_rollups_are_filled_from_the_facts_and_downgrade_removes_them(
     fresh_database,  # type: ignore[no-untyped-def]
 ) -> None:

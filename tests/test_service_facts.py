@@ -133,6 +133,22 @@ SUMMARY = (
     f"SELECT {CELL}, {', '.join(f'sum({c})' for c in SUMMARY_COLUMNS)} FROM service_summary"
     f" GROUP BY {CELL} HAVING sum(services) <> 0"
 )
+
+
+# Migration 0018: each delivery's cover, for its child and its family, from the tables: 1 if
+# a case of the delivery's organisation and child (family) was open on its day, 2 if the
+# child (family) has no case of that organisation, else 0.
+def _cover(who: str) -> str:
+    same = f"c.organisation_id = s.organisation_id AND c.{who}_id = s.{who}_id"
+    return (
+        f"CASE WHEN s.{who}_id IS NULL THEN 0 WHEN EXISTS (SELECT 1 FROM cases c WHERE {same}"
+        " AND s.delivered_on BETWEEN c.opened_on AND coalesce(c.closed_on, 'infinity'))"
+        f" THEN 1 WHEN EXISTS (SELECT 1 FROM cases c WHERE {same}) THEN 0 ELSE 2 END"
+    )
+
+
+COVER_ORACLE = f"SELECT s.id, {_cover('child')}, {_cover('family')} FROM service_deliveries s"
+COVERS = "SELECT service_id, child_cover, family_cover FROM service_facts"
 STATISTICS = [
     ("/api/v1/stats/services", {}),
     ("/api/v1/stats/services", {"group_by": "service_type,quarter"}),
@@ -165,6 +181,10 @@ def assert_exact(settings: Settings) -> int:
         assert (missing, extra) == ([], [])
         missing = conn.execute(f"({SUMMARY_ORACLE}) EXCEPT ({SUMMARY})").fetchall()
         extra = conn.execute(f"({SUMMARY}) EXCEPT ({SUMMARY_ORACLE})").fetchall()
+        assert (missing, extra) == ([], [])
+        missing = conn.execute(f"({COVER_ORACLE}) EXCEPT ({COVERS})").fetchall()
+        extra = conn.execute(f"({COVERS}) EXCEPT ({COVER_ORACLE})").fetchall()
+        assert (missing, extra) == ([], [])
     assert count is not None
     return int(count[0])
 
@@ -426,6 +446,124 @@ async def test_two_transactions_serving_a_child_at_once_both_see_it(
     assert prev == ([None, date(2026, 1, 5)],)
 
 
+def _covers(settings: Settings, *services: uuid.UUID) -> list[tuple[int, int]]:
+    with owner_connection(settings) as conn:
+        return [
+            tuple(
+                conn.execute(  # type: ignore[misc]
+                    "SELECT child_cover, family_cover FROM service_facts WHERE service_id = %s",
+                    (service,),
+                ).fetchone()
+                or ()
+            )
+            for service in services
+        ]
+
+
+REPORTS = [("/api/v1/reports/quarterly", {"year": 2026, "quarter": q}) for q in (1, 2, 3)]
+
+
+async def test_covers_follow_the_cases(
+    world: tuple[FastAPI, httpx.AsyncClient],
+    facts_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Migration 0018: a delivery's cover of its child and family follows the cases of its
+    organisation (opened, closed earlier, moved to another child and family, deleted), and
+    the quarterly report's children and families supported, which read it, stay the plain
+    answer: the union of the active cases' and the served ids."""
+    app, client = world
+    factory = Factory(app, client)
+    tenant = await factory.tenant()
+    org, admin = tenant.organisation_id, tenant["org_admin"].headers
+    child, other = await factory.child(org), await factory.child(org)
+    family = await factory.family(org)
+    insert = (
+        "INSERT INTO service_deliveries (created_at, updated_at, version, id, organisation_id,"
+        " child_id, family_id, service_type, delivered_on, province) VALUES (now(), now(), 1,"
+        " gen_random_uuid(), %s, %s, %s, 'counselling', %s, 'kandal') RETURNING id"
+    )
+    with owner_connection(facts_settings) as conn:
+        served = [
+            conn.execute(insert, (org, child, family, day)).fetchone()[0]  # type: ignore[index]
+            for day in (date(2026, 1, 10), date(2026, 2, 20), date(2026, 5, 5))
+        ]
+    assert _covers(facts_settings, *served) == [(2, 2)] * 3  # no case at all
+    assert_exact(facts_settings)
+    await assert_fast_is_plain(client, admin, monkeypatch, REPORTS)
+
+    # A case of the child from 15 January (the factory's): the later deliveries covered.
+    case_id = await factory.case(org, child_id=child)
+    assert _covers(facts_settings, *served) == [(0, 2), (1, 2), (1, 2)]
+    assert_exact(facts_settings)
+    await assert_fast_is_plain(client, admin, monkeypatch, REPORTS)
+
+    with owner_connection(facts_settings) as conn:
+        # Closed before the last delivery, then given the family.
+        conn.execute("UPDATE cases SET closed_on = '2026-03-31' WHERE id = %s", (case_id,))
+        assert _covers(facts_settings, *served) == [(0, 2), (1, 2), (0, 2)]
+        conn.execute("UPDATE cases SET family_id = %s WHERE id = %s", (family, case_id))
+        assert _covers(facts_settings, *served) == [(0, 0), (1, 1), (0, 0)]
+    assert_exact(facts_settings)
+    await assert_fast_is_plain(client, admin, monkeypatch, REPORTS)
+
+    with owner_connection(facts_settings) as conn:
+        # Moved to another child (a repair), then deleted.
+        conn.execute("UPDATE cases SET child_id = %s WHERE id = %s", (other, case_id))
+        assert _covers(facts_settings, *served) == [(2, 0), (2, 1), (2, 0)]
+        assert_exact(facts_settings)
+        await assert_fast_is_plain(client, admin, monkeypatch, REPORTS)
+        for table in ("case_status_changes", "case_concerns"):
+            conn.execute(f"DELETE FROM {table} WHERE case_id = %s", (case_id,))
+        conn.execute("DELETE FROM cases WHERE id = %s", (case_id,))
+    assert _covers(facts_settings, *served) == [(2, 2)] * 3
+    assert_exact(facts_settings)
+    await assert_fast_is_plain(client, admin, monkeypatch, REPORTS)
+
+
+async def test_a_case_closed_while_its_child_is_served_leaves_exact_covers(
+    world: tuple[FastAPI, httpx.AsyncClient], facts_settings: Settings
+) -> None:
+    """A delivery written while another transaction closes the child's case: the second
+    to take the child's lock waits for the first, then sees it (a cover never says a case
+    was open when the committed case says otherwise)."""
+    app, client = world
+    factory = Factory(app, client)
+    org = await factory.organisation()
+    child = await factory.child(org)
+    case_id = await factory.case(org, child_id=child)
+    insert = (
+        "INSERT INTO service_deliveries (created_at, updated_at, version, id, organisation_id,"
+        " child_id, service_type, delivered_on, province) VALUES (now(), now(), 1,"
+        " gen_random_uuid(), %s, %s, 'counselling', '2026-03-01', 'kandal')"
+    )
+    close = "UPDATE cases SET closed_on = '2026-02-01' WHERE id = %s"
+    for first_sql, first_args, second_sql, second_args in (
+        (insert, (org, child), close, (case_id,)),
+        (close, (case_id,), insert, (org, child)),
+    ):
+        with owner_connection(facts_settings) as conn:
+            conn.execute("UPDATE cases SET closed_on = NULL WHERE id = %s", (case_id,))
+        with owner_connection(facts_settings) as one, owner_connection(facts_settings) as two:
+            one.execute("BEGIN")
+            one.execute(first_sql, first_args)
+            two.execute("BEGIN")
+            waiting = threading.Thread(target=two.execute, args=(second_sql, second_args))
+            waiting.start()
+            waiting.join(timeout=1.0)
+            assert waiting.is_alive()  # waits for the first transaction's lock of the child
+            one.execute("COMMIT")
+            waiting.join(timeout=30)
+            assert not waiting.is_alive()
+            two.execute("COMMIT")
+        assert_exact(facts_settings)
+    with owner_connection(facts_settings) as conn:
+        covers = conn.execute(
+            "SELECT array_agg(child_cover) FROM service_facts WHERE child_id = %s", (child,)
+        ).fetchone()
+    assert covers == ([0, 0],)
+
+
 # --- a generated network: every services statistic, fast and plain ---------------------
 
 PROVINCES = ["battambang", "pursat", "kandal"]
@@ -527,6 +665,7 @@ ORGANISATION = [
     ("/api/v1/stats/outcomes", {"group_by": "year", "from": "2025-08-30"}),
     ("/api/v1/reports/quarterly", {"year": 2025, "quarter": 3}),
     ("/api/v1/reports/quarterly", {"year": 2026, "quarter": 1}),
+    ("/api/v1/reports/quarterly", {"year": 2026, "quarter": 4}),
 ]
 NETWORK = [
     ("/api/v1/stats/network/services", {}),

@@ -128,6 +128,22 @@ def referrals(rows: Rows, org: uuid.UUID, receiver: uuid.UUID, rnd: random.Rando
             referral.decided_at = made + timedelta(days=rnd.randrange(1, 60), hours=23)
         if status in ("declined", "completed"):
             referral.closed_at = made + timedelta(days=rnd.randrange(60, 120))
+    # Events on either side of a quarter's and a year's end, to the microsecond (UTC).
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    for case, (made, decided, closed) in zip(
+        cases,
+        [
+            (end - timedelta(microseconds=1), end, end + timedelta(days=1)),
+            (end, end - timedelta(microseconds=1), end - timedelta(microseconds=1)),
+            (end - timedelta(days=92), end - timedelta(days=91, seconds=1), end),
+        ],
+        strict=False,
+    ):
+        rows.referrals(org, receiver, case.id, 1, case.opened_on)
+        referral = rows.records[-1]
+        assert isinstance(referral, Referral)
+        referral.status = "completed"
+        referral.created_at, referral.decided_at, referral.closed_at = made, decided, closed
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,12 @@ from ovc_api.stats.rollups import (
     month_of,
     rollups_table,
 )
-from ovc_api.stats.service_facts import ServiceFacts, service_facts_table
+from ovc_api.stats.service_facts import (
+    CASELESS,
+    COVERED,
+    ServiceFacts,
+    service_facts_table,
+)
 from ovc_api.stats.tables import CLOSED_BY_REASON, outcome_table, sorted_keys
 
 
@@ -141,25 +146,35 @@ async def _supported_fast(
     session: AsyncSession, scope: ScopeRule, quarter: DateRange, column: str
 ) -> int:
     """supported() as the active cases' distinct ids plus the served ids without an active
-    case (each set counted once, without sorting the union of both): the children of the
-    cases from case_facts (sole rows counted, the others' ids sorted), the families of the
-    cases hashed; the quarter's services from service_facts, each looked up in the cases."""
+    case (each set counted once, without sorting the union of both).
+
+    The active cases' children: case_rollups' sole children of the spans active in the
+    quarter, plus the distinct children of case_facts' few active rows without the flag;
+    their families: the active cases' family ids hashed. The quarter's services from
+    service_facts: a row whose child (family) had a case open on its day (COVERED) is one
+    of the active cases', a row of a child with no case at all (CASELESS) is not, and only
+    the other rows are looked up among the active cases (one look-up per row, never a scan
+    of the active cases)."""
     await engine.tune(session)
+    assert quarter.start is not None and quarter.end is not None
     if column == "child_id":
-        f = facts_table.c
-        active = [
-            scope(CaseFacts),
-            f.opened_on <= quarter.end,
-            or_(f.closed_on.is_(None), f.closed_on >= quarter.start),
-        ]
-        row = await _one(
+        r, f = rollups_table.c, facts_table.c
+        sole = await _one(
             session,
-            select(
-                func.count().filter(f.child_sole),
-                func.count(distinct(f.child_id)).filter(~f.child_sole),
-            ).where(*active),
+            select(func.coalesce(func.sum(r.sole_children), 0)).where(
+                *_spans(scope, quarter, SPANS)
+            ),
         )
-        of_cases = int(row[0] or 0) + int(row[1] or 0)
+        others = await _one(
+            session,
+            select(func.count(distinct(f.child_id))).where(
+                scope(CaseFacts),
+                ~f.child_sole,
+                f.opened_on <= quarter.end,
+                or_(f.closed_on.is_(None), f.closed_on >= quarter.start),
+            ),
+        )
+        of_cases = int(sole[0] or 0) + int(others[0] or 0)
     else:
         ids: Any = select(col(Case.family_id).label("id")).where(
             *_active(scope, quarter), col(Case.family_id).is_not(None)
@@ -168,16 +183,28 @@ async def _supported_fast(
         of_cases = int((await _one(session, select(func.count()).select_from(grouped)))[0])
     s = service_facts_table.c
     served = s[column]
+    cover = s["child_cover" if column == "child_id" else "family_cover"]
+    # OFFSET 0: a look-up per row that needs one (PostgreSQL would otherwise hash every
+    # active case's id, the cost this avoids).
     in_case = exists(
-        select(literal_column("1")).where(getattr(Case, column) == served, *_active(scope, quarter))
+        select(literal_column("1"))
+        .where(getattr(Case, column) == served, *_active(scope, quarter))
+        .offset(0)
     )
+    # Each child's (family's) first delivery of the quarter by the organisation stands for
+    # it (its previous one is before the quarter, or none): counted, not hashed. Whether
+    # the child has an active case is the same for all its rows; a covered row (1) later
+    # in the quarter means the first row's look-up finds the case too.
+    previous = s["child_prev__" if column == "child_id" else "family_prev__"]
     row = await _one(
         session,
-        select(func.count(distinct(served))).where(
+        select(func.count()).where(
             scope(ServiceFacts),
             *quarter.on(s.delivered_on),
             served.is_not(None),
-            ~in_case,
+            or_(previous.is_(None), previous < quarter.start),
+            cover != COVERED,
+            or_(cover == CASELESS, ~in_case),
         ),
     )
     return of_cases + int(row[0] or 0)

@@ -14,7 +14,17 @@ never writes it, and SQLite has no such table.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Uuid,
+)
 
 TABLE = "service_facts"
 # The sets of grouping keys with previous dates, in the order of their columns' names.
@@ -44,7 +54,14 @@ service_facts_table = Table(
     Column("service_type", String(40), nullable=False),
     Column("province", String(32), nullable=False),
     Column("district", String(100)),
+    # Migration 0018: the cases of the row's organisation on the day of the delivery, for
+    # its child and its family (COVERED, CASELESS, or 0: neither known, look it up).
+    Column("child_cover", SmallInteger, nullable=False),
+    Column("family_cover", SmallInteger, nullable=False),
 )
+# The values of child_cover / family_cover other than 0.
+COVERED = 1  # a case of the child (family) was open on the day of the delivery
+CASELESS = 2  # the child (family) has no case of the organisation at all
 
 
 class ServiceFacts:
