@@ -320,9 +320,7 @@ class FastCaseRead(BaseRoute):
                     or credential["must_change_password"]
                 ):
                     raise Declined  # revoked, another role, a temporary password...
-                if any(
-                    row.organisation_id != principal.organisation_id for row in rows
-                ):
+                if any(row.organisation_id != principal.organisation_id for row in rows):
                     raise Declined  # read through a share or a widening: audited otherwise
                 await self.fastapi.state.rate_limiter.check(Request(scope), principal)
                 response = finish(rows)
