@@ -547,3 +547,94 @@ def test_case_rollups_are_filled_from_the_facts_and_downgrade_removes_them(
             assert exact(conn) == 4
     finally:
         engine.dispose()
+
+
+def test_fact_key_locks_are_row_locks_and_downgrade_restores_0018s_functions(
+    fresh_database,  # type: ignore[no-untyped-def]
+) -> None:
+    """Migration 0019: the facts' triggers lock their keys as rows of `ovc_locks.fact_keys`
+    (no advisory lock left in them), a schema the application role cannot use; writes fill
+    it; downgrade to 0018 gives the functions 0018's exact bodies back and drops the schema
+    (cases are written as before); upgrading again locks rows again."""
+    if not fresh_database.is_postgres:
+        pytest.skip("the facts' triggers are PostgreSQL's")
+    config = alembic_config(fresh_database.owner_url, fresh_database.app_url)
+    command.upgrade(config, "0018_service_cover")
+    engine = create_engine(_sync(fresh_database.owner_url))
+    app_user = make_url(fresh_database.app_url).username
+    org = uuid.uuid4()
+    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
+    sources = (
+        "SELECT proname, prosrc FROM pg_proc WHERE proname IN ('ovc_case_facts_flags',"
+        " 'ovc_service_facts_child', 'ovc_service_facts_family') ORDER BY proname"
+    )
+    advisory = (
+        "SELECT count(*) FROM pg_proc WHERE proname LIKE 'ovc_%_facts_%'"
+        " AND prosrc LIKE '%pg_advisory%'"
+    )
+
+    def write_case(conn) -> None:  # type: ignore[no-untyped-def]
+        child = uuid.uuid4()
+        conn.execute(
+            text(
+                "INSERT INTO children (created_at, updated_at, version, id, organisation_id,"
+                " search_text, sex, birth_date_estimated, birth_registration, disability,"
+                " schooling_status, care_arrangement, province) VALUES"
+                f" ({stamp}, :id, :org, 'x', 'female', false, 'registered', 'none',"
+                " 'enrolled', 'kinship_care', 'kandal')"
+            ),
+            {"id": child, "org": org},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
+                " child_id, referral_source, risk_level, status, opened_on) VALUES"
+                f" ({stamp}, :id, :org, :child, 'community', 'low', 'intake', '2026-01-15')"
+            ),
+            {"id": uuid.uuid4(), "org": org, "child": child},
+        )
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (created_at, updated_at, version, id, name,"
+                    f" short_name, kind, provinces, active) VALUES ({stamp}, :id, 'N', 'N',"
+                    " 'ngo', '[]', true)"
+                ),
+                {"id": org},
+            )
+            before = conn.execute(text(sources)).all()
+            assert len(before) == 3
+            assert conn.execute(text(advisory)).scalar_one() == 3
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert conn.execute(text(advisory)).scalar_one() == 0
+            usable = conn.execute(
+                text("SELECT has_schema_privilege(:role, 'ovc_locks', 'USAGE')"),
+                {"role": app_user},
+            ).scalar_one()
+            assert usable is False
+            write_case(conn)
+            locked = conn.execute(
+                text("SELECT array_agg(DISTINCT lock_class) FROM ovc_locks.fact_keys")
+            ).scalar_one()
+            assert sorted(locked) == [1214, 1215, 1216]  # the child's, the case's; service's
+        command.downgrade(config, "0018_service_cover")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            assert conn.execute(text(sources)).all() == before
+            gone = conn.execute(text("SELECT to_regnamespace('ovc_locks')")).scalar()
+            assert gone is None
+            write_case(conn)  # written as before
+            counted = conn.execute(text("SELECT count(*) FROM case_facts")).scalar_one()
+            assert counted == 2
+        command.upgrade(config, "head")
+        with engine.begin() as conn:
+            conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
+            write_case(conn)
+            assert conn.execute(text("SELECT count(*) FROM ovc_locks.fact_keys")).scalar_one() == 3
+    finally:
+        engine.dispose()

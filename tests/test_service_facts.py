@@ -791,3 +791,79 @@ async def test_network_services_are_the_raw_count(
     table = cube_table(cube, keys, ["services", "children", "families"], threshold=5)
     assert body["rows"] == table.rows
     assert body["totals"] == table.totals
+
+
+def _copies(conn: psycopg.Connection[Any], table: str, overrides: dict[str, str]) -> str:
+    """An INSERT of `table` whose rows copy the template row `t` but for `overrides`
+    (column: SQL expression over `t` and the generated row `g`)."""
+    columns = [
+        name
+        for (name,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public'"
+            " AND table_name = %s AND is_generated = 'NEVER' ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+    ]
+    values = ", ".join(overrides.get(name, f"t.{name}") for name in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values}"
+
+
+async def test_one_transaction_writing_more_keys_than_the_lock_table_holds(
+    world: tuple[FastAPI, httpx.AsyncClient], facts_settings: Settings
+) -> None:
+    """A transaction writing thousands of cases (an import commits up to 20,000 rows in one)
+    keeps the facts exact: the triggers' per-key locks must not each take an entry of the
+    server's shared lock table (max_locks_per_transaction x max_connections, 6,400 by
+    default, with some slack), or it fails with "out of shared memory" (53200). 7,000
+    children with a case and a delivery each in one transaction: three keys a case (its
+    child's in case_facts and in service_facts, its own), 21,000 locks. Their dates spread
+    over ten years, as an import's (the rollups' rows of one month written 7,000 times in
+    one transaction would make it slow: each change walks the row's versions)."""
+    from .test_case_facts import assert_exact as assert_cases_exact
+
+    app, client = world
+    factory = Factory(app, client)
+    org = await factory.organisation()
+    template_child = await factory.child(org)
+    template_case = await factory.case(org, child_id=template_child)
+    many = 7000
+    with owner_connection(facts_settings) as conn:
+        table_size = conn.execute(
+            "SELECT current_setting('max_locks_per_transaction')::int"
+            " * (current_setting('max_connections')::int"
+            " + current_setting('max_prepared_transactions')::int)"
+        ).fetchone()
+        assert table_size is not None and table_size[0] < 3 * many
+        service = conn.execute(
+            "INSERT INTO service_deliveries (created_at, updated_at, version, id,"
+            " organisation_id, child_id, service_type, delivered_on, province) VALUES (now(),"
+            " now(), 1, gen_random_uuid(), %s, %s, 'counselling', '2026-02-03', 'kandal')"
+            " RETURNING id",
+            (org, template_child),
+        ).fetchone()
+        assert service is not None
+        key = "(floor(random() * 2147483647))::int"
+        children = _copies(conn, "children", {"id": "g.child", "record_key": key})
+        day = "DATE '2016-01-01' + g.n %% 3650"
+        cases = _copies(
+            conn,
+            "cases",
+            {"id": "g.case_id", "child_id": "g.child", "record_key": key, "opened_on": day},
+        )
+        services = _copies(
+            conn,
+            "service_deliveries",
+            {"id": "g.service", "child_id": "g.child", "record_key": key, "delivered_on": day},
+        )
+        conn.execute(
+            "CREATE TEMP TABLE g AS SELECT gen_random_uuid() AS child,"
+            " gen_random_uuid() AS case_id, gen_random_uuid() AS service, n"
+            " FROM generate_series(1, %s) n",
+            (many,),
+        )
+        with conn.transaction():
+            conn.execute(f"{children} FROM children t, g WHERE t.id = %s", (template_child,))
+            conn.execute(f"{cases} FROM cases t, g WHERE t.id = %s", (template_case,))
+            conn.execute(f"{services} FROM service_deliveries t, g WHERE t.id = %s", (service[0],))
+    assert assert_cases_exact(facts_settings) >= many
+    assert assert_exact(facts_settings) >= many
