@@ -115,12 +115,14 @@ async def _exchange(
             )
         )
     newly: list[tuple[bytes, tuple[int, ...]]] = []
+    parsed: list[bool] = []  # per statement: prepared in this exchange (a result of its own)
     try:
         pgconn.enter_pipeline_mode()
         for command in preamble:
             pgconn.send_query_params(command, None)
         for query, types, params, formats in sent:
             name = prepared_names.get((query, types))
+            parsed.append(name is None)
             if name is None:
                 name = next(_names)
                 pgconn.send_prepare(name, query, param_types=types)
@@ -149,8 +151,8 @@ async def _exchange(
     executions = results[len(preamble) :]
     out: list[Result] = []
     index = 0
-    for query, types, _params, _formats in sent:
-        if (query, types) in newly:
+    for prepared_now in parsed:
+        if prepared_now:
             index += 1  # the Parse's result
         (result,) = executions[index]
         index += 1
