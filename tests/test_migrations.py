@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,85 @@ def _sync(url: str) -> str:
     parsed = make_url(url)
     driver = "sqlite" if parsed.drivername.startswith("sqlite") else "postgresql+psycopg"
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+# Rows written as the schema owner straight into the tables, for the PostgreSQL migration
+# tests of the trigger-kept tables (0014 on): each test's own rows before and after its
+# migration.
+STAMP = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
+
+
+def _organisation_row(conn, org: uuid.UUID, short: str = "N") -> None:  # type: ignore[no-untyped-def]
+    conn.execute(
+        text(
+            "INSERT INTO organisations (created_at, updated_at, version, id, name,"
+            f" short_name, kind, provinces, active) VALUES ({STAMP}, :id, :short, :short,"
+            " 'ngo', '[]', true)"
+        ),
+        {"id": org, "short": short},
+    )
+
+
+def _child_row(conn, child: uuid.UUID, org: uuid.UUID, born: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    conn.execute(
+        text(
+            "INSERT INTO children (created_at, updated_at, version, id, organisation_id,"
+            " search_text, sex, date_of_birth, birth_date_estimated, birth_registration,"
+            " disability, schooling_status, care_arrangement, province) VALUES"
+            f" ({STAMP}, :id, :org, 'x', 'female', :born, false, 'registered', 'none',"
+            " 'enrolled', 'kinship_care', 'kandal')"
+        ),
+        {"id": child, "org": org, "born": born},
+    )
+
+
+def _family_row(conn, family: uuid.UUID, org: uuid.UUID) -> None:  # type: ignore[no-untyped-def]
+    conn.execute(
+        text(
+            "INSERT INTO families (created_at, updated_at, version, id, organisation_id,"
+            " name, id_poor_status, income_sources, province) VALUES"
+            f" ({STAMP}, :id, :org, 'Household', 'unknown', '[]', 'kandal')"
+        ),
+        {"id": family, "org": org},
+    )
+
+
+def _case_row(  # type: ignore[no-untyped-def]
+    conn,
+    case: uuid.UUID,
+    org: uuid.UUID,
+    child: uuid.UUID,
+    *,
+    opened: str = "2026-01-05",
+    closed: str | None = None,
+    concerns: Sequence[str] = (),
+) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
+            " child_id, referral_source, risk_level, status, opened_on, closed_on) VALUES"
+            f" ({STAMP}, :id, :org, :child, 'community', 'low', 'intake', :opened, :closed)"
+        ),
+        {"id": case, "org": org, "child": child, "opened": opened, "closed": closed},
+    )
+    for concern in concerns:
+        conn.execute(
+            text("INSERT INTO case_concerns VALUES (:case, :concern, :org)"),
+            {"case": case, "concern": concern, "org": org},
+        )
+
+
+def _service_row(  # type: ignore[no-untyped-def]
+    conn, org: uuid.UUID, child: uuid.UUID | None, family: uuid.UUID | None, day: str
+) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO service_deliveries (created_at, updated_at, version, id,"
+            " organisation_id, child_id, family_id, service_type, delivered_on, province)"
+            f" VALUES ({STAMP}, :id, :org, :child, :family, 'counselling', :day, 'kandal')"
+        ),
+        {"id": uuid.uuid4(), "org": org, "child": child, "family": family, "day": day},
+    )
 
 
 @pytest.fixture
@@ -160,23 +240,9 @@ def test_case_facts_are_filled_from_existing_cases_and_downgrade_removes_them(
     command.upgrade(config, "0013_rls_initplans")
     engine = create_engine(_sync(fresh_database.owner_url))
     org, children = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
-    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
 
     def add_case(conn, child: uuid.UUID, concerns: list[str]) -> None:  # type: ignore[no-untyped-def]
-        case = uuid.uuid4()
-        conn.execute(
-            text(
-                "INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
-                f" child_id, referral_source, risk_level, status, opened_on) VALUES ({stamp},"
-                " :id, :org, :child, 'community', 'low', 'intake', '2026-01-05')"
-            ),
-            {"id": case, "org": org, "child": child},
-        )
-        for concern in concerns:
-            conn.execute(
-                text("INSERT INTO case_concerns VALUES (:case, :concern, :org)"),
-                {"case": case, "concern": concern, "org": org},
-            )
+        _case_row(conn, uuid.uuid4(), org, child, concerns=concerns)
 
     def exact(conn) -> int:  # type: ignore[no-untyped-def]
         assert conn.execute(text(f"({ORACLE}) EXCEPT ({FACTS})")).all() == []
@@ -186,26 +252,9 @@ def test_case_facts_are_filled_from_existing_cases_and_downgrade_removes_them(
     try:
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
-            conn.execute(
-                text(
-                    "INSERT INTO organisations (created_at, updated_at, version, id, name,"
-                    f" short_name, kind, provinces, active) VALUES ({stamp}, :id, 'NGO', 'N',"
-                    " 'ngo', '[]', true)"
-                ),
-                {"id": org},
-            )
+            _organisation_row(conn, org)
             for child, born in zip(children, ("2015-03-01", None), strict=True):
-                conn.execute(
-                    text(
-                        "INSERT INTO children (created_at, updated_at, version, id,"
-                        " organisation_id, search_text, sex, date_of_birth,"
-                        " birth_date_estimated, birth_registration, disability,"
-                        " schooling_status, care_arrangement, province) VALUES"
-                        f" ({stamp}, :id, :org, 'x', 'female', :born, false, 'registered',"
-                        " 'none', 'enrolled', 'kinship_care', 'kandal')"
-                    ),
-                    {"id": child, "org": org, "born": born},
-                )
+                _child_row(conn, child, org, born)
             add_case(conn, children[0], ["neglect", "lack_of_food"])
             add_case(conn, children[0], [])
             add_case(conn, children[1], ["violence"])
@@ -250,17 +299,6 @@ def test_service_facts_are_filled_from_existing_deliveries_and_downgrade_removes
     command.upgrade(config, "0014_case_facts")
     engine = create_engine(_sync(fresh_database.owner_url))
     orgs, child, family = [uuid.uuid4(), uuid.uuid4()], uuid.uuid4(), uuid.uuid4()
-    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
-
-    def serve(conn, org: uuid.UUID, child_id, family_id, day: str) -> None:  # type: ignore[no-untyped-def]
-        conn.execute(
-            text(
-                "INSERT INTO service_deliveries (created_at, updated_at, version, id,"
-                " organisation_id, child_id, family_id, service_type, delivered_on, province)"
-                f" VALUES ({stamp}, :id, :org, :child, :family, 'counselling', :day, 'kandal')"
-            ),
-            {"id": uuid.uuid4(), "org": org, "child": child_id, "family": family_id, "day": day},
-        )
 
     def exact(conn) -> int:  # type: ignore[no-untyped-def]
         assert conn.execute(text(f"({ORACLE}) EXCEPT ({FACTS})")).all() == []
@@ -271,35 +309,12 @@ def test_service_facts_are_filled_from_existing_deliveries_and_downgrade_removes
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
             for org in orgs:
-                conn.execute(
-                    text(
-                        "INSERT INTO organisations (created_at, updated_at, version, id, name,"
-                        f" short_name, kind, provinces, active) VALUES ({stamp}, :id, :short,"
-                        " :short, 'ngo', '[]', true)"
-                    ),
-                    {"id": org, "short": org.hex[:8]},
-                )
-            conn.execute(
-                text(
-                    "INSERT INTO children (created_at, updated_at, version, id, organisation_id,"
-                    " search_text, sex, birth_date_estimated, birth_registration, disability,"
-                    " schooling_status, care_arrangement, province) VALUES"
-                    f" ({stamp}, :id, :org, 'x', 'female', false, 'registered', 'none',"
-                    " 'enrolled', 'kinship_care', 'kandal')"
-                ),
-                {"id": child, "org": orgs[0]},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO families (created_at, updated_at, version, id, organisation_id,"
-                    " name, id_poor_status, income_sources, province) VALUES"
-                    f" ({stamp}, :id, :org, 'Household', 'unknown', '[]', 'kandal')"
-                ),
-                {"id": family, "org": orgs[0]},
-            )
-            serve(conn, orgs[0], child, family, "2026-01-05")
-            serve(conn, orgs[0], child, None, "2026-02-05")
-            serve(conn, orgs[0], None, family, "2026-03-05")
+                _organisation_row(conn, org, org.hex[:8])
+            _child_row(conn, child, orgs[0])
+            _family_row(conn, family, orgs[0])
+            _service_row(conn, orgs[0], child, family, "2026-01-05")
+            _service_row(conn, orgs[0], child, None, "2026-02-05")
+            _service_row(conn, orgs[0], None, family, "2026-03-05")
         command.upgrade(config, "head")
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
@@ -310,7 +325,7 @@ def test_service_facts_are_filled_from_existing_deliveries_and_downgrade_removes
                 )
             ).scalar_one()
             assert previous == [None, "2026-01-05", "infinity"]
-            serve(conn, orgs[1], child, None, "2026-04-01")  # a second organisation's
+            _service_row(conn, orgs[1], child, None, "2026-04-01")  # a second organisation's
             assert exact(conn) == 4
             shared = conn.execute(
                 text("SELECT count(*) FROM service_facts WHERE child_shared")
@@ -329,7 +344,7 @@ def test_service_facts_are_filled_from_existing_deliveries_and_downgrade_removes
                 )
             ).one()
             assert tuple(left) == (None, None, None, None, 0, 0, 0)
-            serve(conn, orgs[0], child, family, "2026-05-01")  # no trigger left to fail
+            _service_row(conn, orgs[0], child, family, "2026-05-01")  # no trigger left to fail
         command.upgrade(config, "head")
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
@@ -353,17 +368,6 @@ def test_service_covers_are_filled_and_downgrade_restores_0015s_functions(
     command.upgrade(config, "0017_case_facts_wall")
     engine = create_engine(_sync(fresh_database.owner_url))
     org, child, family, case = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
-
-    def serve(conn, child_id, family_id, day: str) -> None:  # type: ignore[no-untyped-def]
-        conn.execute(
-            text(
-                "INSERT INTO service_deliveries (created_at, updated_at, version, id,"
-                " organisation_id, child_id, family_id, service_type, delivered_on, province)"
-                f" VALUES ({stamp}, :id, :org, :child, :family, 'counselling', :day, 'kandal')"
-            ),
-            {"id": uuid.uuid4(), "org": org, "child": child_id, "family": family_id, "day": day},
-        )
 
     def covers(conn) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
         assert conn.execute(text(f"({ORACLE}) EXCEPT ({FACTS})")).all() == []
@@ -380,43 +384,14 @@ def test_service_covers_are_filled_and_downgrade_restores_0015s_functions(
     try:
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
-            conn.execute(
-                text(
-                    "INSERT INTO organisations (created_at, updated_at, version, id, name,"
-                    f" short_name, kind, provinces, active) VALUES ({stamp}, :id, 'N', 'N',"
-                    " 'ngo', '[]', true)"
-                ),
-                {"id": org},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO children (created_at, updated_at, version, id, organisation_id,"
-                    " search_text, sex, birth_date_estimated, birth_registration, disability,"
-                    " schooling_status, care_arrangement, province) VALUES"
-                    f" ({stamp}, :id, :org, 'x', 'female', false, 'registered', 'none',"
-                    " 'enrolled', 'kinship_care', 'kandal')"
-                ),
-                {"id": child, "org": org},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO families (created_at, updated_at, version, id, organisation_id,"
-                    " name, id_poor_status, income_sources, province) VALUES"
-                    f" ({stamp}, :id, :org, 'Household', 'unknown', '[]', 'kandal')"
-                ),
-                {"id": family, "org": org},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
-                    " child_id, referral_source, risk_level, status, opened_on) VALUES"
-                    f" ({stamp}, :id, :org, :child, 'community', 'low', 'intake', '2026-01-15')"
-                ),
-                {"id": case, "org": org, "child": child},
-            )
-            serve(conn, child, family, "2026-01-05")  # before the case; a family without
-            serve(conn, child, None, "2026-02-05")  # the case open
-            serve(conn, None, family, "2026-03-05")
+            _organisation_row(conn, org)
+            _child_row(conn, child, org)
+            _family_row(conn, family, org)
+            _case_row(conn, case, org, child, opened="2026-01-15")
+            # Before the case; a family without the case open:
+            _service_row(conn, org, child, family, "2026-01-05")
+            _service_row(conn, org, child, None, "2026-02-05")
+            _service_row(conn, org, None, family, "2026-03-05")
         command.upgrade(config, "head")
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
@@ -441,7 +416,7 @@ def test_service_covers_are_filled_and_downgrade_restores_0015s_functions(
                 )
             ).one()
             assert tuple(left) == (0, 0, 0, 0, 0)
-            serve(conn, child, family, "2026-05-01")  # written as before
+            _service_row(conn, org, child, family, "2026-05-01")  # written as before
             conn.execute(
                 text("UPDATE cases SET closed_on = '2026-04-30' WHERE id = :c"), {"c": case}
             )
@@ -469,24 +444,9 @@ def test_case_rollups_are_filled_from_the_facts_and_downgrade_removes_them(
     command.upgrade(config, "0014_case_facts")
     engine = create_engine(_sync(fresh_database.owner_url))
     org, children = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
-    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
 
     def add_case(conn, child: uuid.UUID, concerns: list[str], closed: str | None) -> None:  # type: ignore[no-untyped-def]
-        case = uuid.uuid4()
-        conn.execute(
-            text(
-                "INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
-                f" child_id, referral_source, risk_level, status, opened_on, closed_on) VALUES"
-                f" ({stamp}, :id, :org, :child, 'community', 'low', 'intake', '2026-01-05',"
-                " :closed)"
-            ),
-            {"id": case, "org": org, "child": child, "closed": closed},
-        )
-        for concern in concerns:
-            conn.execute(
-                text("INSERT INTO case_concerns VALUES (:case, :concern, :org)"),
-                {"case": case, "concern": concern, "org": org},
-            )
+        _case_row(conn, uuid.uuid4(), org, child, closed=closed, concerns=concerns)
 
     def exact(conn) -> int:  # type: ignore[no-untyped-def]
         assert conn.execute(text(f"({ROLLUP_ORACLE}) EXCEPT ({ROLLUPS})")).all() == []
@@ -499,26 +459,9 @@ def test_case_rollups_are_filled_from_the_facts_and_downgrade_removes_them(
     try:
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
-            conn.execute(
-                text(
-                    "INSERT INTO organisations (created_at, updated_at, version, id, name,"
-                    f" short_name, kind, provinces, active) VALUES ({stamp}, :id, 'NGO', 'N',"
-                    " 'ngo', '[]', true)"
-                ),
-                {"id": org},
-            )
+            _organisation_row(conn, org)
             for child, born in zip(children, ("2015-03-01", None), strict=True):
-                conn.execute(
-                    text(
-                        "INSERT INTO children (created_at, updated_at, version, id,"
-                        " organisation_id, search_text, sex, date_of_birth,"
-                        " birth_date_estimated, birth_registration, disability,"
-                        " schooling_status, care_arrangement, province) VALUES"
-                        f" ({stamp}, :id, :org, 'x', 'female', :born, false, 'registered',"
-                        " 'none', 'enrolled', 'kinship_care', 'kandal')"
-                    ),
-                    {"id": child, "org": org, "born": born},
-                )
+                _child_row(conn, child, org, born)
             add_case(conn, children[0], ["neglect", "lack_of_food"], "2026-04-02")
             add_case(conn, children[0], [], None)
             add_case(conn, children[1], ["violence"], None)
@@ -563,7 +506,6 @@ def test_fact_key_locks_are_row_locks_and_downgrade_restores_0018s_functions(
     engine = create_engine(_sync(fresh_database.owner_url))
     app_user = make_url(fresh_database.app_url).username
     org = uuid.uuid4()
-    stamp = "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1"
     sources = (
         "SELECT proname, prosrc FROM pg_proc WHERE proname IN ('ovc_case_facts_flags',"
         " 'ovc_service_facts_child', 'ovc_service_facts_family') ORDER BY proname"
@@ -575,36 +517,13 @@ def test_fact_key_locks_are_row_locks_and_downgrade_restores_0018s_functions(
 
     def write_case(conn) -> None:  # type: ignore[no-untyped-def]
         child = uuid.uuid4()
-        conn.execute(
-            text(
-                "INSERT INTO children (created_at, updated_at, version, id, organisation_id,"
-                " search_text, sex, birth_date_estimated, birth_registration, disability,"
-                " schooling_status, care_arrangement, province) VALUES"
-                f" ({stamp}, :id, :org, 'x', 'female', false, 'registered', 'none',"
-                " 'enrolled', 'kinship_care', 'kandal')"
-            ),
-            {"id": child, "org": org},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO cases (created_at, updated_at, version, id, organisation_id,"
-                " child_id, referral_source, risk_level, status, opened_on) VALUES"
-                f" ({stamp}, :id, :org, :child, 'community', 'low', 'intake', '2026-01-15')"
-            ),
-            {"id": uuid.uuid4(), "org": org, "child": child},
-        )
+        _child_row(conn, child, org)
+        _case_row(conn, uuid.uuid4(), org, child, opened="2026-01-15")
 
     try:
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('ovc.system', 'on', true)"))
-            conn.execute(
-                text(
-                    "INSERT INTO organisations (created_at, updated_at, version, id, name,"
-                    f" short_name, kind, provinces, active) VALUES ({stamp}, :id, 'N', 'N',"
-                    " 'ngo', '[]', true)"
-                ),
-                {"id": org},
-            )
+            _organisation_row(conn, org)
             before = conn.execute(text(sources)).all()
             assert len(before) == 3
             assert conn.execute(text(advisory)).scalar_one() == 3
