@@ -35,12 +35,12 @@ Revises: 0017_case_facts_wall
 Create Date: 2026-11-30
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 from types import ModuleType
 
 from alembic import op
+
+from ovc_api.migration_helpers import earlier_migration
 
 revision: str = "0018_service_cover"
 down_revision: str | None = "0017_case_facts_wall"
@@ -58,12 +58,7 @@ CASE_COLUMNS = ("organisation_id", "child_id", "family_id", "opened_on", "closed
 
 def _migration_0015() -> ModuleType:
     """0015's module: its functions' bodies, extended here and restored on downgrade."""
-    path = Path(__file__).with_name("20261130_0015_service_facts.py")
-    spec = importlib.util.spec_from_file_location("ovc_migration_0015_service_facts", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return earlier_migration(__file__, "20261130_0015_service_facts")
 
 
 def cover(row: str, who: str) -> str:

@@ -31,13 +31,12 @@ Revises: 0018_service_cover
 Create Date: 2026-11-30
 """
 
-import importlib.util
 import re
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from ovc_api.migration_helpers import earlier_migration
 
 revision: str = "0019_fact_key_locks"
 down_revision: str | None = "0018_service_cover"
@@ -52,16 +51,6 @@ ADVISORY = re.compile(r"PERFORM pg_advisory_xact_lock\((\d+), ([^;]+)\);")
 FLAGS = "ovc_case_facts_flags(p_child_key integer, p_case_key integer)"
 
 
-def _migration(name: str) -> ModuleType:
-    """An earlier migration's module (its functions' bodies)."""
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"ovc_migration_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _row_lock(match: re.Match[str]) -> str:
     """The row lock of the key an advisory lock took (until the transaction ends)."""
     lock_class, key = match.group(1), match.group(2)
@@ -74,8 +63,8 @@ def _row_lock(match: re.Match[str]) -> str:
 
 def _bodies() -> dict[str, str]:
     """The functions that lock keys, as 0018 left them: 0014's flags, 0018's recounts."""
-    m14 = _migration("20261130_0014_case_facts")
-    m18 = _migration("20261130_0018_service_cover")
+    m14 = earlier_migration(__file__, "20261130_0014_case_facts")
+    m18 = earlier_migration(__file__, "20261130_0018_service_cover")
     bodies = {FLAGS: m14.FUNCTIONS[FLAGS]}
     for signature, body in m18._functions(m18._migration_0015(), covered=True).items():
         if ADVISORY.search(body):

@@ -15,7 +15,10 @@ re-running migrations 0001-0012 still produces exactly what they always did.
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from pathlib import Path
+from types import ModuleType
 
 from alembic import op
 
@@ -30,6 +33,17 @@ _CALL = re.compile(
     rf"|(?<![\w.])(?P<bare>{_FUNCTION})\(\)",
     re.IGNORECASE,
 )
+
+
+def earlier_migration(beside: str, name: str) -> ModuleType:
+    """The module of an earlier migration in the same directory as `beside` (a migration's
+    `__file__`): the bodies of functions it defined, to extend them or restore them."""
+    path = Path(beside).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"ovc_migration_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def per_row(expression: str) -> str:
