@@ -52,7 +52,7 @@ from ovc_api.fastlane import (
     Compiled,
     Declined,
     FastCaseRead,
-    FastRow,
+    FastRows,
     Lease,
     _Template,
     lent,
@@ -248,7 +248,7 @@ class FastCaseCreate(FastCaseRead):
         await self._commit(lease)
         return response
 
-    def _answer_row(self, kind: WriteKind, rows: list[FastRow], values: Any) -> Response:
+    def _answer_row(self, kind: WriteKind, rows: FastRows, values: Any) -> Response:
         try:
             row = kind.new.inserted(rows[0] if rows else None, values)
         except (ProblemError, RuntimeError):
