@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import operator
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -74,6 +75,10 @@ _CASE_PATH_RE = re.compile(
 _ROLE_OF_SCOPES = {frozenset(s.value for s in scopes): role for role, scopes in ROLE_SCOPES.items()}
 
 
+# A UUID's number (compared in C, not by `UUID.__eq__`, for every row of a page).
+_UUID_INT = operator.attrgetter("int")
+
+
 class Declined(Exception):
     """This request is not the fast path's: the FastAPI route answers it."""
 
@@ -90,7 +95,8 @@ class Compiled:
     prepared: wire.Prepared
 
     @classmethod
-    def of(cls, statement: Any, engine: AsyncEngine) -> Compiled:
+    def of(cls, statement: Any, engine: AsyncEngine, *, text_as_bytes: bool = False) -> Compiled:
+        """`text_as_bytes`: its text columns as the database's UTF-8 bytes (`wire.Prepared`)."""
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
@@ -110,7 +116,7 @@ class Compiled:
             params=params,
             names=tuple(column[0] for column in columns),
             results=tuple(column[3]._cached_result_processor(dialect, None) for column in columns),
-            prepared=wire.Prepared(compiled.string),
+            prepared=wire.Prepared(compiled.string, text_as_bytes),
         )
 
     def row(self, values: tuple[Any, ...], columns: tuple[str, ...]) -> FastRow:
@@ -175,11 +181,11 @@ class FastRows(Sequence[FastRow]):
     def __getitem__(self, index: int) -> FastRow: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[FastRow]: ...
+    def __getitem__(self, index: slice) -> FastRows: ...
 
-    def __getitem__(self, index: int | slice) -> FastRow | list[FastRow]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self._values)))]
+    def __getitem__(self, index: int | slice) -> FastRow | FastRows:
+        if isinstance(index, slice):  # the rows in the slice, none made yet
+            return FastRows(self._compiled, self._values[index], self._columns)
         if index < 0:
             index += len(self._values)
         row = self._made.get(index)
@@ -382,10 +388,8 @@ class FastCaseRead(BaseRoute):
                     or credential["must_change_password"]
                 ):
                     raise Declined  # revoked, another role, a temporary password...
-                if any(
-                    organisation != principal.organisation_id
-                    for organisation in rows.column("organisation_id")
-                ):
+                organisations = set(map(_UUID_INT, rows.column("organisation_id")))
+                if organisations - {principal.organisation_id.int}:
                     raise Declined  # read through a share or a widening: audited otherwise
                 await self.fastapi.state.rate_limiter.check(Request(scope), principal)
                 response = finish(rows)
@@ -424,10 +428,14 @@ class FastCaseRead(BaseRoute):
             if not rows:
                 raise Declined  # missing, or not the caller's to see: the route's 404
             (row,) = rows
-            # The case's JSON as the database wrote it (`case_json_rows`).
-            return Response(row.item.encode(), headers={"ETag": etag_of(row)}, media_type=JSON)
+            # The case's JSON as the database wrote it (`case_json_rows`), as its bytes.
+            return Response(row.item, headers={"ETag": etag_of(row)}, media_type=JSON)
 
-        return built(("fastlane", key), lambda: Compiled.of(build(), engine)), values, finish
+        return (
+            built(("fastlane", key), lambda: Compiled.of(build(), engine, text_as_bytes=True)),
+            values,
+            finish,
+        )
 
     def _page(
         self, scope: Scope, principal: Principal, engine: AsyncEngine
@@ -474,12 +482,16 @@ class FastCaseRead(BaseRoute):
             )
             # The items' JSON as the database wrote it (`case_json_rows`), in the envelope
             # `Page` gives them: `{"items":[...],"next_cursor":...}`.
-            items = ",".join(rows.column("item", len(shown)))
+            items = b",".join(shown.column("item"))
             cursor = "null" if next_cursor is None else json.dumps(next_cursor)
-            body = f'{{"items":[{items}],"next_cursor":{cursor}}}'.encode()
+            body = b'{"items":[%b],"next_cursor":%b}' % (items, cursor.encode())
             return json_response(body, headers)
 
-        return built(("fastlane", key), lambda: Compiled.of(build(), engine)), values, finish
+        return (
+            built(("fastlane", key), lambda: Compiled.of(build(), engine, text_as_bytes=True)),
+            values,
+            finish,
+        )
 
     async def _run(
         self, lease: Lease, statements: list[tuple[Compiled, dict[str, Any]]]

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
@@ -209,7 +209,7 @@ async def fetch_page(
     sort: Sort,
     request: Request,
     response: Response,
-) -> tuple[list[Any], str | None]:
+) -> tuple[Sequence[Any], str | None]:
     """Run a keyset-paginated query: the page's rows and the cursor of the next page."""
     statement = paginate(
         statement, params, sort.keys, sort_name=sort.name, descending=sort.descending
@@ -226,8 +226,11 @@ async def fetch_page(
     )
 
 
+RowsT = TypeVar("RowsT", bound=Sequence[Any])
+
+
 def finish_page(
-    rows: Sequence[Any],
+    rows: RowsT,
     params: PageParams,
     keys: Sequence[SortKey],
     *,
@@ -235,8 +238,9 @@ def finish_page(
     key_values: Callable[[Any], Sequence[Any]],
     request: Request,
     response: Response,
-) -> tuple[list[Any], str | None]:
-    items = list(rows[: params.limit])
+) -> tuple[RowsT, str | None]:
+    # A slice of the rows' own kind: a list's, or the fast lane's rows with none made yet.
+    items = cast(RowsT, rows[: params.limit])
     next_cursor = None
     if len(rows) > params.limit:
         next_cursor = encode_cursor(sort_name, key_values(items[-1]))

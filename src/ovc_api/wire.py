@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import errors, pq
+from psycopg import abc, errors, pq
 from psycopg._queries import _query2pg_nocache  # psycopg's own %(name)s -> $n conversion
 from psycopg.abc import Buffer
-from psycopg.adapt import PyFormat, Transformer
+from psycopg.adapt import AdaptersMap, Loader, PyFormat, Transformer
 
 _TEXT = pq.Format.TEXT
 _OK = frozenset({pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK})
@@ -34,9 +34,13 @@ _names = (f"ovc_{n}".encode() for n in itertools.count())
 
 @dataclass
 class Prepared:
-    """A statement in psycopg's `%(name)s` style, converted once to libpq's `$n` form."""
+    """A statement in psycopg's `%(name)s` style, converted once to libpq's `$n` form.
+    `text_as_bytes`: its `text` columns are returned as the bytes the database sent (UTF-8
+    JSON written by PostgreSQL goes into a response as it is, not decoded and encoded
+    again: a page of Khmer names costs 50-100 us each way)."""
 
     sql: str
+    text_as_bytes: bool = False
     query: bytes = b""
     formats: list[PyFormat] = field(default_factory=list)
     order: list[str] = field(default_factory=list)
@@ -45,6 +49,23 @@ class Prepared:
         if not self.query:
             query, formats, order, _parts = _query2pg_nocache(self.sql.encode(encoding), encoding)
             self.query, self.formats, self.order = query, formats, order or []
+
+
+class _Bytes(Loader):
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
+
+
+_TEXT_AS_BYTES = AdaptersMap(psycopg.adapters)
+_TEXT_AS_BYTES.register_loader("text", _Bytes)
+
+
+@dataclass(frozen=True)
+class _TextAsBytes:
+    """A connection's adaptation context with `text` loaded as bytes."""
+
+    connection: psycopg.AsyncConnection[Any]
+    adapters: AdaptersMap = _TEXT_AS_BYTES
 
 
 @dataclass
@@ -151,14 +172,18 @@ async def _exchange(
     executions = results[len(preamble) :]
     out: list[Result] = []
     index = 0
-    for prepared_now in parsed:
+    as_bytes: abc.Transformer | None = None
+    for (statement, _values), prepared_now in zip(statements, parsed, strict=True):
         if prepared_now:
             index += 1  # the Parse's result
         (result,) = executions[index]
         index += 1
-        transformer.set_pgresult(result, set_loaders=True, format=_TEXT)
+        loading = transformer
+        if statement.text_as_bytes:
+            loading = as_bytes = as_bytes or Transformer(_TextAsBytes(raw))
+        loading.set_pgresult(result, set_loaders=True, format=_TEXT)
         columns = tuple((result.fname(i) or b"").decode(encoding) for i in range(result.nfields))
-        out.append(Result(transformer.load_rows(0, result.ntuples, tuple), columns))
+        out.append(Result(loading.load_rows(0, result.ntuples, tuple), columns))
     return out
 
 
