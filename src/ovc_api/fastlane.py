@@ -322,6 +322,21 @@ def person(
     return principal, credential
 
 
+def check_credential(found: Sequence[FastRow], principal: Principal) -> None:
+    """What the credential check found, checked as `authenticate` and `current_principal`
+    check it: Declined when the login is revoked, the role has changed since the token
+    was issued, or the password is a temporary one."""
+    credential = found[0] if found else None
+    if (
+        credential is None
+        or not credential.live
+        or principal.role is None
+        or credential.role != principal.role.value
+        or credential.must_change_password
+    ):
+        raise Declined
+
+
 @dataclass(frozen=True)
 class _Template:
     """What logs and metrics name a request by (`scope["route"].path`): the FastAPI route's
@@ -379,15 +394,7 @@ class FastCaseRead(BaseRoute):
                 lease, [(self.credential, credential_values), (read, values)]
             )
             try:
-                credential = found[0]._mapping if found else None
-                if (
-                    credential is None
-                    or not credential["live"]
-                    or principal.role is None
-                    or credential["role"] != principal.role.value
-                    or credential["must_change_password"]
-                ):
-                    raise Declined  # revoked, another role, a temporary password...
+                check_credential(found, principal)
                 organisations = set(map(_UUID_INT, rows.column("organisation_id")))
                 if organisations - {principal.organisation_id.int}:
                     raise Declined  # read through a share or a widening: audited otherwise

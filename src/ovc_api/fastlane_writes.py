@@ -55,6 +55,7 @@ from ovc_api.fastlane import (
     FastRows,
     Lease,
     _Template,
+    check_credential,
     lent,
     person,
 )
@@ -231,15 +232,7 @@ class FastCaseCreate(FastCaseRead):
                 await self._rollback(lease)
             raise
         try:
-            credential = checked[0]._mapping if checked else None
-            if (
-                credential is None
-                or not credential["live"]
-                or principal.role is None
-                or credential["role"] != principal.role.value
-                or credential["must_change_password"]
-            ):
-                raise Declined  # revoked, another role, a temporary password...
+            check_credential(checked, principal)
             await self.fastapi.state.rate_limiter.check(Request(scope), principal)
             response = self._answer_row(kind, rows, values)
         except BaseException:
