@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 import httpx
 import psycopg
 from fastapi import FastAPI
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
+from ovc_api.app import create_app
 from ovc_api.settings import Settings
 
 T = TypeVar("T")
@@ -105,3 +106,33 @@ def fast_lane_statements(app: FastAPI) -> AbstractContextManager[list[tuple[bool
     """(sent by the fast lane, statement) of each statement the engine's listeners see: the
     fast lane reports its statements without a cursor."""
     return recorded(app, lambda args: (args[0] is None, str(args[2])))
+
+
+def asgi_client(app: FastAPI) -> httpx.AsyncClient:
+    """A client of `app` that gets the app's own answer to an error (a 500), as a server's
+    client would, instead of the exception."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+@asynccontextmanager
+async def app_of_its_own(
+    settings: Settings, **changed: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app of its own, started, with `settings` `changed` (a pool of one connection, a
+    tight rate limit...), and `asgi_client`'s client of it."""
+    app = create_app(settings.model_copy(update=changed))
+    async with app.router.lifespan_context(app), asgi_client(app) as http:
+        yield app, http
+
+
+async def terminate_pooled_connection(app: FastAPI, settings: Settings) -> None:
+    """Kill the backend of the pool's one connection from an administrator's connection
+    (only this app's: the tests' shared app keeps its connections), as a database restart
+    would."""
+    async with app.state.database.engine.connect() as connection:
+        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    owner = make_url(settings.migration_database_url)
+    conninfo = owner.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
+        await admin.execute("SELECT pg_terminate_backend(%s)", [pid])

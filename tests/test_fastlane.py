@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text, update
@@ -31,7 +30,13 @@ from ovc_api.identity.models import User
 from ovc_api.settings import Settings
 
 from .conftest import Factory, Tenant, system_session
-from .helpers import assert_problem, fast_lane_statements, owner_connection
+from .helpers import (
+    app_of_its_own,
+    assert_problem,
+    fast_lane_statements,
+    owner_connection,
+    terminate_pooled_connection,
+)
 
 CASES = "/api/v1/cases"
 postgres_only = pytest.mark.skipif(
@@ -156,14 +161,9 @@ async def test_the_fast_read_counts_against_the_rate_limit_and_a_429_leaves_no_a
     factory: Factory,
     rate_window_start: None,
 ) -> None:
-    app = create_app(settings.model_copy(update={"rate_limit": "2/minute"}))
     manager = tenant_a["case_manager"]
     case_id = await factory.case(tenant_a.organisation_id)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
+    async with app_of_its_own(settings, rate_limit="2/minute") as (app, http):
         answers = [await _get(http, case_id, manager.headers) for _ in range(3)]
         assert [r.status_code for r, _ in answers] == [200, 200, 429]
         assert answers[1][0].headers["ratelimit-remaining"] == "0"
@@ -176,23 +176,11 @@ async def test_the_fast_read_counts_against_the_rate_limit_and_a_429_leaves_no_a
 async def test_a_connection_killed_under_the_fast_read_is_read_again_on_a_fresh_one(
     settings: Settings, tenant_a: Tenant, factory: Factory
 ) -> None:
-    from sqlalchemy.engine import make_url
-
-    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
     manager = tenant_a["case_manager"]
     case_id = await factory.case(tenant_a.organisation_id)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
+    async with app_of_its_own(settings, database_pool_size=1) as (app, http):
         assert (await _get(http, case_id, manager.headers))[0].status_code == 200
-        async with app.state.database.engine.connect() as connection:
-            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        owner = make_url(settings.migration_database_url).set(drivername="postgresql")
-        conninfo = owner.render_as_string(hide_password=False)
-        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
-            await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        await terminate_pooled_connection(app, settings)
         response, request_id = await _get(http, case_id, manager.headers)
         assert response.status_code == 200, response.text
         assert len(await _events(app, request_id)) == 1
@@ -433,14 +421,9 @@ async def test_the_fast_read_is_planned_once_per_connection(
     against 0.6 ms for the read itself at 1M cases): the policies' sub-plans make the
     generic plan look dear. The fast lane prepares its statements at their first run
     (`ovc_api.wire`) and asks for the generic plan."""
-    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
     manager = tenant_a["case_manager"]
     case_id = await factory.case(tenant_a.organisation_id)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
+    async with app_of_its_own(settings, database_pool_size=1) as (app, http):
         for _ in range(8):
             response = await http.get(f"/api/v1/cases/{case_id}", headers=manager.headers)
             assert response.status_code == 200, response.text
@@ -461,14 +444,9 @@ async def test_the_fast_read_prepares_again_what_the_connection_lost(
     """psycopg sends DEALLOCATE ALL after a rollback when it holds prepared statements of
     its own, which drops the fast lane's too: the read prepares them again and is
     answered, its audit row written once."""
-    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
     manager = tenant_a["case_manager"]
     case_id = await factory.case(tenant_a.organisation_id)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
+    async with app_of_its_own(settings, database_pool_size=1) as (app, http):
         url = f"/api/v1/cases/{case_id}"
         assert (await http.get(url, headers=manager.headers)).status_code == 200
         async with app.state.database.engine.connect() as connection:

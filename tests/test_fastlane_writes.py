@@ -18,11 +18,10 @@ import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from ovc_api import fastlane_writes
-from ovc_api.app import create_app
 from ovc_api.audit.models import AuditEvent
 from ovc_api.identity.models import User
 from ovc_api.outbox import Event
@@ -30,10 +29,12 @@ from ovc_api.settings import Settings
 
 from .conftest import Factory, Tenant, system_session
 from .helpers import (
+    app_of_its_own,
     assert_problem,
     count_of_case,
     error_locs,
     fast_lane_statements,
+    terminate_pooled_connection,
     written_by_request,
 )
 
@@ -318,15 +319,10 @@ async def test_a_create_counts_against_the_rate_limit_and_a_429_leaves_nothing(
 ) -> None:
     from ovc_api.casework.models import CaseNote
 
-    app = create_app(settings.model_copy(update={"rate_limit": "2/minute"}))
     manager = tenant_a["case_manager"]
     case_id = await factory.case(tenant_a.organisation_id)
     url = f"{CASES}/{case_id}/notes"
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
+    async with app_of_its_own(settings, rate_limit="2/minute") as (app, http):
         with fast_lane_statements(app) as seen:
             answers = [await _post(http, url, NOTE, manager.headers) for _ in range(3)]
         assert [r.status_code for r, _ in answers] == [201, 201, 429]
@@ -348,26 +344,14 @@ async def test_a_connection_killed_under_the_fast_create_answers_503_and_writes_
 ) -> None:
     """A write is not run again on a fresh connection (it may have been committed): 503
     with Retry-After, as the route's, and the pool's next connection serves the next."""
-    from sqlalchemy.engine import make_url
-
     from ovc_api.casework.models import CaseNote
 
-    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
     manager = tenant_a["case_manager"]
     case_id = await factory.case(tenant_a.organisation_id)
     url = f"{CASES}/{case_id}/notes"
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
+    async with app_of_its_own(settings, database_pool_size=1) as (app, http):
         assert (await _post(http, url, NOTE, manager.headers))[0].status_code == 201
-        async with app.state.database.engine.connect() as connection:
-            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        owner = make_url(settings.migration_database_url).set(drivername="postgresql")
-        conninfo = owner.render_as_string(hide_password=False)
-        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
-            await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        await terminate_pooled_connection(app, settings)
         response, request_id = await _post(http, url, NOTE, manager.headers)
         assert_problem(response, 503)
         assert response.headers["retry-after"]
@@ -387,12 +371,11 @@ async def test_a_fast_request_is_two_round_trips_on_the_wire(
     case list: BEGIN, the credential check and the statement, then one Sync (the first
     round trip); COMMIT (the second). psycopg would otherwise send its own BEGIN and wait
     for it first."""
-    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
     manager = tenant_a["case_manager"]
     case_id = await factory.case(tenant_a.organisation_id)
     url = f"{CASES}/{case_id}/notes"
 
-    async def fast_request(http: httpx.AsyncClient) -> None:
+    async def fast_request(app: FastAPI, http: httpx.AsyncClient) -> None:
         if request_kind == "create":
             response, request_id = await _post(http, url, NOTE, manager.headers)
             assert response.status_code == 201, response.text
@@ -402,12 +385,8 @@ async def test_a_fast_request_is_two_round_trips_on_the_wire(
         response = await http.get(path, headers=manager.headers)
         assert response.status_code == 200, response.text
 
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     trace = tmp_path / "libpq.trace"
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
-    ):
+    async with app_of_its_own(settings, database_pool_size=1) as (app, http):
         assert (await _post(http, url, NOTE, manager.headers))[0].status_code == 201
         async with app.state.database.engine.connect() as connection:
             raw = (await connection.get_raw_connection()).driver_connection
@@ -415,7 +394,7 @@ async def test_a_fast_request_is_two_round_trips_on_the_wire(
             raw.pgconn.trace(sink.fileno())
             raw.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
             try:
-                await fast_request(http)
+                await fast_request(app, http)
             finally:
                 raw.pgconn.untrace()
         # The pooled connection is handed back out of autocommit mode.

@@ -35,7 +35,7 @@ from ovc_api.observability import JsonFormatter
 from ovc_api.settings import Settings
 
 from .conftest import TEST_SECRET, LiveServer, Tenant
-from .helpers import assert_problem
+from .helpers import asgi_client, assert_problem, terminate_pooled_connection
 
 CHILD_NAME = "Sokhalina"  # a child's name that must never reach a log
 LOGIN = "/api/v1/auth/token"
@@ -54,11 +54,6 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _http(app: FastAPI) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
 def _db_error(orig: Exception, **kwargs: Any) -> OperationalError:
@@ -80,7 +75,7 @@ def _assert_unavailable(response: httpx.Response) -> dict[str, Any]:
 
 async def test_an_unreachable_database_answers_503_with_retry_after(settings: Settings) -> None:
     app = create_app(_unreachable(settings), check_schema=False)
-    async with _http(app) as http:
+    async with asgi_client(app) as http:
         login = await http.post(
             LOGIN,
             data={"username": "a@example.org", "password": "x"},
@@ -109,7 +104,7 @@ async def test_database_unavailability_raised_in_a_route_is_503(
 ) -> None:
     app, errors = raising_app
     errors.append(error)
-    async with _http(app) as http:
+    async with asgi_client(app) as http:
         _assert_unavailable(await http.post("/raises"))
 
 
@@ -131,7 +126,7 @@ async def test_a_bug_in_a_statement_stays_a_500(
 ) -> None:
     app, errors = raising_app
     errors.append(ProgrammingError("SELECT nope", {}, psycopg.errors.UndefinedColumn("nope")))
-    async with _http(app) as http:
+    async with asgi_client(app) as http:
         assert assert_problem(await http.post("/raises"), 500)["type"].endswith("/internal")
 
 
@@ -149,7 +144,7 @@ async def test_serialization_failures_and_deadlocks_rerun_the_request_with_its_b
             raise failures.pop(0)
         return {"attempts": len(calls), "payload": payload}
 
-    async with _http(app) as http:
+    async with asgi_client(app) as http:
         failures[:] = [
             _db_error(psycopg.errors.SerializationFailure("could not serialize access")),
             _db_error(psycopg.errors.DeadlockDetected("deadlock detected")),
@@ -187,7 +182,7 @@ async def test_a_dropped_connection_reruns_a_read_but_never_a_write(settings: Se
     async def write() -> dict[str, int]:
         return await flaky("POST")
 
-    async with _http(app) as http:
+    async with asgi_client(app) as http:
         assert (await http.get("/flaky")).json() == {"calls": 2}
         calls.clear()
         # The write's commit may have landed before the connection went: 503, not a rerun
@@ -339,7 +334,7 @@ async def test_no_log_line_carries_a_childs_name(
     async def while_down() -> None:
         raise _db_error(psycopg.errors.AdminShutdown(f"terminating; {CHILD_NAME}"))
 
-    async with _http(app) as http:
+    async with asgi_client(app) as http:
         failed = await http.post("/children/search-by-name", headers={"X-Request-ID": "pii-1"})
         down = await http.post("/children/while-down", headers={"X-Request-ID": "pii-2"})
     assert_problem(failed, 500)
@@ -407,7 +402,7 @@ async def test_readyz_is_bounded_by_its_own_timeout(
         }
     )
     app = create_app(hanging, check_schema=False)
-    async with _http(app) as http:
+    async with asgi_client(app) as http:
         started = asyncio.get_running_loop().time()
         response = await http.get("/readyz")
         elapsed = asyncio.get_running_loop().time() - started
@@ -422,7 +417,7 @@ async def test_a_database_host_that_hangs_answers_503_after_the_connect_timeout(
         update={"database_url": silent_database, "database_connect_timeout_seconds": 1}
     )
     app = create_app(hanging, check_schema=False)
-    async with _http(app) as http:
+    async with asgi_client(app) as http:
         response = await asyncio.wait_for(
             http.post(LOGIN, data={"username": "a@example.org", "password": "x"}), timeout=20
         )
@@ -446,7 +441,7 @@ async def test_a_statement_over_the_timeout_answers_503(
     async def slow(session: Session) -> None:
         await session.exec(text("SELECT pg_sleep(2)"))  # type: ignore[call-overload]
 
-    async with app.router.lifespan_context(app), _http(app) as http:
+    async with app.router.lifespan_context(app), asgi_client(app) as http:
         _assert_unavailable(await http.get("/slow"))
     [failure] = [r for r in caplog.records if r.name == "ovc_api.errors"]
     assert failure.sqlstate == "57014"  # type: ignore[attr-defined]  # query_canceled
@@ -459,12 +454,12 @@ async def test_connections_killed_by_an_administrator_answer_503_then_recover(
     """`pg_terminate_backend` on the pool's connection, as a database restart would."""
     app = create_app(settings.model_copy(update={"database_pool_size": 1}))
     worker = tenant_a["caseworker"]
-    async with app.router.lifespan_context(app), _http(app) as http:
+    async with app.router.lifespan_context(app), asgi_client(app) as http:
         assert (await http.get("/api/v1/users/me", headers=worker.headers)).status_code == 200
-        await _terminate_pooled_connection(app, settings)
+        await terminate_pooled_connection(app, settings)
         # A read on the dead pooled connection runs again on a fresh one: no error at all.
         assert (await http.get("/api/v1/users/me", headers=worker.headers)).status_code == 200
-        await _terminate_pooled_connection(app, settings)
+        await terminate_pooled_connection(app, settings)
         # A write is not rerun (its commit may have landed): 503 with Retry-After; the
         # client's retry with the same Idempotency-Key then records the child once.
         headers = {**worker.headers, "Idempotency-Key": str(uuid.uuid4())}
@@ -475,19 +470,6 @@ async def test_connections_killed_by_an_administrator_answer_503_then_recover(
         assert created.status_code == 201, created.text
         again = await http.post("/api/v1/children", json=body, headers=headers)
         assert again.headers["idempotent-replayed"] == "true"
-
-
-async def _terminate_pooled_connection(app: FastAPI, settings: Settings) -> None:
-    """Kill the backend of the pool's one connection from an administrator's connection
-    (only this app's: the tests' shared app keeps its connections)."""
-    from sqlalchemy.engine import make_url
-
-    async with app.state.database.engine.connect() as connection:
-        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-    owner = make_url(settings.migration_database_url)
-    conninfo = owner.set(drivername="postgresql").render_as_string(hide_password=False)
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
-        await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
 # --- idempotency: a retry racing the first request ------------------------------------------
@@ -652,7 +634,7 @@ async def test_a_real_serialization_conflict_is_rerun_and_both_writes_land(
         return {"n": value + 1}
 
     try:
-        async with app.router.lifespan_context(app), _http(app) as http:
+        async with app.router.lifespan_context(app), asgi_client(app) as http:
             first, second = await asyncio.gather(http.post("/bump"), http.post("/bump"))
     finally:
         async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as admin:
