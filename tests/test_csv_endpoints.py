@@ -12,9 +12,10 @@ from datetime import date
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
-from ovc_api.csv_writer import FORMULA_STARTS
+from ovc_api.csv_writer import FORMULA_STARTS, CsvWriter
 
 from .conftest import Actor, Factory, Tenant
 
@@ -100,3 +101,20 @@ async def test_every_csv_endpoint_defuses_formulas(
         if "HYPERLINK" in body:
             reached.add(path)
     assert reached >= MUST_REACH, f"the formula did not reach {MUST_REACH - reached}"
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+@pytest.mark.parametrize("position", ["first", "middle", "last"])
+def test_a_formula_in_any_cell_is_defused_by_the_writer_s_fast_path(
+    start: str, position: str
+) -> None:
+    """The writer's check of a whole line (`_may_hold_a_formula`, written out for speed)
+    finds every formula start `defused` knows, in any cell; a line without one is its
+    cells joined."""
+    cells = ["plain", "text", "cells"]
+    at = {"first": 0, "middle": 1, "last": 2}[position]
+    cells[at] = start + "1+1"
+    writer = CsvWriter(len(cells))
+    written = next(csv.reader(io.StringIO(writer.text_line(cells))))
+    assert written[at] == "'" + cells[at]
+    assert writer.text_line(["plain", "te-xt", "a=b"]) == "plain,te-xt,a=b"

@@ -19,7 +19,21 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_AFTER_COMMA = tuple("," + start for start in FORMULA_STARTS)
+
+
+def _may_hold_a_formula(line: str) -> bool:
+    """Whether a cell of the joined line may start like a formula: at the line's start or
+    after a comma. Written out: a generator over the substrings (or a regular expression)
+    cost a third of an export's CPU."""
+    return (
+        line.startswith(FORMULA_STARTS)
+        or ",=" in line
+        or ",+" in line
+        or ",-" in line
+        or ",@" in line
+        or ",\t" in line
+        or ",\r" in line
+    )
 
 
 def defused(cell: Any) -> Any:
@@ -47,7 +61,7 @@ class CsvWriter:
     def text_line(self, cells: Sequence[str | None]) -> str:
         """A line of text cells (or None, written empty): the exports' hot path."""
         line = ",".join(["" if cell is None else cell for cell in cells])
-        if line.startswith(FORMULA_STARTS) or any(s in line for s in _FORMULA_AFTER_COMMA):
+        if _may_hold_a_formula(line):
             cells = [defused(cell) for cell in cells]
             line = ",".join(["" if cell is None else cell for cell in cells])
         if line.count(",") != self._commas or '"' in line or "\n" in line or "\r" in line:
