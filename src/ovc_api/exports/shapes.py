@@ -20,13 +20,13 @@ from hashlib import blake2b
 from operator import itemgetter
 from typing import Any, Literal
 
-from sqlalchemy import Text, cast, func
+from sqlalchemy import Text, case, cast, func
 
 from ovc_api.cases.schemas import CONCERN_ORDER
 from ovc_api.csv_writer import CsvWriter
 
 Kind = Literal[
-    "text", "uuid", "date", "month", "datetime", "bool", "decimal", "concerns", "pg_timestamp"
+    "text", "uuid", "date", "month", "datetime", "bool", "decimal", "concerns", "joined_concerns"
 ]
 Row = Sequence[Any]
 Convert = Callable[[Any], Any]
@@ -56,15 +56,6 @@ def _utc_iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _pg_utc_iso(text: str) -> str:
-    """PostgreSQL's text of a UTC timestamp ("2026-01-15 09:30:00.12", DateStyle ISO: the
-    fraction without its trailing zeros) as `_utc_iso` writes it ("...T09:30:00.120000Z")."""
-    clock = text[11:]
-    if len(clock) > 8:
-        clock = clock.ljust(15, "0")
-    return f"{text[:10]}T{clock}Z"
-
-
 def _month(value: date) -> str:
     """YYYY-MM: de-identified exports give the month of an event, never its day."""
     return f"{value.year:04d}-{value.month:02d}"
@@ -85,6 +76,11 @@ def _csv_concerns(aggregated: str) -> str:
     return CONCERN_SEPARATOR.join(_ordered_concerns(aggregated))
 
 
+def _split_concerns(joined: str) -> list[str]:
+    """The concerns joined in their order by the database ("a;b")."""
+    return joined.split(CONCERN_SEPARATOR)
+
+
 def _csv_bool(value: bool) -> str:
     return "true" if value else "false"
 
@@ -100,7 +96,7 @@ _CONVERSIONS: dict[Kind, tuple[Convert | None, Convert | None]] = {
     "bool": (_csv_bool, None),
     "decimal": (_two_places, _two_places),
     "concerns": (_csv_concerns, _ordered_concerns),
-    "pg_timestamp": (_pg_utc_iso, _pg_utc_iso),
+    "joined_concerns": (None, _split_concerns),
 }
 
 
@@ -111,8 +107,11 @@ def _rendered_by_postgres(expression: Any, kind: Kind) -> tuple[Any, Kind]:
         return cast(expression, Text), "text"
     if kind == "month":
         return func.to_char(expression, "YYYY-MM"), "text"
-    if kind == "datetime":
-        return cast(func.timezone("UTC", expression), Text), "pg_timestamp"
+    if kind == "datetime":  # as `_utc_iso` writes it: "2026-01-15T09:30:00.120000Z"
+        utc = func.timezone("UTC", expression)
+        whole = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS', type_=Text)
+        fraction = case((utc == func.date_trunc("second", utc), ""), else_=func.to_char(utc, ".US"))
+        return whole + fraction + "Z", "text"
     return expression, kind
 
 
