@@ -21,7 +21,7 @@ from starlette.types import Message, Scope
 from ovc_api.clock import local_today
 
 from .conftest import Factory, Tenant, system_session
-from .helpers import assert_problem, error_locs
+from .helpers import assert_problem, error_locs, recorded_statements
 
 EXPORTS = "/api/v1/exports"
 CASES = f"{EXPORTS}/cases"
@@ -746,3 +746,46 @@ async def test_spreadsheet_formulas_in_cells_are_defused(
     )
     # NDJSON is for programs, not spreadsheets: values stay exactly as recorded.
     assert [line["family_name_latin"] for line in _lines(ndjson)] == ["+Sok"]
+
+
+# --- PostgreSQL: the rows come through COPY ----------------------------------------------
+
+
+def test_copy_rows_read_back_as_the_driver_s_values() -> None:
+    """COPY's text format (tab-separated, `\\N` for NULL, backslash escapes) read back as
+    the cursor would have given the columns: text as it is, booleans, ids and dates."""
+    from ovc_api.exports.copying import CopyPlan, _boolean
+
+    plan = CopyPlan("", {}, ((1, _boolean), (2, uuid.UUID), (3, date.fromisoformat)))
+    parse = plan.parser("utf-8")
+    some = uuid.uuid4()
+    escaped = "tab\\there, back\\\\slash, \\\\N, line\\nend\\r"
+    line = f"{escaped}\tt\t{some}\t2026-01-02\t\\N\tស្រីនាង\n".encode()
+    assert parse(line) == [
+        "tab\there, back\\slash, \\N, line\nend\r",
+        True,
+        some,
+        date(2026, 1, 2),
+        None,
+        "ស្រីនាង",
+    ]
+    assert parse(b"plain\tf\t\\N\t\\N\t\t\n") == ["plain", False, None, None, "", ""]
+
+
+async def test_awkward_text_is_exported_as_it_was_written(
+    app: FastAPI, client: httpx.AsyncClient, tenant_a: Tenant, factory: Factory
+) -> None:
+    """Tabs, backslashes, a literal `\\N`, line ends and an empty string: exported as the
+    API stores them, in CSV and NDJSON (on PostgreSQL through COPY's escapes; an empty
+    string stays an empty cell, not a NULL, in NDJSON)."""
+    summary = 'tab\there, back\\slash, \\N, "quoted"\r\nnext line'
+    await factory.case(tenant_a.organisation_id, summary=summary, referral_source_detail="")
+    headers = tenant_a["case_manager"].headers
+    with recorded_statements(app) as sent:
+        (row,) = _rows(await client.get(CASES, headers=headers))
+    assert row["summary"] == summary and row["referral_source_detail"] == ""
+    if app.state.database.is_postgres:  # the rows came through COPY, not a cursor
+        assert any(statement.startswith("COPY (") for statement in sent), sent
+    lines = (await client.get(CASES, params={"format": "ndjson"}, headers=headers)).text
+    first = json.loads(lines.splitlines()[0])
+    assert first["summary"] == summary and first["referral_source_detail"] == ""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,3 +246,57 @@ def _close(raw: psycopg.AsyncConnection[Any]) -> None:
     """Close a connection left midway through an exchange (a cancellation, a socket
     error): its state is unknown, so the pool must not hand it out again (`raw.closed`)."""
     raw.pgconn.finish()
+
+
+async def copy_out(
+    raw: psycopg.AsyncConnection[Any], query: str, batch_rows: int
+) -> AsyncGenerator[list[bytes], None]:
+    """`COPY (...) TO STDOUT`'s rows (text format, each with its line end) in batches of
+    `batch_rows` (the last one the rest), in the connection's open transaction. PostgreSQL
+    may run the query with parallel workers, as it never does for a cursor's; the rows are
+    taken from libpq's buffer in a loop of C calls, with a wait only when it is empty. A
+    COPY left midway (the client hung up) closes the connection: its state is unknown to
+    psycopg and the pool."""
+    pgconn = raw.pgconn
+    if raw.closed or raw.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    finished = False
+    try:
+        pgconn.send_query(query.encode(raw.info.encoding))
+        await _flush(pgconn)
+        while True:
+            pgconn.consume_input()
+            if not pgconn.is_busy():
+                break
+            await _wait(pgconn.socket)
+        started = pgconn.get_result()
+        if started is None or started.status != pq.ExecStatus.COPY_OUT:
+            results = [[started]] if started is not None else []
+            results += await _collect(pgconn, until_sync=False)
+            _raise_for(raw, results)
+            raise psycopg.ProgrammingError("not a COPY TO STDOUT")
+        batch: list[bytes] = []
+        while True:
+            size, data = pgconn.get_copy_data(1)
+            if size > 0:
+                batch.append(bytes(data))
+                if len(batch) == batch_rows:
+                    yield batch
+                    batch = []
+            elif size == 0:  # libpq's buffer is empty: wait for more
+                await _wait(pgconn.socket)
+                pgconn.consume_input()
+            elif size == -1:  # the end: the COPY's own result (an error?), then nothing
+                results = await _collect(pgconn, until_sync=False)
+                finished = True
+                _raise_for(raw, results)
+                if batch:
+                    yield batch
+                return
+            else:
+                raise errors.error_from_result(
+                    pgconn.get_result() or started, encoding=raw.info.encoding
+                )
+    finally:
+        if not finished:
+            _close(raw)

@@ -9,8 +9,9 @@ hangs up half-way must still leave its trace.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any, TypeVar
@@ -18,11 +19,11 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncResult
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ovc_api import API_V1, service_kit
+from ovc_api import API_V1, service_kit, wire
 from ovc_api.auth.principal import AnyPrincipal, Principal
 from ovc_api.auth.scopes import Scope
 from ovc_api.cases.filters import CaseFilters
@@ -30,6 +31,7 @@ from ovc_api.children.filters import ChildFilters
 from ovc_api.clock import local_today
 from ovc_api.db import Session, StreamingSession, set_tenant_context
 from ovc_api.errors import Forbidden, Unprocessable, error_responses
+from ovc_api.exports.copying import CopyPlan, copy_plan
 from ovc_api.exports.queries import (
     DETAIL_LENGTH,
     Variant,
@@ -37,12 +39,13 @@ from ovc_api.exports.queries import (
     child_export,
     service_export,
 )
-from ovc_api.exports.shapes import Encoder, Shape
+from ovc_api.exports.shapes import Encoder, Row, Shape
 from ovc_api.filtering import ListFilters
 from ovc_api.formats import MEDIA_TYPES, Format, NotAcceptable, negotiate
 from ovc_api.services.filters import ServiceFilters
 
 router = APIRouter(prefix=API_V1, tags=["exports"])
+Batches = AsyncGenerator[Sequence[Row], None]  # an export's rows, a batch at a time
 BATCH_ROWS = 1000  # rows per fetch from the server-side cursor, and per chunk sent
 FORMATS = (Format.csv, Format.ndjson)
 F = TypeVar("F", bound=ListFilters)
@@ -171,29 +174,51 @@ def _audit(caller: Exporter, resource: str, fmt: Format, filters: ListFilters) -
     service_kit.audit(caller.session, caller.principal, resource, "export", detail=detail)
 
 
-async def _chunks(
-    run: Callable[[], Awaitable[AsyncResult[Any]]], encoder: Encoder
-) -> AsyncIterator[bytes]:
-    """The header, then one chunk per batch the cursor hands over.
+async def _chunks(batches: Callable[[], Batches], encoder: Encoder) -> AsyncIterator[bytes]:
+    """The header, then one chunk per batch of rows.
 
     The last line carries the row count (see **End:** in ACCESS): only a stream that
     reached it is whole.
 
     The query runs here, on the first chunk, not before the response starts: a client that
-    hangs up before reading leaves no half-read cursor behind; one that hangs up later gets
-    it closed, so the connection goes back to the pool with its transaction ended.
+    hangs up before reading leaves no half-read query behind; one that hangs up later gets
+    it ended, so the connection goes back to the pool with its transaction ended (or is
+    closed).
     """
     if header := encoder.header():
         yield header
-    result = await run()
     count = 0
-    try:
-        async for rows in result.partitions():
+    async with contextlib.aclosing(batches()) as rows_of:
+        async for rows in rows_of:
             count += len(rows)
             yield encoder.encode(rows)
+    yield encoder.trailer(count)
+
+
+async def _fetched(connection: AsyncConnection, statement: Any) -> Batches:
+    """The rows in batches of a server-side cursor (`yield_per`): SQLite's way."""
+    result = await connection.stream(statement.execution_options(yield_per=BATCH_ROWS))
+    try:
+        async for rows in result.partitions():
+            yield rows
     finally:
         await result.close()
-    yield encoder.trailer(count)
+
+
+async def _copied(connection: AsyncConnection, plan: CopyPlan) -> Batches:
+    """The rows in batches of `COPY (statement) TO STDOUT` (`exports.copying`,
+    `ovc_api.wire.copy_out`): PostgreSQL's way. A cursor's plan runs in one process; COPY's
+    may use parallel workers (bench/README.md)."""
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    # Statement counters (tests, benchmarks) see it as any other: its SQL and values apart.
+    listeners = connection.sync_engine.dispatch.before_cursor_execute
+    if listeners:
+        listeners(None, None, plan.sql, plan.params, None, False)
+    parse = plan.parser(raw.info.encoding)
+    async with contextlib.aclosing(wire.copy_out(raw, plan.query(raw), BATCH_ROWS)) as lines:
+        async for batch in lines:
+            yield [parse(line) for line in batch]
 
 
 async def _export(
@@ -232,11 +257,13 @@ async def _export(
             ),
             {"timeout": timeout},
         )
-    options = statement.execution_options(yield_per=BATCH_ROWS)
+    batches: Callable[[], Batches] = partial(_fetched, connection, statement)
+    if postgres and (plan := copy_plan(statement, connection.dialect)) is not None:
+        batches = partial(_copied, connection, plan)
     variant = "" if caller.variant is Variant.identified else f"-{caller.variant}"
     filename = f"{collection}{variant}-{local_today():%Y%m%d}.{fmt}"
     return StreamingResponse(
-        _chunks(partial(connection.stream, options), shape.encoder(fmt)),
+        _chunks(batches, shape.encoder(fmt)),
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
