@@ -1,18 +1,17 @@
 """An export's statement run as `COPY (...) TO STDOUT` on PostgreSQL, its rows read back.
 
-A cursor's plan runs in one process; COPY's may use parallel workers. The rows come in
-COPY's text format (tab-separated, `\\N` for NULL, backslash escapes) and are read back into
-the values the driver would have given for the statement's columns (on PostgreSQL an
-export's ids, dates, timestamps and amounts are text already, `exports.shapes`): text as it
-is, booleans, and the dates and ids the derived columns (age bands, pseudonyms) compute
-from. A statement with a column of any other type is not copied (None): the cursor reads it.
+The rows come in COPY's text format (tab-separated, `\\N` for NULL, backslash escapes),
+written by PostgreSQL's output functions as each row leaves, and are kept as that text
+(`exports.shapes` writes ids, dates and amounts as it is, reshapes months, timestamps and
+booleans), except a derived column's inputs (`Shape.typed`), read back into the values the
+driver gives: the ids and dates pseudonyms and age bands are computed from.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,7 +23,6 @@ from sqlalchemy.sql import Select, sqltypes
 # COPY TO's text format escapes a backslash, and writes these control characters as letters.
 _LETTERS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_TEXT = object()  # a column read as the text COPY writes
 
 
 def _unescaped(field: str) -> str | None:
@@ -37,17 +35,15 @@ def _boolean(value: str) -> bool:
     return value == "t"
 
 
-def _reader(type_: Any) -> Any:
-    """How a column's text becomes its value (`_TEXT`: as it is), or None: not supported."""
+def _reader(type_: Any) -> Callable[[str], Any]:
+    """How a derived column's input becomes the driver's value."""
     if isinstance(type_, sqltypes.Boolean):
         return _boolean
     if isinstance(type_, sqltypes.Uuid):
         return uuid.UUID
-    if isinstance(type_, sqltypes.Date):
+    if isinstance(type_, sqltypes.Date) and not isinstance(type_, sqltypes.DateTime):
         return date.fromisoformat
-    if isinstance(type_, sqltypes.String | sqltypes.NullType):
-        return _TEXT  # text, varchar, enumerations; aggregates and to_char of the shapes
-    return None
+    raise TypeError(f"an export's derived column cannot be computed from {type_!r}")
 
 
 @dataclass(frozen=True)
@@ -83,19 +79,14 @@ class CopyPlan:
         return parse
 
 
-def copy_plan(statement: Select[Any], dialect: Dialect) -> CopyPlan | None:
-    """`statement` as COPY, or None if a column's type is not read back here."""
-    readers = []
-    for position, column in enumerate(statement.selected_columns):
-        read = _reader(column.type)
-        if read is None:
-            return None
-        if read is not _TEXT:
-            readers.append((position, read))
+def copy_plan(statement: Select[Any], typed: Collection[int], dialect: Dialect) -> CopyPlan:
+    """`statement` as COPY, its columns at the indexes `typed` read back as values."""
+    columns = statement.selected_columns
+    readers = tuple((position, _reader(columns[position].type)) for position in sorted(typed))
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     params = dict(compiled.construct_params())
     processors: dict[str, Any] = dict(compiled._bind_processors)
     for name, process in processors.items():
         if name in params:
             params[name] = process(params[name])
-    return CopyPlan(f"COPY ({compiled.string}) TO STDOUT", params, tuple(readers))
+    return CopyPlan(f"COPY ({compiled.string}) TO STDOUT", params, readers)

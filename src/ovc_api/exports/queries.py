@@ -12,8 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, literal_column
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import func
 from sqlalchemy.sql import Select
 from sqlmodel import col, select
 
@@ -21,11 +20,10 @@ from ovc_api.ages import age_band
 from ovc_api.auth.principal import Principal
 from ovc_api.cases.filters import CaseFilters
 from ovc_api.cases.models import Case, CaseConcern
-from ovc_api.cases.queries import CONCERN_POSITIONS
 from ovc_api.children.filters import ChildFilters
 from ovc_api.children.models import Child
 from ovc_api.clock import local_today
-from ovc_api.exports.shapes import CONCERN_SEPARATOR, Kind, Pseudonyms, Shape
+from ovc_api.exports.shapes import CONCERN_SEPARATOR, Pseudonyms, Shape
 from ovc_api.services.filters import ServiceFilters
 from ovc_api.services.models import ServiceDelivery
 from ovc_api.tenancy import organisation_wide
@@ -60,21 +58,13 @@ def _in_order(
 # --- cases --------------------------------------------------------------------------------
 
 
-def _concerns(principal: Principal, postgres: bool) -> tuple[Any, Kind]:
-    """The case's concerns as one "a;b" value, one index probe per case: in their order on
-    PostgreSQL (nothing left to do per row in Python), ordered in Python on SQLite."""
-    concern = col(CaseConcern.concern)
-    joined: Any = func.aggregate_strings(concern, CONCERN_SEPARATOR)
-    kind: Kind = "concerns"
-    if postgres:
-        order = func.array_position(CONCERN_POSITIONS, concern)
-        separator: Any = literal_column(f"'{CONCERN_SEPARATOR}'")
-        joined = func.string_agg(concern, aggregate_order_by(separator, order))
-        kind = "joined_concerns"
-    found = select(joined).where(
-        col(CaseConcern.case_id) == col(Case.id), organisation_wide(principal, CaseConcern)
+def _concerns(principal: Principal) -> Any:
+    """The case's concerns as one "a;b" value (ordered in Python), one index probe per case."""
+    return (
+        select(func.aggregate_strings(col(CaseConcern.concern), CONCERN_SEPARATOR))
+        .where(col(CaseConcern.case_id) == col(Case.id), organisation_wide(principal, CaseConcern))
+        .scalar_subquery()
     )
-    return found.scalar_subquery(), kind
 
 
 def _identified_cases(principal: Principal, postgres: bool) -> Shape:
@@ -83,7 +73,7 @@ def _identified_cases(principal: Principal, postgres: bool) -> Shape:
         .column("case_id", col(Case.id), "uuid")
         .fields(Case, "child_id", "family_id", "assigned_to", kind="uuid")
         .fields(Case, "status", "risk_level")
-        .column("concerns", *_concerns(principal, postgres))
+        .column("concerns", _concerns(principal), "concerns")
         .fields(Case, "referral_source", "referral_source_detail")
         .fields(Case, "opened_on", "closed_on", kind="date")
         .fields(Case, "closure_reason")
@@ -105,7 +95,7 @@ def _deidentified_cases(principal: Principal, postgres: bool) -> Shape:
         Shape(postgres=postgres)
         .derived("child_pseudonym", Pseudonyms(), col(Case.child_id))
         .fields(Case, "status", "risk_level")
-        .column("concerns", *_concerns(principal, postgres))
+        .column("concerns", _concerns(principal), "concerns")
         .fields(Case, "referral_source")
         .column("opened_month", col(Case.opened_on), "month")
         .column("closed_month", col(Case.closed_on), "month")

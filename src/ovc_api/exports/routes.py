@@ -1,7 +1,8 @@
 """Exports: the organisation's cases, children or services as streaming CSV or NDJSON.
 
-Rows are read through a server-side cursor (`yield_per`) and sent in batches as they come,
-so a million-row export holds one batch in memory, never the file. The export is audited
+Rows are read through `COPY (...) TO STDOUT` on PostgreSQL (`exports.copying`), through a
+server-side cursor (`yield_per`) on SQLite, and sent in batches of 1,000 as they come, so a
+million-row export holds one batch in memory, never the file. The export is audited
 (who, which variant, which filters) in the request's own transaction, which commits before the
 first byte leaves: the streaming session commits only after the last one, and a client that
 hangs up half-way must still leave its trace.
@@ -241,24 +242,22 @@ async def _export(
     # Plain columns need no ORM: the session's own connection (its transaction, its tenant
     # context) streams them through a server-side cursor, minus the ORM's work per row.
     connection = await session.connection()
+    batches: Callable[[], Batches] = partial(_fetched, connection, statement)
     if postgres:
-        # PostgreSQL plans a cursor for its first 10% of rows (an index walk with a random
-        # read per row); an export reads them all: plan for the whole, as COPY would. The
-        # shape reads dates and timestamps as PostgreSQL writes them in the ISO style.
-        # The export's own timeouts replace the requests' short ones: each batch fetched,
-        # and each pause while the client reads, is bounded by the export setting instead.
+        # COPY writes dates and timestamps in the ISO style, in UTC (the shape reshapes
+        # them). The export's own timeouts replace the requests' short ones: the COPY, and
+        # each pause while the client reads, is bounded by the export setting instead.
         timeout = str(round(request.app.state.settings.export_statement_timeout_seconds * 1000))
         await connection.execute(
             text(
-                "SELECT set_config('cursor_tuple_fraction', '1', true),"
-                " set_config('DateStyle', 'ISO', true),"
+                "SELECT set_config('DateStyle', 'ISO', true),"
+                " set_config('TimeZone', 'UTC', true),"
                 " set_config('statement_timeout', :timeout, true),"
                 " set_config('idle_in_transaction_session_timeout', :timeout, true)"
             ),
             {"timeout": timeout},
         )
-    batches: Callable[[], Batches] = partial(_fetched, connection, statement)
-    if postgres and (plan := copy_plan(statement, connection.dialect)) is not None:
+        plan = copy_plan(statement, shape.typed, connection.dialect)
         batches = partial(_copied, connection, plan)
     variant = "" if caller.variant is Variant.identified else f"-{caller.variant}"
     filename = f"{collection}{variant}-{local_today():%Y%m%d}.{fmt}"
