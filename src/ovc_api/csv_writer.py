@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell's text, None's empty: `map(_EMPTY_FOR_NONE.get, cells, cells)` runs in C.
+_EMPTY_FOR_NONE: dict[Any, Any] = {None: ""}
 
 
 def _may_hold_a_formula(line: str) -> bool:
@@ -60,10 +62,10 @@ class CsvWriter:
 
     def text_line(self, cells: Sequence[str | None]) -> str:
         """A line of text cells (or None, written empty): the exports' hot path."""
-        line = ",".join(["" if cell is None else cell for cell in cells])
+        line = ",".join(map(_EMPTY_FOR_NONE.get, cells, cells))
         if _may_hold_a_formula(line):
             cells = [defused(cell) for cell in cells]
-            line = ",".join(["" if cell is None else cell for cell in cells])
+            line = ",".join(map(_EMPTY_FOR_NONE.get, cells, cells))
         if line.count(",") != self._commas or '"' in line or "\n" in line or "\r" in line:
             line = self._quoted([defused(cell) for cell in cells])
         return line

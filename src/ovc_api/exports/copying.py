@@ -22,6 +22,7 @@ from sqlalchemy.sql import Select, sqltypes
 
 # COPY TO's text format escapes a backslash, and writes these control characters as letters.
 _LETTERS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_NULL: dict[str, str | None] = {"\\N": None}  # COPY's NULL, and any other field as it is
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
@@ -67,7 +68,7 @@ class CopyPlan:
             fields: list[Any] = text[:-1].split("\t")  # without its line end
             if "\\" in text:
                 if text.count("\\") == text.count("\\N"):  # NULLs only (data's are "\\\\")
-                    fields = [None if field == "\\N" else field for field in fields]
+                    fields = list(map(_NULL.get, fields, fields))  # in C
                 else:
                     fields = [_unescaped(field) if "\\" in field else field for field in fields]
             for position, read in readers:
