@@ -252,9 +252,9 @@ async def copy_out(
     raw: psycopg.AsyncConnection[Any], query: str, batch_rows: int
 ) -> AsyncGenerator[list[bytes], None]:
     """`COPY (...) TO STDOUT`'s rows (text format, each with its line end) in batches of
-    `batch_rows` (the last one the rest), in the connection's open transaction. PostgreSQL
-    may run the query with parallel workers, as it never does for a cursor's; the rows are
-    taken from libpq's buffer in a loop of C calls, with a wait only when it is empty. A
+    `batch_rows` (the last one the rest), in the connection's open transaction. The rows
+    are taken from libpq's buffer in a loop of C calls, with a wait only when it is empty
+    (a cursor's FETCH is a round trip per batch, and each row a tuple of loaded values). A
     COPY left midway (the client hung up) closes the connection: its state is unknown to
     psycopg and the pool."""
     pgconn = raw.pgconn
