@@ -105,7 +105,7 @@ def case_item(row: Any) -> dict[str, Any]:
 
 
 # The concerns' order in a response (`ordered_concerns`), for the database.
-_CONCERN_POSITIONS: ColumnElement[Any] = literal_column(
+CONCERN_POSITIONS: ColumnElement[Any] = literal_column(
     "ARRAY[" + ",".join(f"'{concern.value}'" for concern in ProtectionConcern) + "]::text[]"
 )
 assert all(concern.value.isidentifier() for concern in ProtectionConcern)  # safe literals
@@ -152,7 +152,7 @@ def case_json_rows(
     listed = func.string_agg(
         cast(func.to_json(concern), Text),
         postgresql.aggregate_order_by(
-            literal_column("','"), func.array_position(_CONCERN_POSITIONS, concern)
+            literal_column("','"), func.array_position(CONCERN_POSITIONS, concern)
         ),
     )
     concerns = (

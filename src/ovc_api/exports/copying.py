@@ -17,8 +17,14 @@ from datetime import date
 from typing import Any
 
 import psycopg
+from sqlalchemy import Text, case, cast, func, literal, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select, sqltypes
+
+from ovc_api.cases.queries import CONCERN_POSITIONS
+from ovc_api.csv_writer import FORMULA_STARTS
+from ovc_api.exports.shapes import CONCERN_SEPARATOR, Kind, Shape
 
 # COPY TO's text format escapes a backslash, and writes these control characters as letters.
 _LETTERS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
@@ -91,3 +97,55 @@ def copy_plan(statement: Select[Any], typed: Collection[int], dialect: Dialect) 
         if name in params:
             params[name] = process(params[name])
     return CopyPlan(f"COPY ({compiled.string}) TO STDOUT", params, readers)
+
+
+# --- CSV written by PostgreSQL --------------------------------------------------------------
+
+
+def _cell(value: Any, kind: Kind) -> Any:
+    """A selected value as the export's CSV cell text (`exports.shapes` writes the same in
+    Python): ids, dates and amounts as PostgreSQL writes them, months as YYYY-MM, timestamps
+    in UTC as `_utc_iso` writes them, booleans as true/false, concerns in their order; free
+    text and amounts defused as `csv_writer.defused` does (an empty string is a NULL: both
+    are an empty cell)."""
+    if kind in ("uuid", "date"):
+        return cast(value, Text)
+    if kind == "month":
+        return func.to_char(value, "YYYY-MM", type_=Text)
+    if kind == "datetime":
+        utc = func.timezone("UTC", value)
+        whole = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS', type_=Text)
+        fraction = case((utc == func.date_trunc("second", utc), ""), else_=func.to_char(utc, ".US"))
+        return whole + fraction + "Z"
+    if kind == "bool":
+        return case((value.is_(True), "true"), (value.is_(False), "false"))
+    if kind == "concerns":
+        concern = func.unnest(func.string_to_array(value, CONCERN_SEPARATOR)).column_valued("c")
+        order = func.array_position(CONCERN_POSITIONS, concern)
+        separator: Any = literal_column(f"'{CONCERN_SEPARATOR}'")
+        return select(
+            func.string_agg(concern, aggregate_order_by(separator, order))
+        ).scalar_subquery()
+    if kind not in ("text", "decimal"):
+        raise TypeError(f"no CSV cell written by the database for {kind!r}")
+    text = func.nullif(cast(value, Text), "")
+    starts = [literal(start) for start in FORMULA_STARTS]
+    return case((func.left(text, 1).in_(starts), literal("'") + text), else_=text)
+
+
+def csv_plan(statement: Select[Any], shape: Shape, dialect: Dialect) -> CopyPlan | None:
+    """`statement` as `COPY (...) TO STDOUT (FORMAT csv)` of the export's own CSV lines
+    (each with a line end of "\\n", CRLF for the caller to put), or None when a column is
+    computed in Python (de-identified exports: pseudonyms, age bands). The cells are written
+    from the ordered rows (OFFSET 0: not merged into the outer statement), so PostgreSQL
+    renders them as each row leaves, after the sort, not for every row before the first."""
+    columns = shape.plain_columns()
+    if columns is None:
+        return None
+    ordered = statement.offset(0).subquery("exported")
+    selected = list(ordered.c)
+    cells = [_cell(selected[index], kind).label(f"c{n}") for n, (index, kind) in enumerate(columns)]
+    plan = copy_plan(select(*cells).select_from(ordered), (), dialect)
+    return CopyPlan(
+        plan.sql.removesuffix(" TO STDOUT") + " TO STDOUT (FORMAT csv)", plan.params, ()
+    )

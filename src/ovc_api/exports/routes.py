@@ -15,8 +15,9 @@ import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
+import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import text
@@ -32,7 +33,7 @@ from ovc_api.children.filters import ChildFilters
 from ovc_api.clock import local_today
 from ovc_api.db import Session, StreamingSession, set_tenant_context
 from ovc_api.errors import Forbidden, Unprocessable, error_responses
-from ovc_api.exports.copying import CopyPlan, copy_plan
+from ovc_api.exports.copying import CopyPlan, copy_plan, csv_plan
 from ovc_api.exports.queries import (
     DETAIL_LENGTH,
     Variant,
@@ -196,6 +197,34 @@ async def _chunks(batches: Callable[[], Batches], encoder: Encoder) -> AsyncIter
     yield encoder.trailer(count)
 
 
+async def _copying(connection: AsyncConnection, plan: CopyPlan) -> psycopg.AsyncConnection[Any]:
+    """The session's psycopg connection, the COPY announced to statement counters (tests,
+    benchmarks) as any other statement: its SQL and its values apart."""
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    listeners = connection.sync_engine.dispatch.before_cursor_execute
+    if listeners:
+        listeners(None, None, plan.sql, plan.params, None, False)
+    return cast(psycopg.AsyncConnection[Any], raw)
+
+
+async def _csv_chunks(
+    connection: AsyncConnection, plan: CopyPlan, encoder: Encoder
+) -> AsyncIterator[bytes]:
+    """The header, the CSV lines PostgreSQL wrote (`exports.copying.csv_plan`), each line
+    end made CRLF (COPY writes one line per row, a line break inside a quoted cell stays as
+    it is, as the csv module leaves it), then the end line with the count: Python touches
+    no cell."""
+    yield encoder.header()
+    raw = await _copying(connection, plan)
+    count = 0
+    async with contextlib.aclosing(wire.copy_out(raw, plan.query(raw), BATCH_ROWS)) as lines:
+        async for batch in lines:
+            count += len(batch)
+            yield b"".join([line[:-1] + b"\r\n" for line in batch])
+    yield encoder.trailer(count)
+
+
 async def _fetched(connection: AsyncConnection, statement: Any) -> Batches:
     """The rows in batches of a server-side cursor (`yield_per`): SQLite's way."""
     result = await connection.stream(statement.execution_options(yield_per=BATCH_ROWS))
@@ -212,12 +241,7 @@ async def _copied(connection: AsyncConnection, plan: CopyPlan) -> Batches:
     database as its row leaves, after the sort (bench/README.md: the first row of a 1M-case
     export 10 s after the start, as COPY's own, against 14-17 s through a cursor of text
     rendered in the statement)."""
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    # Statement counters (tests, benchmarks) see it as any other: its SQL and values apart.
-    listeners = connection.sync_engine.dispatch.before_cursor_execute
-    if listeners:
-        listeners(None, None, plan.sql, plan.params, None, False)
+    raw = await _copying(connection, plan)
     parse = plan.parser(raw.info.encoding)
     async with contextlib.aclosing(wire.copy_out(raw, plan.query(raw), BATCH_ROWS)) as lines:
         async for batch in lines:
@@ -244,7 +268,7 @@ async def _export(
     # Plain columns need no ORM: the session's own connection (its transaction, its tenant
     # context) streams them through a server-side cursor, minus the ORM's work per row.
     connection = await session.connection()
-    batches: Callable[[], Batches] = partial(_fetched, connection, statement)
+    chunks: AsyncIterator[bytes]
     if postgres:
         # COPY writes dates and timestamps in the ISO style, in UTC (the shape reshapes
         # them). The export's own timeouts replace the requests' short ones: the COPY, and
@@ -259,12 +283,18 @@ async def _export(
             ),
             {"timeout": timeout},
         )
-        plan = copy_plan(statement, shape.typed, connection.dialect)
-        batches = partial(_copied, connection, plan)
+        encoder = shape.encoder(fmt)
+        if fmt is Format.csv and (lines := csv_plan(statement, shape, connection.dialect)):
+            chunks = _csv_chunks(connection, lines, encoder)
+        else:
+            plan = copy_plan(statement, shape.typed, connection.dialect)
+            chunks = _chunks(partial(_copied, connection, plan), encoder)
+    else:
+        chunks = _chunks(partial(_fetched, connection, statement), shape.encoder(fmt))
     variant = "" if caller.variant is Variant.identified else f"-{caller.variant}"
     filename = f"{collection}{variant}-{local_today():%Y%m%d}.{fmt}"
     return StreamingResponse(
-        _chunks(batches, shape.encoder(fmt)),
+        chunks,
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

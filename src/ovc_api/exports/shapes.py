@@ -171,6 +171,7 @@ class Shape:
     _sources: list[int] = field(default_factory=list)  # per output column: a selected index
     _kinds: list[Kind] = field(default_factory=list)
     _derived: list[_Derived] = field(default_factory=list)
+    _written: list[Kind] = field(default_factory=list)  # per output column: its own kind
 
     def _index(self, expression: Any) -> int:
         for index, known in enumerate(self.selected):
@@ -187,6 +188,7 @@ class Shape:
 
     def column(self, name: str, expression: Any, kind: Kind = "text") -> Shape:
         """An output column that is one selected value."""
+        self._written.append(kind)
         if self.postgres:
             kind = _as_copied(kind)
         self.names.append(name)
@@ -213,6 +215,13 @@ class Shape:
         self._sources.append(indexes[0])
         self._kinds.append("text")
         return self
+
+    def plain_columns(self) -> list[tuple[int, Kind]] | None:
+        """Per output column, its selected index and its kind, when every one is a selected
+        value (no derived column): what `exports.copying.csv_plan` can write in SQL."""
+        if self._derived:
+            return None
+        return list(zip(self._sources, self._written, strict=True))
 
     def row_function(self, for_csv: bool) -> Callable[[Row], list[Any]]:
         """Selected row -> output cells, converting only the cells that need it."""
