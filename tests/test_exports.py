@@ -754,9 +754,10 @@ async def test_spreadsheet_formulas_in_cells_are_defused(
 def test_copy_rows_read_back_as_the_driver_s_values() -> None:
     """COPY's text format (tab-separated, `\\N` for NULL, backslash escapes) read back as
     the cursor would have given the columns: text as it is, booleans, ids and dates."""
-    from ovc_api.exports.copying import CopyPlan, _boolean
+    from ovc_api.exports.copying import CopyPlan
+    from ovc_api.exports.shapes import copied_bool
 
-    plan = CopyPlan("", {}, ((1, _boolean), (2, uuid.UUID), (3, date.fromisoformat)))
+    plan = CopyPlan("", {}, ((1, copied_bool), (2, uuid.UUID), (3, date.fromisoformat)))
     parse = plan.parser("utf-8")
     some = uuid.uuid4()
     escaped = "tab\\there, back\\\\slash, \\\\N, line\\nend\\r"

@@ -1,4 +1,5 @@
-"""An export's statement run as `COPY (...) TO STDOUT` on PostgreSQL, its rows read back.
+"""An export's statement run as `COPY (...) TO STDOUT` on PostgreSQL, its rows read back,
+or (`csv_plan`, identified CSV) its CSV lines written by PostgreSQL itself.
 
 The rows come in COPY's text format (tab-separated, `\\N` for NULL, backslash escapes),
 written by PostgreSQL's output functions as each row leaves, and are kept as that text
@@ -24,7 +25,7 @@ from sqlalchemy.sql import Select, sqltypes
 
 from ovc_api.cases.queries import CONCERN_POSITIONS
 from ovc_api.csv_writer import FORMULA_STARTS
-from ovc_api.exports.shapes import CONCERN_SEPARATOR, Kind, Shape
+from ovc_api.exports.shapes import CONCERN_SEPARATOR, Kind, Shape, copied_bool
 
 # COPY TO's text format escapes a backslash, and writes these control characters as letters.
 _LETTERS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
@@ -38,14 +39,10 @@ def _unescaped(field: str) -> str | None:
     return _ESCAPE.sub(lambda found: _LETTERS.get(found[1], found[1]), field)
 
 
-def _boolean(value: str) -> bool:
-    return value == "t"
-
-
 def _reader(type_: Any) -> Callable[[str], Any]:
     """How a derived column's input becomes the driver's value."""
     if isinstance(type_, sqltypes.Boolean):
-        return _boolean
+        return copied_bool
     if isinstance(type_, sqltypes.Uuid):
         return uuid.UUID
     if isinstance(type_, sqltypes.Date) and not isinstance(type_, sqltypes.DateTime):

@@ -75,7 +75,8 @@ def _copied_utc_iso(text: str) -> str:
     return f"{text[:10]}T{clock}Z"
 
 
-def _copied_bool(text: str) -> bool:
+def copied_bool(text: str) -> bool:
+    """COPY's text of a boolean ("t" or "f")."""
     return text == "t"
 
 
@@ -125,7 +126,7 @@ _CONVERSIONS: dict[Kind, tuple[Convert | None, Convert | None]] = {
     "concerns": (_csv_concerns, _ordered_concerns),
     "copied_month": (_copied_month, _copied_month),
     "copied_timestamp": (_copied_utc_iso, _copied_utc_iso),
-    "copied_bool": (_copied_csv_bool, _copied_bool),
+    "copied_bool": (_copied_csv_bool, copied_bool),
 }
 
 
