@@ -53,7 +53,7 @@ from ovc_api.auth.tokens import InvalidToken, api_key_prefix, decode_access_toke
 from ovc_api.concurrency import etag_of
 from ovc_api.errors import ProblemError
 from ovc_api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, finish_page
-from ovc_api.prepared import built
+from ovc_api.prepared import built, driver_values
 
 # What each request's transaction starts with, in the statements' round trip. psycopg
 # prepares a statement run often; PostgreSQL would still plan it again at each run (the
@@ -101,19 +101,10 @@ class Compiled:
         compiled = statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise TypeError("a statement with expanding parameters cannot be compiled once")
-        processors = dict(compiled._bind_processors)
-
-        def params(values: dict[str, Any]) -> dict[str, Any]:
-            bound: dict[str, Any] = compiled.construct_params(values)
-            for name, process in processors.items():
-                if name in bound:
-                    bound[name] = process(bound[name])
-            return bound
-
         columns = compiled._result_columns
         return cls(
             sql=compiled.string,
-            params=params,
+            params=driver_values(compiled),
             names=tuple(column[0] for column in columns),
             results=tuple(column[3]._cached_result_processor(dialect, None) for column in columns),
             prepared=wire.Prepared(compiled.string, text_as_bytes),
@@ -193,16 +184,15 @@ class FastRows(Sequence[FastRow]):
             row = self._made[index] = self._compiled.row(self._values[index], self._columns)
         return row
 
-    def column(self, name: str, stop: int | None = None) -> list[Any]:
-        """Column `name` of the first `stop` rows (all of them by default), converted as
-        SQLAlchemy would."""
+    def column(self, name: str) -> list[Any]:
+        """Column `name` of every row, converted as SQLAlchemy would."""
         compiled = self._compiled
         if compiled.names:
             position = compiled.index[name]
             process = compiled.results[position]
         else:  # a textual statement: its columns as the database names them
             position, process = self._columns.index(name), None
-        values = [row[position] for row in self._values[:stop]]
+        values = [row[position] for row in self._values]
         return values if process is None else [process(value) for value in values]
 
 

@@ -11,7 +11,7 @@ caller: only where the values come from changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -75,3 +75,20 @@ def built(key: Hashable | None, build: Callable[[], T]) -> T:
             _built.clear()
         found = _built[(generation, key)] = build()
     return cast(T, found)
+
+
+def driver_values(compiled: Any) -> Callable[[Mapping[str, Any] | None], dict[str, Any]]:
+    """A compiled statement's bind values as the driver takes them (SQLAlchemy's bind
+    processors applied, as `Connection.execute` applies them), from a request's values (None:
+    those bound in the statement): for statements sent without SQLAlchemy's execution (the
+    fast lane's pipeline, the exports' COPY)."""
+    processors: dict[str, Any] = dict(compiled._bind_processors)
+
+    def values_of(values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        bound = dict(compiled.construct_params(values))
+        for name, process in processors.items():
+            if name in bound:
+                bound[name] = process(bound[name])
+        return bound
+
+    return values_of

@@ -26,6 +26,7 @@ from sqlalchemy.sql import Select, sqltypes
 from ovc_api.cases.queries import CONCERN_POSITIONS
 from ovc_api.csv_writer import FORMULA_STARTS
 from ovc_api.exports.shapes import CONCERN_SEPARATOR, Kind, Shape, copied_bool
+from ovc_api.prepared import driver_values
 
 # COPY TO's text format escapes a backslash, and writes these control characters as letters.
 _LETTERS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
@@ -83,17 +84,16 @@ class CopyPlan:
         return parse
 
 
-def copy_plan(statement: Select[Any], typed: Collection[int], dialect: Dialect) -> CopyPlan:
-    """`statement` as COPY, its columns at the indexes `typed` read back as values."""
+def copy_plan(
+    statement: Select[Any], typed: Collection[int], dialect: Dialect, options: str = ""
+) -> CopyPlan:
+    """`statement` as COPY (with `options`, e.g. " (FORMAT csv)"), its columns at the
+    indexes `typed` read back as values."""
     columns = statement.selected_columns
     readers = tuple((position, _reader(columns[position].type)) for position in sorted(typed))
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    params = dict(compiled.construct_params())
-    processors: dict[str, Any] = dict(compiled._bind_processors)
-    for name, process in processors.items():
-        if name in params:
-            params[name] = process(params[name])
-    return CopyPlan(f"COPY ({compiled.string}) TO STDOUT", params, readers)
+    values = driver_values(compiled)(None)
+    return CopyPlan(f"COPY ({compiled.string}) TO STDOUT{options}", values, readers)
 
 
 # --- CSV written by PostgreSQL --------------------------------------------------------------
@@ -142,7 +142,4 @@ def csv_plan(statement: Select[Any], shape: Shape, dialect: Dialect) -> CopyPlan
     ordered = statement.offset(0).subquery("exported")
     selected = list(ordered.c)
     cells = [_cell(selected[index], kind).label(f"c{n}") for n, (index, kind) in enumerate(columns)]
-    plan = copy_plan(select(*cells).select_from(ordered), (), dialect)
-    return CopyPlan(
-        plan.sql.removesuffix(" TO STDOUT") + " TO STDOUT (FORMAT csv)", plan.params, ()
-    )
+    return copy_plan(select(*cells).select_from(ordered), (), dialect, " (FORMAT csv)")

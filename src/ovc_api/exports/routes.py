@@ -41,14 +41,14 @@ from ovc_api.exports.queries import (
     child_export,
     service_export,
 )
-from ovc_api.exports.shapes import Encoder, Row, Shape
+from ovc_api.exports.shapes import CsvLinesEncoder, Encoder, Row, Shape
 from ovc_api.filtering import ListFilters
 from ovc_api.formats import MEDIA_TYPES, Format, NotAcceptable, negotiate
 from ovc_api.services.filters import ServiceFilters
 
 router = APIRouter(prefix=API_V1, tags=["exports"])
 Batches = AsyncGenerator[Sequence[Row], None]  # an export's rows, a batch at a time
-BATCH_ROWS = 1000  # rows per fetch from the server-side cursor, and per chunk sent
+BATCH_ROWS = 1000  # rows per batch of the COPY or the cursor, and per chunk sent
 FORMATS = (Format.csv, Format.ndjson)
 F = TypeVar("F", bound=ListFilters)
 Build = Callable[[Principal, Variant, F, bool], tuple[Select[Any], Shape]]
@@ -197,34 +197,6 @@ async def _chunks(batches: Callable[[], Batches], encoder: Encoder) -> AsyncIter
     yield encoder.trailer(count)
 
 
-async def _copying(connection: AsyncConnection, plan: CopyPlan) -> psycopg.AsyncConnection[Any]:
-    """The session's psycopg connection, the COPY announced to statement counters (tests,
-    benchmarks) as any other statement: its SQL and its values apart."""
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    listeners = connection.sync_engine.dispatch.before_cursor_execute
-    if listeners:
-        listeners(None, None, plan.sql, plan.params, None, False)
-    return cast(psycopg.AsyncConnection[Any], raw)
-
-
-async def _csv_chunks(
-    connection: AsyncConnection, plan: CopyPlan, encoder: Encoder
-) -> AsyncIterator[bytes]:
-    """The header, the CSV lines PostgreSQL wrote (`exports.copying.csv_plan`), each line
-    end made CRLF (COPY writes one line per row, a line break inside a quoted cell stays as
-    it is, as the csv module leaves it), then the end line with the count: Python touches
-    no cell."""
-    yield encoder.header()
-    raw = await _copying(connection, plan)
-    count = 0
-    async with contextlib.aclosing(wire.copy_out(raw, plan.query(raw), BATCH_ROWS)) as lines:
-        async for batch in lines:
-            count += len(batch)
-            yield b"".join([line[:-1] + b"\r\n" for line in batch])
-    yield encoder.trailer(count)
-
-
 async def _fetched(connection: AsyncConnection, statement: Any) -> Batches:
     """The rows in batches of a server-side cursor (`yield_per`): SQLite's way."""
     result = await connection.stream(statement.execution_options(yield_per=BATCH_ROWS))
@@ -235,17 +207,24 @@ async def _fetched(connection: AsyncConnection, statement: Any) -> Batches:
         await result.close()
 
 
-async def _copied(connection: AsyncConnection, plan: CopyPlan) -> Batches:
+async def _copied(connection: AsyncConnection, plan: CopyPlan, *, parsed: bool = True) -> Batches:
     """The rows in batches of `COPY (statement) TO STDOUT` (`exports.copying`,
-    `ovc_api.wire.copy_out`): PostgreSQL's way. Each value is written as text by the
+    `ovc_api.wire.copy_out`): PostgreSQL's way, read back into values (`parsed`) or, for a
+    CSV PostgreSQL wrote, its lines as they are. Each value is written as text by the
     database as its row leaves, after the sort (bench/README.md: the first row of a 1M-case
     export 10 s after the start, as COPY's own, against 14-17 s through a cursor of text
     rendered in the statement)."""
-    raw = await _copying(connection, plan)
-    parse = plan.parser(raw.info.encoding)
+    raw = cast(
+        psycopg.AsyncConnection[Any], (await connection.get_raw_connection()).driver_connection
+    )
+    # Statement counters (tests, benchmarks) see it as any other: its SQL and values apart.
+    listeners = connection.sync_engine.dispatch.before_cursor_execute
+    if listeners:
+        listeners(None, None, plan.sql, plan.params, None, False)
+    parse = plan.parser(raw.info.encoding) if parsed else None
     async with contextlib.aclosing(wire.copy_out(raw, plan.query(raw), BATCH_ROWS)) as lines:
         async for batch in lines:
-            yield [parse(line) for line in batch]
+            yield batch if parse is None else [parse(line) for line in batch]
 
 
 async def _export(
@@ -266,7 +245,8 @@ async def _export(
     # The principal dependency bound its own session to the organisation, not this one.
     await set_tenant_context(session, caller.principal.organisation_id)
     # Plain columns need no ORM: the session's own connection (its transaction, its tenant
-    # context) streams them through a server-side cursor, minus the ORM's work per row.
+    # context) streams them (COPY on PostgreSQL, a server-side cursor on SQLite), minus the
+    # ORM's work per row.
     connection = await session.connection()
     chunks: AsyncIterator[bytes]
     if postgres:
@@ -283,12 +263,12 @@ async def _export(
             ),
             {"timeout": timeout},
         )
-        encoder = shape.encoder(fmt)
         if fmt is Format.csv and (lines := csv_plan(statement, shape, connection.dialect)):
-            chunks = _csv_chunks(connection, lines, encoder)
+            copied = partial(_copied, connection, lines, parsed=False)
+            chunks = _chunks(copied, CsvLinesEncoder(shape))
         else:
             plan = copy_plan(statement, shape.typed, connection.dialect)
-            chunks = _chunks(partial(_copied, connection, plan), encoder)
+            chunks = _chunks(partial(_copied, connection, plan), shape.encoder(fmt))
     else:
         chunks = _chunks(partial(_fetched, connection, statement), shape.encoder(fmt))
     variant = "" if caller.variant is Variant.identified else f"-{caller.variant}"

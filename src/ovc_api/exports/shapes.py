@@ -300,6 +300,16 @@ class CsvEncoder(Encoder):
         return f"{CSV_END_PREFIX}{rows}\r\n".encode()
 
 
+class CsvLinesEncoder(CsvEncoder):
+    """`shape`'s CSV header and end line around the lines PostgreSQL wrote
+    (`exports.copying.csv_plan`), each line's end made CRLF: COPY writes one line per row,
+    ending in a line feed; a line break inside a quoted cell stays as it is, as the csv
+    module leaves it. Python touches no cell."""
+
+    def encode(self, rows: Iterable[Row]) -> bytes:
+        return b"".join([bytes(line[:-1]) + b"\r\n" for line in rows])
+
+
 class NdjsonEncoder(Encoder):
     """One JSON object per line (UTF-8, not ASCII-escaped), the same columns as the CSV."""
 
