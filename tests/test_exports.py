@@ -790,3 +790,38 @@ async def test_awkward_text_is_exported_as_it_was_written(
     lines = (await client.get(CASES, params={"format": "ndjson"}, headers=headers)).text
     first = json.loads(lines.splitlines()[0])
     assert first["summary"] == summary and first["referral_source_detail"] == ""
+
+
+async def test_filter_values_never_reach_the_copy_s_text(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant_a: Tenant,
+    factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """COPY takes no bind parameters. Values merged into its text as literals would be
+    written, a searched child's name with them, to PostgreSQL's own log with the statement
+    when it fails or the client leaves midway. The values travel as bind parameters of a
+    statement of their own; the COPY names them."""
+    from ovc_api import wire
+
+    ids = await _two_cases(factory, tenant_a)
+    sent: list[str] = []
+    copy_out = wire.copy_out
+
+    def recording(raw: Any, query: str, batch_rows: int) -> Any:
+        sent.append(query)
+        return copy_out(raw, query, batch_rows)
+
+    monkeypatch.setattr(wire, "copy_out", recording)
+    headers = tenant_a["case_manager"].headers
+    for fmt in ("csv", "ndjson"):
+        params = {"q": "Sreyneang", "opened_from": "2026-01-01", "format": fmt}
+        response = await client.get(CASES, params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        assert str(ids["first"]) in response.text and str(ids["second"]) not in response.text
+    if app.state.database.is_postgres:
+        assert len(sent) == 2
+        for query in sent:
+            assert "reyneang" not in query.lower() and "2026-01-01" not in query
+            assert str(tenant_a.organisation_id) not in query

@@ -14,10 +14,11 @@ import re
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
-import psycopg
 from sqlalchemy import Text, case, cast, func, literal, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
@@ -32,6 +33,7 @@ from ovc_api.prepared import driver_values
 _LETTERS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _NULL: dict[str, str | None] = {"\\N": None}  # COPY's NULL, and any other field as it is
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_PLACEHOLDER = re.compile(r"%%|%\((\w+)\)s")  # psycopg's %(name)s, and its escaped %
 
 
 def _unescaped(field: str) -> str | None:
@@ -53,16 +55,18 @@ def _reader(type_: Any) -> Callable[[str], Any]:
 
 @dataclass(frozen=True)
 class CopyPlan:
-    """The COPY statement (with its values) and how one of its rows is read back."""
+    """The COPY statement, the settings its values are read from, and how one of its rows
+    is read back.
+
+    COPY takes no bind parameters, and values merged into its text as literals would be
+    written with the statement to PostgreSQL's own log when it fails or the client leaves
+    midway (a searched child's name among them). Each value is set instead, by a statement
+    of bind parameters, as a transaction-local setting (`settings`: its name and text), and
+    the COPY reads it with `current_setting(...)`, cast to its type."""
 
     sql: str
-    params: dict[str, Any]
+    settings: dict[str, str]
     readers: tuple[tuple[int, Callable[[str], Any]], ...]
-
-    def query(self, raw: psycopg.AsyncConnection[Any]) -> str:
-        """The statement with its values merged in as literals, as psycopg quotes them
-        (COPY takes no bind parameters)."""
-        return psycopg.AsyncClientCursor(raw).mogrify(self.sql, self.params)
 
     def parser(self, encoding: str) -> Callable[[bytes], list[Any]]:
         readers = self.readers
@@ -93,7 +97,47 @@ def copy_plan(
     readers = tuple((position, _reader(columns[position].type)) for position in sorted(typed))
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     values = driver_values(compiled)(None)
-    return CopyPlan(f"COPY ({compiled.string}) TO STDOUT{options}", values, readers)
+    settings: dict[str, str] = {}
+    setting_of: dict[tuple[str, str], str] = {}
+
+    def read_from_a_setting(found: re.Match[str]) -> str:
+        name = found[1]
+        if name is None:
+            return "%"  # psycopg's escape of a literal percent sign
+        value = values[name]
+        if value is None:
+            return "NULL"
+        bound = compiled.binds.get(name)
+        if bound is None:  # one value of an IN list: its list's bind
+            bound = compiled.binds[name.rsplit("_", 1)[0]]
+        type_name = (
+            "text"
+            if isinstance(bound.type, sqltypes.NullType)
+            else compiled.dialect.type_compiler_instance.process(bound.type)
+        )
+        text = _setting_text(value)
+        setting = setting_of.get((text, type_name))
+        if setting is None:  # one setting per value and type
+            setting = setting_of[text, type_name] = f"ovc.copy_{len(settings)}"
+            settings[setting] = text
+        # A sub-query: read once per COPY (an init plan), not once per row.
+        return f"(SELECT CAST(current_setting('{setting}') AS {type_name}))"
+
+    sql = _PLACEHOLDER.sub(read_from_a_setting, compiled.string)
+    return CopyPlan(f"COPY ({sql}) TO STDOUT{options}", settings, readers)
+
+
+def _setting_text(value: Any) -> str:
+    """A bind value as the text its type's input function reads."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, str | int | Decimal | date | uuid.UUID):
+        return str(value)
+    raise TypeError(f"an export's filter value of type {type(value).__name__} cannot be set")
 
 
 # --- CSV written by PostgreSQL --------------------------------------------------------------

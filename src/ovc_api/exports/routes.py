@@ -214,15 +214,21 @@ async def _copied(connection: AsyncConnection, plan: CopyPlan, *, parsed: bool =
     database as its row leaves, after the sort (bench/README.md: the first row of a 1M-case
     export 10 s after the start, as COPY's own, against 14-17 s through a cursor of text
     rendered in the statement)."""
+    if plan.settings:  # the COPY's values, as bind parameters (`CopyPlan`)
+        names = [f"set_config(:name_{i}, :value_{i}, true)" for i in range(len(plan.settings))]
+        values: dict[str, str] = {}
+        for i, (name, value) in enumerate(plan.settings.items()):
+            values |= {f"name_{i}": name, f"value_{i}": value}
+        await connection.execute(text(f"SELECT {', '.join(names)}"), values)
     raw = cast(
         psycopg.AsyncConnection[Any], (await connection.get_raw_connection()).driver_connection
     )
-    # Statement counters (tests, benchmarks) see it as any other: its SQL and values apart.
+    # Statement counters (tests, benchmarks) see it as any other.
     listeners = connection.sync_engine.dispatch.before_cursor_execute
     if listeners:
-        listeners(None, None, plan.sql, plan.params, None, False)
+        listeners(None, None, plan.sql, {}, None, False)
     parse = plan.parser(raw.info.encoding) if parsed else None
-    async with contextlib.aclosing(wire.copy_out(raw, plan.query(raw), BATCH_ROWS)) as lines:
+    async with contextlib.aclosing(wire.copy_out(raw, plan.sql, BATCH_ROWS)) as lines:
         async for batch in lines:
             yield batch if parse is None else [parse(line) for line in batch]
 
