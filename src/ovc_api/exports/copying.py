@@ -143,6 +143,12 @@ def _setting_text(value: Any) -> str:
 # --- CSV written by PostgreSQL --------------------------------------------------------------
 
 
+def _constant(text: str) -> Any:
+    """Our own text, written into the statement (not a value of the request's: the COPY
+    reads those from settings, `copy_plan`), so PostgreSQL plans it as a constant."""
+    return literal(text, Text, literal_execute=True)
+
+
 def _cell(value: Any, kind: Kind) -> Any:
     """A selected value as the export's CSV cell text (`exports.shapes` writes the same in
     Python): ids, dates and amounts as PostgreSQL writes them, months as YYYY-MM, timestamps
@@ -152,16 +158,18 @@ def _cell(value: Any, kind: Kind) -> Any:
     if kind in ("uuid", "date"):
         return cast(value, Text)
     if kind == "month":
-        return func.to_char(value, "YYYY-MM", type_=Text)
+        return func.to_char(value, _constant("YYYY-MM"), type_=Text)
     if kind == "datetime":
-        utc = func.timezone("UTC", value)
-        whole = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS', type_=Text)
-        fraction = case((utc == func.date_trunc("second", utc), ""), else_=func.to_char(utc, ".US"))
-        return whole + fraction + "Z"
+        utc = func.timezone(_constant("UTC"), value)
+        whole = func.to_char(utc, _constant('YYYY-MM-DD"T"HH24:MI:SS'), type_=Text)
+        fraction = func.to_char(utc, _constant(".US"), type_=Text)
+        exact = utc == func.date_trunc(_constant("second"), utc)
+        return whole + case((exact, _constant("")), else_=fraction) + _constant("Z")
     if kind == "bool":
-        return case((value.is_(True), "true"), (value.is_(False), "false"))
+        return case((value.is_(True), _constant("true")), (value.is_(False), _constant("false")))
     if kind == "concerns":
-        concern = func.unnest(func.string_to_array(value, CONCERN_SEPARATOR)).column_valued("c")
+        listed = func.string_to_array(value, _constant(CONCERN_SEPARATOR))
+        concern = func.unnest(listed).column_valued("c")
         order = func.array_position(CONCERN_POSITIONS, concern)
         separator: Any = literal_column(f"'{CONCERN_SEPARATOR}'")
         return select(
@@ -169,9 +177,12 @@ def _cell(value: Any, kind: Kind) -> Any:
         ).scalar_subquery()
     if kind not in ("text", "decimal"):
         raise TypeError(f"no CSV cell written by the database for {kind!r}")
-    text = func.nullif(cast(value, Text), "")
-    starts = [literal(start) for start in FORMULA_STARTS]
-    return case((func.left(text, 1).in_(starts), literal("'") + text), else_=text)
+    text = func.nullif(cast(value, Text), _constant(""))
+    starts = [_constant(start) for start in FORMULA_STARTS]
+    return case(
+        (func.left(text, literal(1, literal_execute=True)).in_(starts), _constant("'") + text),
+        else_=text,
+    )
 
 
 def csv_plan(statement: Select[Any], shape: Shape, dialect: Dialect) -> CopyPlan | None:
@@ -183,7 +194,7 @@ def csv_plan(statement: Select[Any], shape: Shape, dialect: Dialect) -> CopyPlan
     columns = shape.plain_columns()
     if columns is None:
         return None
-    ordered = statement.offset(0).subquery("exported")
+    ordered = statement.offset(literal(0, literal_execute=True)).subquery("exported")
     selected = list(ordered.c)
     cells = [_cell(selected[index], kind).label(f"c{n}") for n, (index, kind) in enumerate(columns)]
     return copy_plan(select(*cells).select_from(ordered), (), dialect, " (FORMAT csv)")
